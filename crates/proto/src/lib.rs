@@ -1,0 +1,34 @@
+//! The shared vocabulary of stowage's sans-IO machines.
+//!
+//! Every stowage machine is a plain value that never performs IO, never reads a clock, never
+//! spawns a thread and never draws randomness of its own. It has one shape, [`Machine`]:
+//!
+//! - [`Machine::handle_input`] feeds it what happened (a response, a transport error),
+//! - [`Machine::poll_output`] drains what it wants done (send this request, done with this result),
+//! - [`Machine::poll_timeout`] says when it next wants to be woken,
+//! - [`Machine::handle_timeout`] wakes it.
+//!
+//! Time is an [`Instant`] handed in by the caller; randomness comes from a seeded [`Jitter`].
+//! The same inputs therefore give the same outputs, bit for bit, which is what makes the
+//! machines testable with property tests and fuzzers and embeddable in any runtime.
+//!
+//! HTTP machines speak in [`Transmit`]s (an [`http::Request`] tagged with a [`RequestId`]) and
+//! [`Completion`]s (the response head, or a [`TransportError`] as data).
+//!
+//! The [`ais`] module holds AIStore's wire vocabulary: buckets, providers, namespaces, object
+//! addressing and the `ActionMsg` JSON body.
+#![forbid(unsafe_code)]
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod ais;
+mod backoff;
+mod exchange;
+mod jitter;
+mod machine;
+mod time;
+
+pub use backoff::Backoff;
+pub use exchange::{Completion, InputError, RequestId, RequestIds, Transmit, TransportError};
+pub use jitter::Jitter;
+pub use machine::{Machine, Output};
+pub use time::{Clock, Instant};
