@@ -1,1 +1,89 @@
-fn main() {}
+//! `cargo xtask <task>`: the project's checks and measurements as one command each.
+//!
+//! - `ci`: rustfmt check, clippy with warnings denied, the whole test suite, every benchmark run
+//!   once in test mode, and a short fuzz smoke run of every target when cargo-fuzz is installed.
+//! - `bench`: the criterion benchmarks, then the harness against the embedded cluster.
+//! - `fuzz <target> [seconds]`: one fuzz target for a while (default 60 s).
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+/// Seconds each fuzz target runs during `ci`.
+const CI_FUZZ_SECONDS: u32 = 20;
+
+fn main() -> Result<()> {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let root = workspace_root();
+    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["ci"] => ci(&root),
+        ["bench"] => bench(&root),
+        ["fuzz", target] => fuzz(&root, target, 60),
+        ["fuzz", target, seconds] => fuzz(&root, target, seconds.parse().context("seconds must be a whole number")?),
+        _ => {
+            eprintln!("usage: cargo xtask ci | bench | fuzz <target> [seconds]");
+            bail!("unknown task {args:?}")
+        }
+    }
+}
+
+fn ci(root: &Path) -> Result<()> {
+    cargo(root, &["fmt", "--all", "--", "--check"])?;
+    cargo(root, &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"])?;
+    cargo(root, &["test", "--workspace", "--locked"])?;
+    // Benchmarks in test mode: each runs once, so they are known to work without being measured.
+    cargo(root, &["test", "--package", "stowage-benches", "--benches", "--locked"])?;
+    if fuzz_available(root) {
+        for target in fuzz_targets(root)? {
+            fuzz(root, &target, CI_FUZZ_SECONDS)?;
+        }
+    } else {
+        println!("xtask: cargo-fuzz is not installed; skipping the fuzz smoke run (cargo install cargo-fuzz)");
+    }
+    Ok(())
+}
+
+fn bench(root: &Path) -> Result<()> {
+    cargo(root, &["bench", "--package", "stowage-benches", "--locked"])?;
+    cargo(root, &["run", "--release", "--locked", "--package", "stowage", "--", "bench"])
+}
+
+fn fuzz(root: &Path, target: &str, seconds: u32) -> Result<()> {
+    let max_time = format!("-max_total_time={seconds}");
+    // `-s none`: no sanitizer, so it runs on the stable toolchain.
+    run(Command::new("cargo")
+        .current_dir(root.join("fuzz"))
+        .args(["fuzz", "run", "-s", "none", target, "--", &max_time]))
+}
+
+fn fuzz_available(root: &Path) -> bool {
+    Command::new("cargo").current_dir(root).args(["fuzz", "--version"]).output().is_ok_and(|o| o.status.success())
+}
+
+fn fuzz_targets(root: &Path) -> Result<Vec<String>> {
+    let out = Command::new("cargo").current_dir(root.join("fuzz")).args(["fuzz", "list"]).output()?;
+    if !out.status.success() {
+        bail!("cargo fuzz list failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8(out.stdout)?.lines().map(str::to_owned).filter(|l| !l.is_empty()).collect())
+}
+
+fn cargo(root: &Path, args: &[&str]) -> Result<()> {
+    run(Command::new("cargo").current_dir(root).args(args))
+}
+
+fn run(command: &mut Command) -> Result<()> {
+    println!("xtask: running {command:?}");
+    let status = command.status().with_context(|| format!("could not start {command:?}"))?;
+    if !status.success() {
+        bail!("{command:?} failed with {status}");
+    }
+    Ok(())
+}
+
+fn workspace_root() -> PathBuf {
+    // xtask/ lives directly under the workspace root.
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}

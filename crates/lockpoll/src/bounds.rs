@@ -35,7 +35,7 @@ impl Bounds {
     /// The bounds for an object of `size` bytes under `conf`.
     pub fn for_size(size: u64, conf: &ColdGetConf) -> Self {
         let expected = size as f64 / conf.bandwidth_bps() as f64;
-        let shortest = (expected / OBJ_SIZE_SCALING_FACTOR).max(MIN_WAIT_FLOOR_SECS).min(MIN_WAIT_CEILING_SECS);
+        let shortest = (expected / OBJ_SIZE_SCALING_FACTOR).clamp(MIN_WAIT_FLOOR_SECS, MIN_WAIT_CEILING_SECS);
         let half_max = (conf.max_cold_wait.as_secs_f64() / 2.0).floor();
         let scaled = (expected * OBJ_SIZE_SCALING_FACTOR).floor();
         let longest = shortest.max(half_max.min(scaled));

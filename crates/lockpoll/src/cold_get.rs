@@ -226,10 +226,11 @@ impl Machine for ColdGet {
     type Error = InputError;
 
     fn handle_input(&mut self, now: Instant, input: Completion) -> Result<(), InputError> {
-        let now = self.clock.observe(now);
+        // Only an accepted completion tells the time: a refused one leaves the state as it was.
         match &mut self.phase {
             Phase::Done => Err(InputError::Finished),
             Phase::Fetch(expected) if *expected == input.id => {
+                let now = self.clock.observe(now);
                 match input.result {
                     Ok(_) => self.finish(|report| ColdGetOutcome::Response { id: input.id, report }),
                     Err(error) => self.on_failure(now, error),
@@ -238,6 +239,7 @@ impl Machine for ColdGet {
             }
             Phase::Lock { poller, outstanding } => match *outstanding {
                 Some((ours, theirs)) if ours == input.id => {
+                    let now = self.clock.observe(now);
                     *outstanding = None;
                     poller.handle_input(now, Completion { id: theirs, result: input.result })
                 }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Method, StatusCode, header};
+use http::{HeaderValue, Method, StatusCode, header};
 use stowage_proto::ais::{ActionMsg, ObjectAddress, STATUS_LOCKED, action_name, presence, qparam};
 use stowage_proto::{
     Clock, Completion, InputError, Instant, Jitter, Machine, Output, RequestId, RequestIds, Transmit, TransportError,
@@ -103,6 +103,8 @@ pub enum GiveUpReason {
 #[derive(Clone, Debug)]
 pub struct LockPoller {
     address: ObjectAddress,
+    /// The check-lock request, built once: every poll sends a copy.
+    check_lock: http::Request<Bytes>,
     conf: ColdGetConf,
     jitter: Option<Jitter>,
     ids: RequestIds,
@@ -135,6 +137,7 @@ impl LockPoller {
     pub fn new(address: ObjectAddress, conf: ColdGetConf, seed: u64) -> Self {
         let mut poller = LockPoller {
             jitter: conf.jitter.then(|| Jitter::from_seed(seed)),
+            check_lock: check_lock_request(&address),
             address,
             conf,
             ids: RequestIds::default(),
@@ -164,30 +167,28 @@ impl LockPoller {
         self.phase == Phase::Done
     }
 
+    /// The request whose completion the machine is waiting for, if any.
+    fn awaited(&self) -> Option<RequestId> {
+        match self.phase {
+            Phase::FirstCheck(id) | Phase::Head(id) | Phase::Poll(id) => Some(id),
+            Phase::Sleep(_) | Phase::Done => None,
+        }
+    }
+
     fn send_check_lock(&mut self) -> RequestId {
-        let body = ActionMsg::new(action_name::CHECK_LOCK).to_body();
-        let request = http::Request::builder()
-            .method(Method::POST)
-            .uri(self.address.uri(&[]))
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(body);
-        self.send(request)
+        self.send(self.check_lock.clone())
     }
 
     fn send_head(&mut self) -> RequestId {
         let filter = if self.conf.enable_remote_head { presence::FLT_EXISTS } else { presence::FLT_PRESENT };
         let filter = filter.to_string();
         let uri = self.address.uri(&[(qparam::FLT_PRESENCE, &filter), (qparam::PROPS, "size")]);
-        let request = http::Request::builder().method(Method::HEAD).uri(uri).body(Bytes::new());
-        self.send(request)
+        self.send(request(Method::HEAD, uri, Bytes::new()))
     }
 
-    fn send(&mut self, request: http::Result<http::Request<Bytes>>) -> RequestId {
+    fn send(&mut self, request: http::Request<Bytes>) -> RequestId {
         let id = self.ids.next_id();
-        // The builder is only given a method, a valid URI and a static header: it cannot fail.
-        if let Ok(request) = request {
-            self.pending = Some(Output::Transmit(Transmit { id, request }));
-        }
+        self.pending = Some(Output::Transmit(Transmit { id, request }));
         id
     }
 
@@ -232,6 +233,22 @@ impl LockPoller {
     }
 }
 
+/// `POST <object>?provider=…[&namespace=…]` with `{"action":"check-lock"}`.
+fn check_lock_request(address: &ObjectAddress) -> http::Request<Bytes> {
+    let body = ActionMsg::new(action_name::CHECK_LOCK).to_body();
+    let mut request = request(Method::POST, address.uri(&[]), body);
+    request.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    request
+}
+
+/// A request from parts that are valid by construction (so, unlike the builder, it cannot fail).
+fn request(method: Method, uri: http::Uri, body: Bytes) -> http::Request<Bytes> {
+    let mut request = http::Request::new(body);
+    *request.method_mut() = method;
+    *request.uri_mut() = uri;
+    request
+}
+
 /// The object size a size-HEAD answer gives: the `Content-Length` of a 200, else 0.
 fn head_size(result: &Result<http::Response<()>, TransportError>) -> u64 {
     let Ok(response) = result else { return 0 };
@@ -252,14 +269,18 @@ impl Machine for LockPoller {
     type Error = InputError;
 
     fn handle_input(&mut self, now: Instant, input: Completion) -> Result<(), InputError> {
-        let now = self.clock.observe(now);
         let Completion { id, result } = input;
+        if self.is_done() {
+            return Err(InputError::Finished);
+        }
+        if self.awaited() != Some(id) {
+            return Err(InputError::UnexpectedCompletion(id));
+        }
+        // Only an accepted completion tells the time: a refused one leaves the state as it was.
+        let now = self.clock.observe(now);
         match self.phase {
-            Phase::Done => return Err(InputError::Finished),
-            Phase::FirstCheck(expected) | Phase::Head(expected) | Phase::Poll(expected) if expected != id => {
-                return Err(InputError::UnexpectedCompletion(id));
-            }
-            Phase::Sleep(_) => return Err(InputError::UnexpectedCompletion(id)),
+            // Refused above.
+            Phase::Sleep(_) | Phase::Done => {}
             Phase::FirstCheck(_) => match result {
                 Err(error) => self.give_up(now, GiveUpReason::CheckLockFailed(error)),
                 Ok(response) if response.status() != STATUS_LOCKED => self.finish(Outcome::NotLocked),

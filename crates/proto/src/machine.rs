@@ -35,6 +35,10 @@ pub trait Machine {
 
 /// The outputs of a machine that only sends HTTP requests and then finishes with a result.
 #[derive(Clone, Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "an output is moved straight out of `poll_output`; boxing would allocate per request"
+)]
 pub enum Output<T> {
     /// Send this request and feed its [`Completion`](crate::Completion) back.
     Transmit(Transmit),

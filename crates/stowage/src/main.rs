@@ -1,1 +1,54 @@
-fn main() {}
+//! `stowage`: the harness and CLI.
+//!
+//! - `stowage bench` runs every scenario against a fresh embedded AIStore-compatible cluster (or
+//!   against `--url`) and prints one table (or `--json`).
+//! - `stowage serve` runs the embedded cluster standalone so other clients (curl, the Python
+//!   SDKs) can be pointed at it.
+
+mod bench;
+mod counting;
+mod scenario;
+mod serve;
+mod table;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+/// stowage: sans-IO storage-client machines, their drivers, and this harness.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the scenarios against the embedded cluster (default) or a server at --url.
+    Bench(bench::Args),
+    /// Run the embedded cluster standalone and print its address.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        addr: SocketAddr,
+        /// A scenario file (TOML or JSON) with buckets, objects and faults.
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Runtime::new()?;
+    match cli.command {
+        Command::Bench(args) => runtime.block_on(bench::run(args)),
+        Command::Serve { addr, scenario } => runtime.block_on(serve::run(addr, scenario)),
+    }
+}

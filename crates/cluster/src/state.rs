@@ -1,0 +1,32 @@
+//! What every connection of a cluster shares.
+
+use crate::faults::Faults;
+use crate::scenario::Scenario;
+use crate::stats::Counters;
+use crate::store::{Origin, Store};
+
+/// The store, the fault rules and the counters of one cluster.
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub(crate) store: Store,
+    pub(crate) faults: Faults,
+    pub(crate) counters: Counters,
+}
+
+impl State {
+    /// A cluster seeded from a validated scenario: its buckets, their backends' objects (cold
+    /// in remote buckets) and its fault rules.
+    pub(crate) fn seeded(scenario: Scenario) -> Self {
+        let state = State::default();
+        for seed in scenario.buckets {
+            state.store.create_bucket(&seed.bucket, seed.cold_get_lock);
+            for (name, content) in seed.objects {
+                state.store.put(&seed.bucket, &name, content, Origin::Backend);
+            }
+        }
+        for rule in scenario.faults {
+            state.faults.add(rule);
+        }
+        state
+    }
+}

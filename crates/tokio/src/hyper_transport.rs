@@ -1,0 +1,201 @@
+//! The production [`Transport`]: hyper 1.x over hyper-util's pooled HTTP/1.1 client.
+
+use std::pin::pin;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::{Request, Response, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Body, Incoming};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::{HttpConnector, capture_connection};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use stowage_proto::TransportError;
+use tokio::time::timeout;
+
+use crate::{ClientError, Timeouts, Transport, classify};
+
+/// The default cap on a response body: 1 GiB.
+pub const DEFAULT_MAX_BODY: usize = 1 << 30;
+
+/// Sends requests over pooled keep-alive HTTP/1.1 connections to one endpoint.
+///
+/// - Connections come from hyper-util's pool (`TCP_NODELAY` on); connecting is bounded by
+///   [`Timeouts::connect`].
+/// - Once the request has a connection, [`Timeouts::read`] bounds the wait for the response
+///   head, and then the wait for each body frame.
+/// - The body is collected into one [`Bytes`]. A body longer than
+///   [`max_body`](HyperTransport::with_max_body) (or announcing so in its `Content-Length`) is
+///   a [`TransportError::Protocol`], detected without reading it all.
+/// - Origin-form request URIs (`/v1/objects/b/o?provider=aws`) are joined to the endpoint
+///   (after its path, if it has one); absolute URIs are sent as they are.
+///
+/// Failures are mapped onto [`TransportError`]: connect timeout → `ConnectTimeout`, refused or
+/// unreachable → `ConnectRefused`, our read timeout → `ReadTimeout`, a reset → `Reset`, a
+/// response cut short → `Closed`, something that is not HTTP (or over the body cap) →
+/// `Protocol`, anything else → `Other`.
+///
+/// Cloning is cheap and clones share the connection pool. Only `http://` is supported (no TLS).
+#[derive(Clone, Debug)]
+pub struct HyperTransport {
+    client: Client<HttpConnector, Full<Bytes>>,
+    endpoint: Arc<Endpoint>,
+    timeouts: Timeouts,
+    max_body: usize,
+}
+
+impl HyperTransport {
+    /// A transport to `endpoint` (`http://host[:port][/path]`) with `timeouts` and a body cap
+    /// of [`DEFAULT_MAX_BODY`]. Building needs no runtime; sending needs a tokio runtime with
+    /// IO and time enabled.
+    pub fn new(endpoint: &str, timeouts: Timeouts) -> Result<Self, ClientError> {
+        let endpoint = Endpoint::parse(endpoint)?;
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(timeouts.connect));
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new()).pool_timer(TokioTimer::new()).build(connector);
+        Ok(HyperTransport { client, endpoint: Arc::new(endpoint), timeouts, max_body: DEFAULT_MAX_BODY })
+    }
+
+    /// Caps response bodies at `max_body` bytes.
+    #[must_use]
+    pub fn with_max_body(mut self, max_body: usize) -> Self {
+        self.max_body = max_body;
+        self
+    }
+
+    /// The timeouts in effect.
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
+    }
+
+    /// The body cap in effect.
+    pub fn max_body(&self) -> usize {
+        self.max_body
+    }
+
+    async fn exchange(&self, request: Request<Bytes>) -> Result<Response<Bytes>, TransportError> {
+        let uri = self.endpoint.resolve(request.uri())?;
+        let mut request = request.map(Full::new);
+        *request.uri_mut() = uri;
+        let mut connection = capture_connection(&mut request);
+        let mut response = pin!(self.client.request(request));
+        // Connecting is bounded by the connector; the read timeout starts once the request has
+        // a connection (fresh or pooled). A failure to connect ends the first branch.
+        let before_connected = tokio::select! {
+            biased;
+            result = &mut response => Some(result),
+            _ = connection.wait_for_connection_metadata() => None,
+        };
+        let result = match before_connected {
+            Some(result) => result,
+            None => timeout(self.timeouts.read, response).await.map_err(|_| TransportError::ReadTimeout)?,
+        };
+        let response = result.map_err(|error| classify::request_error(&error))?;
+        self.collect(response).await
+    }
+
+    /// Reads the body, each frame within the read timeout, at most `max_body` bytes.
+    async fn collect(&self, response: Response<Incoming>) -> Result<Response<Bytes>, TransportError> {
+        let (head, mut body) = response.into_parts();
+        let limit = self.max_body;
+        let announced = body.size_hint().lower();
+        if announced > limit as u64 {
+            return Err(TransportError::Protocol);
+        }
+        // `announced` is at most `limit`, a `usize`.
+        let mut collected = BytesMut::with_capacity(usize::try_from(announced).unwrap_or(limit));
+        while let Some(frame) =
+            timeout(self.timeouts.read, body.frame()).await.map_err(|_| TransportError::ReadTimeout)?
+        {
+            let frame = frame.map_err(|error| classify::stream_error(&error))?;
+            let Ok(data) = frame.into_data() else { continue };
+            if data.len() > limit - collected.len() {
+                return Err(TransportError::Protocol);
+            }
+            collected.extend_from_slice(&data);
+        }
+        Ok(Response::from_parts(head, collected.freeze()))
+    }
+}
+
+impl Transport for HyperTransport {
+    fn send(&self, request: Request<Bytes>) -> impl Future<Output = Result<Response<Bytes>, TransportError>> + Send {
+        self.exchange(request)
+    }
+}
+
+/// Where origin-form requests go: `scheme://authority` and an optional path prefix.
+#[derive(Debug)]
+struct Endpoint {
+    scheme: Scheme,
+    authority: Authority,
+    /// The endpoint's path without its trailing `/` (empty for `http://host:port/`).
+    prefix: String,
+}
+
+impl Endpoint {
+    fn parse(endpoint: &str) -> Result<Self, ClientError> {
+        let uri: Uri = endpoint
+            .parse()
+            .map_err(|source| ClientError::InvalidEndpoint { endpoint: endpoint.to_owned(), source })?;
+        let unsupported = || ClientError::UnsupportedEndpoint { endpoint: endpoint.to_owned() };
+        let parts = uri.into_parts();
+        let (Some(scheme), Some(authority)) = (parts.scheme, parts.authority) else { return Err(unsupported()) };
+        if scheme != Scheme::HTTP || parts.path_and_query.as_ref().is_some_and(|pq| pq.query().is_some()) {
+            return Err(unsupported());
+        }
+        let prefix = parts.path_and_query.as_ref().map_or("", PathAndQuery::path).trim_end_matches('/').to_owned();
+        Ok(Endpoint { scheme, authority, prefix })
+    }
+
+    /// The URI to send a request for `uri` to: absolute URIs as they are, anything else joined
+    /// to the endpoint.
+    fn resolve(&self, uri: &Uri) -> Result<Uri, TransportError> {
+        if uri.scheme().is_some() {
+            return Ok(uri.clone());
+        }
+        let path_and_query = uri.path_and_query().map_or("/", PathAndQuery::as_str);
+        let separator = if path_and_query.starts_with('/') { "" } else { "/" };
+        Uri::builder()
+            .scheme(self.scheme.clone())
+            .authority(self.authority.clone())
+            .path_and_query(format!("{}{separator}{path_and_query}", self.prefix))
+            .build()
+            .map_err(|error| {
+                tracing::debug!(%uri, %error, "cannot address the request");
+                TransportError::Other
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(endpoint: &str, uri: &str) -> String {
+        Endpoint::parse(endpoint).unwrap().resolve(&uri.parse().unwrap()).unwrap().to_string()
+    }
+
+    #[test]
+    fn origin_form_joins_the_endpoint() {
+        assert_eq!(resolve("http://h:1", "/v1/objects/b/o?provider=aws"), "http://h:1/v1/objects/b/o?provider=aws");
+        assert_eq!(resolve("http://h:1/", "/v1/x"), "http://h:1/v1/x");
+        assert_eq!(resolve("http://h:1/proxy/", "/v1/x?a=b"), "http://h:1/proxy/v1/x?a=b");
+    }
+
+    #[test]
+    fn absolute_uris_are_kept() {
+        assert_eq!(resolve("http://h:1/proxy", "http://other:2/v1/x"), "http://other:2/v1/x");
+    }
+
+    #[test]
+    fn endpoints_must_be_plain_http() {
+        assert!(matches!(Endpoint::parse("h:1"), Err(ClientError::UnsupportedEndpoint { .. })));
+        assert!(matches!(Endpoint::parse("https://h:1"), Err(ClientError::UnsupportedEndpoint { .. })));
+        assert!(matches!(Endpoint::parse("http://h:1/?q=1"), Err(ClientError::UnsupportedEndpoint { .. })));
+        assert!(matches!(Endpoint::parse("http://h :1"), Err(ClientError::InvalidEndpoint { .. })));
+        assert!(matches!(Endpoint::parse("/v1"), Err(ClientError::UnsupportedEndpoint { .. })));
+    }
+}

@@ -1,0 +1,52 @@
+//! The IO seam: one request on the wire, with timeouts.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use stowage_proto::TransportError;
+
+/// Sends one request and returns the whole response, or why there was none.
+///
+/// This is the only place the driver touches the network, and the seam tests use to swap the
+/// IO: wrap a transport to record, delay or fail requests. An implementation owns its
+/// timeouts (a request never waits forever) and maps its failures onto [`TransportError`]:
+/// the machines decide on that kind alone, so the mapping must be faithful — in particular
+/// only a response that did not arrive in time after connecting is a
+/// [`ReadTimeout`](TransportError::ReadTimeout), the one error that makes a cold GET wait for
+/// a write lock.
+///
+/// Any HTTP status is a response, not an error.
+pub trait Transport: Clone + Send + Sync + 'static {
+    /// Sends `request` and collects its response.
+    ///
+    /// An origin-form URI (`/v1/objects/b/o?provider=aws`) goes to the endpoint the transport
+    /// was configured with; an absolute URI goes where it points.
+    fn send(
+        &self,
+        request: http::Request<Bytes>,
+    ) -> impl Future<Output = Result<http::Response<Bytes>, TransportError>> + Send;
+}
+
+/// The default connect timeout: 3 s.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// The default read timeout: 20 s.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How long a transport waits on the network.
+///
+/// The default is 3 s to connect and 20 s to read (the AIStore SDK's defaults).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// The longest wait for a TCP connection to be established.
+    pub connect: Duration,
+    /// The longest wait, once connected, for the response head, and then for each chunk of
+    /// the body. It bounds the silence between two arrivals, not the whole transfer.
+    pub read: Duration,
+}
+
+impl Default for Timeouts {
+    /// [`DEFAULT_CONNECT_TIMEOUT`] and [`DEFAULT_READ_TIMEOUT`].
+    fn default() -> Self {
+        Timeouts { connect: DEFAULT_CONNECT_TIMEOUT, read: DEFAULT_READ_TIMEOUT }
+    }
+}
