@@ -33,6 +33,7 @@ pub struct Bounds {
 
 impl Bounds {
     /// The bounds for an object of `size` bytes under `conf`.
+    #[inline]
     pub fn for_size(size: u64, conf: &ColdGetConf) -> Self {
         let expected = size as f64 / conf.bandwidth_bps() as f64;
         let shortest = (expected / OBJ_SIZE_SCALING_FACTOR).clamp(MIN_WAIT_FLOOR_SECS, MIN_WAIT_CEILING_SECS);
@@ -43,12 +44,14 @@ impl Bounds {
     }
 
     /// The exponential backoff between these bounds.
+    #[inline]
     pub fn backoff(&self) -> Backoff {
         Backoff { multiplier: BACKOFF_MULTIPLIER_SECS, min: self.shortest, max: self.longest }
     }
 
     /// The sleep after poll `k` (1-based) still said locked: `clamp(2 · 2^(k−1), shortest,
     /// longest)`, or with `jitter` a uniform draw from `[shortest, that]`.
+    #[inline]
     pub fn sleep_after(&self, k: u32, jitter: Option<&mut Jitter>) -> Duration {
         match jitter {
             Some(j) => self.backoff().jittered(k, j),
@@ -58,6 +61,7 @@ impl Bounds {
 }
 
 /// Both bounds are finite and non-negative by construction; saturate anyway rather than panic.
+#[inline]
 fn secs(s: f64) -> Duration {
     Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX)
 }
@@ -88,6 +92,7 @@ pub struct Schedule {
 
 impl Schedule {
     /// The schedule for `bounds` under `conf`; `seed` feeds the jitter when `conf.jitter`.
+    #[inline]
     pub fn new(bounds: Bounds, conf: &ColdGetConf, seed: u64) -> Self {
         Schedule {
             bounds,
@@ -101,6 +106,7 @@ impl Schedule {
 impl Iterator for Schedule {
     type Item = Duration;
 
+    #[inline]
     fn next(&mut self) -> Option<Duration> {
         if self.remaining.is_zero() {
             return None;

@@ -37,6 +37,7 @@ impl Default for ColdGetConf {
 
 impl ColdGetConf {
     /// The bandwidth estimate in effect (`0` replaced by the default).
+    #[inline]
     pub fn bandwidth_bps(&self) -> u64 {
         if self.est_bandwidth_bps == 0 { DEFAULT_EST_BANDWIDTH_BPS } else { self.est_bandwidth_bps }
     }

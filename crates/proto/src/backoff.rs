@@ -27,16 +27,19 @@ const MAX_EXPONENT: u32 = 1_000;
 
 impl Backoff {
     /// The nominal delay after attempt `attempt` (1-based; 0 is treated as 1).
+    #[inline]
     pub fn delay(&self, attempt: u32) -> Duration {
         secs_to_duration(self.delay_secs(attempt))
     }
 
     /// A delay drawn uniformly from `[min, delay(attempt)]` (full jitter above the floor).
+    #[inline]
     pub fn jittered(&self, attempt: u32, jitter: &mut Jitter) -> Duration {
         let high = self.delay_secs(attempt);
         secs_to_duration(jitter.uniform(self.min.as_secs_f64(), high))
     }
 
+    #[inline]
     fn delay_secs(&self, attempt: u32) -> f64 {
         let exponent = attempt.saturating_sub(1).min(MAX_EXPONENT);
         let exponent = i32::try_from(exponent).unwrap_or(i32::MAX);
@@ -48,6 +51,7 @@ impl Backoff {
 }
 
 /// Seconds as a `Duration`, saturating: negative or NaN → zero, too large → `Duration::MAX`.
+#[inline]
 pub(crate) fn secs_to_duration(secs: f64) -> Duration {
     if secs.is_nan() || secs <= 0.0 {
         return Duration::ZERO;

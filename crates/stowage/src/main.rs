@@ -1,15 +1,15 @@
 //! `stowage`: the harness and CLI.
 //!
 //! - `stowage bench` runs every scenario against a fresh embedded AIStore-compatible cluster (or
-//!   against `--url`) and prints one table (or `--json`).
+//!   against `--url`) and prints one table per machine family (or `--json`).
 //! - `stowage serve` runs the embedded cluster standalone so other clients (curl, the Python
 //!   SDKs) can be pointed at it.
 
 mod bench;
 mod counting;
-mod scenario;
+mod report;
 mod serve;
-mod table;
+mod suite;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -15,6 +15,8 @@ fn bench_reads_the_cold_object_after_waiting_for_its_lock() {
     assert_eq!(rows.len(), 3);
     for row in rows {
         assert_eq!(row["verified"], true, "{row}");
+        assert_eq!(row["ok"], true, "{row}");
+        assert_eq!(row["family"], "lockpoll", "{row}");
     }
     let cold = &rows[1];
     assert_eq!(cold["scenario"], "cold-get");

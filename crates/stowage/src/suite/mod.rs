@@ -1,0 +1,65 @@
+//! The harness's scenarios, one module per machine family.
+//!
+//! A family is named for the machine it exercises (`lockpoll`, `jobwait`, …). Its module exposes
+//! `scenarios() -> Vec<Box<dyn Scenario>>`; [`all`] lists them in table order. To add a family:
+//! write `suite/<module>.rs` with its scenarios, each returning a [`Row`] whose columns are the
+//! family's figures, and add it to [`all`]. Scenario names are unique and differ from every
+//! family name, since `--only` selects by either.
+
+mod cold_get;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::report::Row;
+
+/// Where a scenario runs and with which seed.
+#[derive(Clone, Debug)]
+pub(crate) struct Target {
+    /// A server given with `--url`; `None` means: start an embedded cluster for this scenario.
+    pub(crate) url: Option<String>,
+    /// Seed of the clients' jitter.
+    pub(crate) seed: u64,
+}
+
+/// A scenario's run: a boxed future, so that families can live behind one trait object.
+pub(crate) type Run<'a> = Pin<Box<dyn Future<Output = anyhow::Result<Row>> + Send + 'a>>;
+
+/// One end-to-end scenario.
+pub(crate) trait Scenario: Send + Sync {
+    /// Its family: one table per family.
+    fn family(&self) -> &'static str;
+    /// Short unique name, the table's first column and what `--only` selects.
+    fn name(&self) -> &'static str;
+    /// What it shows, for `--list`.
+    fn about(&self) -> &'static str;
+    /// Whether it needs the embedded cluster (its faults, cold GETs, jobs…) rather than any server
+    /// at `--url`.
+    fn needs_embedded(&self) -> bool;
+    /// Runs it. `Err` means the harness itself could not run it (a cluster that did not start),
+    /// not that the client under test failed: that is a row with `ok: false`.
+    fn run(&self, target: Target) -> Run<'_>;
+}
+
+/// Every scenario, in table order.
+pub(crate) fn all() -> Vec<Box<dyn Scenario>> {
+    let mut all = Vec::new();
+    all.extend(cold_get::scenarios());
+    all
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    #[test]
+    fn names_are_unique_and_never_a_family() {
+        let all = super::all();
+        let families: HashSet<&str> = all.iter().map(|s| s.family()).collect();
+        let mut names = HashSet::new();
+        for s in &all {
+            assert!(names.insert(s.name()), "two scenarios are named {}", s.name());
+            assert!(!families.contains(s.name()), "scenario {} is also a family", s.name());
+        }
+    }
+}
