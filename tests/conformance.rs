@@ -4,9 +4,8 @@
 //! This proves the cluster speaks the protocol AIStore clients poll (read timeout during a cold
 //! GET, `check-lock` → 423, size HEAD, unlocked, GET again).
 //!
-//! Which Python: `$STOWAGE_PYTHON` if set (it must have `aistore==2.0.0`; `.ci/run` makes such a
-//! venv), else `python3` if it can import `aistore`. Otherwise the test is skipped with a message
-//! saying how to run it.
+//! Which Python: see [`stowage_tests::sdk_python`]; without one the test is skipped saying how
+//! to run it.
 
 use std::path::Path;
 use std::process::Command;
@@ -14,21 +13,6 @@ use std::process::Command;
 use bytes::Bytes;
 use stowage_cluster::{BucketSpec, Cluster, ClusterConfig};
 use stowage_proto::ais::{Bucket, Provider};
-
-fn python() -> Option<String> {
-    if let Ok(python) = std::env::var("STOWAGE_PYTHON") {
-        return Some(python);
-    }
-    let has_sdk = Command::new("python3").args(["-c", "import aistore"]).output().is_ok_and(|o| o.status.success());
-    if has_sdk {
-        return Some("python3".to_owned());
-    }
-    eprintln!(
-        "SKIPPED: no Python with the AIStore SDK. Run: python3 -m venv /tmp/ais && /tmp/ais/bin/pip install \
-         aistore==2.0.0 && STOWAGE_PYTHON=/tmp/ais/bin/python cargo test -p stowage-tests --test conformance"
-    );
-    None
-}
 
 fn sha256_hex(python: &str, data: &[u8]) -> String {
     let script = "import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())";
@@ -44,7 +28,7 @@ fn sha256_hex(python: &str, data: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_aistore_python_sdk_waits_out_our_cold_get() {
-    let Some(python) = python() else { return };
+    let Some(python) = stowage_tests::sdk_python(stowage_tests::AISTORE, "conformance") else { return };
     let bucket = Bucket::new("cloud", Provider::Aws);
     let spec = BucketSpec {
         name: bucket.name.clone(),

@@ -120,21 +120,11 @@ enum Length {
     Bytes(Vec<u8>),
 }
 
-const ERRORS: [TransportError; 7] = [
-    TransportError::ConnectTimeout,
-    TransportError::ConnectRefused,
-    TransportError::ReadTimeout,
-    TransportError::Reset,
-    TransportError::Closed,
-    TransportError::Protocol,
-    TransportError::Other,
-];
-
 impl Reply {
     fn result(&self) -> Result<http::Response<()>, TransportError> {
         let (code, length) = match self {
             Reply::Locked => (423, &Length::None),
-            Reply::Transport(i) => return Err(ERRORS[usize::from(*i) % ERRORS.len()]),
+            Reply::Transport(i) => return Err(TransportError::ALL[usize::from(*i) % TransportError::ALL.len()]),
             Reply::Status(code, length) => (code % 1000, length),
         };
         // A status a driver cannot represent reaches the machine as a malformed response.

@@ -3,7 +3,11 @@
 //! - `ci`: rustfmt check, clippy with warnings denied, the whole test suite, every benchmark run
 //!   once in test mode, and a short fuzz smoke run of every target when cargo-fuzz is installed.
 //! - `bench`: the criterion benchmarks, then the harness against the embedded cluster.
+//! - `bench download`: parallel ranged download throughput against curl, aria2c and the AIStore
+//!   SDK (installs nginx, curl, aria2 when missing; not part of `ci`).
 //! - `fuzz <target> [seconds]`: one fuzz target for a while (default 60 s).
+
+mod download;
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -20,10 +24,11 @@ fn main() -> Result<()> {
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["ci"] => ci(&root),
         ["bench"] => bench(&root),
+        ["bench", "download"] => download::bench(&root),
         ["fuzz", target] => fuzz(&root, target, 60),
         ["fuzz", target, seconds] => fuzz(&root, target, seconds.parse().context("seconds must be a whole number")?),
         _ => {
-            eprintln!("usage: cargo xtask ci | bench | fuzz <target> [seconds]");
+            eprintln!("usage: cargo xtask ci | bench [download] | fuzz <target> [seconds]");
             bail!("unknown task {args:?}")
         }
     }

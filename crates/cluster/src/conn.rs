@@ -80,10 +80,10 @@ struct ResettableStream {
 
 impl Drop for ResettableStream {
     fn drop(&mut self) {
-        if self.reset.tripped() {
-            if let Err(error) = self.stream.set_zero_linger() {
-                tracing::debug!(%error, "cannot set SO_LINGER 0; the connection closes cleanly");
-            }
+        if self.reset.tripped()
+            && let Err(error) = self.stream.set_zero_linger()
+        {
+            tracing::debug!(%error, "cannot set SO_LINGER 0; the connection closes cleanly");
         }
     }
 }

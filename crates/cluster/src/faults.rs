@@ -157,10 +157,10 @@ impl FaultRule {
         if let Fault::Status { status } = self.fault {
             status_code(status)?;
         }
-        if let Some(method) = &self.method {
-            if http::Method::from_bytes(method.as_bytes()).is_err() {
-                return Err(InvalidFault::Method { method: method.clone() });
-            }
+        if let Some(method) = &self.method
+            && http::Method::from_bytes(method.as_bytes()).is_err()
+        {
+            return Err(InvalidFault::Method { method: method.clone() });
         }
         if !self.path_prefix.is_empty() && !self.path_prefix.starts_with('/') {
             return Err(InvalidFault::PathPrefix { prefix: self.path_prefix.clone() });

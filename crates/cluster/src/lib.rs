@@ -16,6 +16,12 @@
 //!   requests, `times` times.
 //! - **Big objects for free.** An object declared by size is [generated](Generator) on the
 //!   fly in 64 KiB frames: a 10 GiB object costs no memory.
+//! - **Keep.** [`keep::KeepCluster`] runs keepstore- and keepproxy-compatible services on their
+//!   own ports (read-only, full, busy, scripted failures, latency), counting the replicas they
+//!   store so replicated writes can be checked for over-replication.
+//! - **Scripted jobs.** `/v1/cluster` starts, reports and aborts jobs whose life on each
+//!   target follows a [`JobScript`] (running or idle for N polls or T seconds, then end,
+//!   abort, vanish), in the JSON shapes the AIStore SDK parses; see [`Cluster::jobs`].
 //!
 //! A cluster is configured in code or from a TOML/JSON scenario file ([`ClusterConfig`]);
 //! `scenarios/cold-get.toml` in this crate is a commented example. [`Cluster::stats`] counts
@@ -53,19 +59,24 @@ mod body;
 mod conn;
 mod faults;
 mod generate;
+mod jobs;
+pub mod keep;
 mod objects;
 mod range;
 mod router;
 mod scenario;
 mod server;
+mod shaping;
 mod state;
 mod stats;
 mod store;
 
 pub use faults::{Fault, FaultRule, InvalidFault};
 pub use generate::Generator;
+pub use jobs::{JobScript, JobStep, Jobs, Span, TargetScript, USER_ABORT};
 pub use objects::MAX_PUT_BYTES;
 pub use scenario::{BucketSpec, ClusterConfig, MAX_GENERATED_SIZE, ObjectSpec, ScenarioError};
 pub use server::{Cluster, ClusterError, SHUTDOWN_GRACE};
+pub use shaping::{Link, RangeFault, RangeFaultRule};
 pub use stats::Stats;
 pub use store::DEFAULT_COLD_GET_LOCK;

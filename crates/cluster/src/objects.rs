@@ -15,6 +15,11 @@
 //!
 //! Every error is answered by [`ApiError`]: 404 for a missing bucket or object, 400 for a
 //! request that is not understood.
+//!
+//! Object GETs also follow the cluster's [`Link`](crate::Link) (first-byte latency, a paced
+//! body) and its [range faults](crate::RangeFaultRule).
+
+use std::time::Duration;
 
 use http::header::{ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, HeaderMap, HeaderValue, RANGE};
 use http::{Method, Request, StatusCode, Uri};
@@ -26,10 +31,12 @@ use stowage_proto::ais::{
 };
 use tokio::time::Instant;
 
-use crate::body::ResponseBody;
+use crate::body::{Hiccup, ResponseBody, Shape};
+use crate::faults;
 use crate::range::{self, Selection};
 use crate::router::{ApiError, Response};
 use crate::scenario::display_bucket;
+use crate::shaping::RangeFault;
 use crate::state::State;
 use crate::stats::Counter;
 use crate::store::{Content, Missing, Origin, Read, Residency, Snapshot};
@@ -82,7 +89,11 @@ async fn get(state: &State, address: &ObjectAddress, headers: &HeaderMap) -> Res
         }
     };
     let size = snapshot.content.len();
-    let (status, start, end) = match range::select(headers.get(RANGE), size) {
+    let link = state.shaping.link();
+    if !link.first_byte.is_zero() {
+        tokio::time::sleep(link.first_byte).await;
+    }
+    let (mut status, mut start, mut end) = match range::select(headers.get(RANGE), size) {
         Selection::Whole => (StatusCode::OK, 0, size),
         Selection::Partial { start, end } => (StatusCode::PARTIAL_CONTENT, start, end + 1),
         Selection::Unsatisfiable => {
@@ -90,10 +101,33 @@ async fn get(state: &State, address: &ObjectAddress, headers: &HeaderMap) -> Res
                 .with_header(CONTENT_RANGE, text_value(&format!("bytes */{size}"))));
         }
     };
-    let mut response = object_response(bucket, &name, &snapshot, snapshot.content.body(start, end), end - start);
+    let mut shape = Shape::paced(link.bytes_per_sec);
+    let mut shift = 0;
+    let path = address.uri(&[]);
+    let fault = if status == StatusCode::PARTIAL_CONTENT { state.shaping.take(path.path()) } else { None };
+    if let Some(fault) = fault {
+        state.counters.count(Counter::FaultInjected);
+        tracing::debug!(?fault, object = %name, start, end, "injecting range fault");
+        let middle = start + (end - start) / 2;
+        match fault {
+            RangeFault::Status { status } => {
+                let code = faults::status_code(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                return Err(ApiError::new(code, format!("injected range fault: status {status}")));
+            }
+            RangeFault::CutMidBody => shape = shape.with_hiccup(middle, Hiccup::Cut),
+            RangeFault::StallMidBody { ms } => {
+                shape = shape.with_hiccup(middle, Hiccup::Pause(Duration::from_millis(ms)))
+            }
+            RangeFault::Delay { ms } => tokio::time::sleep(Duration::from_millis(ms)).await,
+            RangeFault::WrongContentRange => shift = 1,
+            RangeFault::IgnoreRange => (status, start, end) = (StatusCode::OK, 0, size),
+        }
+    }
+    let body = snapshot.content.body(start, end).shaped(shape);
+    let mut response = object_response(bucket, &name, &snapshot, body, end - start);
     *response.status_mut() = status;
     if status == StatusCode::PARTIAL_CONTENT {
-        let content_range = text_value(&format!("bytes {start}-{}/{size}", end - 1));
+        let content_range = text_value(&format!("bytes {}-{}/{size}", start + shift, end - 1 + shift));
         response.headers_mut().insert(CONTENT_RANGE, content_range);
     }
     Ok(response)
@@ -202,7 +236,7 @@ fn text_value(text: &str) -> HeaderValue {
 }
 
 /// The whole request body, at most `limit` bytes (413 beyond).
-async fn read_body(body: Incoming, limit: usize) -> Result<bytes::Bytes, ApiError> {
+pub(crate) async fn read_body(body: Incoming, limit: usize) -> Result<bytes::Bytes, ApiError> {
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(error) if error.is::<LengthLimitError>() => Err(too_large(limit as u64)),

@@ -8,12 +8,15 @@ use http::{Method, Request, StatusCode};
 use hyper::body::Incoming;
 use stowage_proto::ais::API_PREFIX;
 
+/// The path segment of cluster-wide requests (`/v1/cluster`): the job API.
+const URL_PATH_CLUSTER: &str = "cluster";
+
 use crate::body::ResponseBody;
 use crate::conn::{ConnectionReset, ResetSwitch};
 use crate::faults::{self, Fault};
-use crate::objects;
 use crate::state::State;
 use crate::stats::Counter;
+use crate::{jobs, objects};
 
 /// Every response the cluster sends.
 pub(crate) type Response = http::Response<ResponseBody>;
@@ -54,6 +57,7 @@ async fn route(state: &State, req: Request<Incoming>) -> Result<Response, ApiErr
     let segment = rest.split_once('/').map_or(rest, |(segment, _)| segment);
     match segment {
         stowage_proto::ais::URL_PATH_OBJECTS => objects::handle(state, req).await,
+        URL_PATH_CLUSTER => jobs::handle(state, req).await,
         _ => {
             state.counters.count(Counter::Other);
             Err(ApiError::new(StatusCode::NOT_FOUND, "unknown API path"))

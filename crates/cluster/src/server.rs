@@ -13,6 +13,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use crate::conn;
 use crate::faults::{FaultRule, InvalidFault};
 use crate::scenario::{ClusterConfig, ScenarioError};
+use crate::shaping::{Link, RangeFaultRule};
 use crate::state::State;
 use crate::stats::Stats;
 use crate::store::{Content, Origin};
@@ -73,6 +74,11 @@ impl Cluster {
         self.addr
     }
 
+    /// Its jobs: script them by kind, start them, see how often they were polled.
+    pub fn jobs(&self) -> &crate::Jobs {
+        &self.state.jobs
+    }
+
     /// Its base URL, `http://ip:port`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
@@ -120,6 +126,16 @@ impl Cluster {
         Ok(())
     }
 
+    /// Sets the bandwidth cap per connection and the first-byte latency of object GETs.
+    pub fn set_link(&self, link: Link) {
+        self.state.shaping.set_link(link);
+    }
+
+    /// Appends a range fault rule (tried after the existing ones).
+    pub fn add_range_fault(&self, rule: RangeFaultRule) {
+        self.state.shaping.add(rule);
+    }
+
     /// A snapshot of the request counters.
     pub fn stats(&self) -> Stats {
         self.state.counters.snapshot()
@@ -130,10 +146,10 @@ impl Cluster {
     /// rest are cut.
     pub async fn shutdown(mut self) {
         self.shutdown.send_replace(true);
-        if let Some(accept) = self.accept.take() {
-            if let Err(error) = accept.await {
-                tracing::warn!(%error, "cluster accept loop failed");
-            }
+        if let Some(accept) = self.accept.take()
+            && let Err(error) = accept.await
+        {
+            tracing::warn!(%error, "cluster accept loop failed");
         }
     }
 }
@@ -181,9 +197,9 @@ async fn accept_loop(listener: TcpListener, state: Arc<State>, shutdown: watch::
 }
 
 fn log_join(done: Result<(), tokio::task::JoinError>) {
-    if let Err(error) = done {
-        if error.is_panic() {
-            tracing::error!(%error, "connection task panicked");
-        }
+    if let Err(error) = done
+        && error.is_panic()
+    {
+        tracing::error!(%error, "connection task panicked");
     }
 }

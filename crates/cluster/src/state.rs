@@ -1,7 +1,9 @@
 //! What every connection of a cluster shares.
 
 use crate::faults::Faults;
+use crate::jobs::Jobs;
 use crate::scenario::Scenario;
+use crate::shaping::Shaping;
 use crate::stats::Counters;
 use crate::store::{Origin, Store};
 
@@ -11,6 +13,8 @@ pub(crate) struct State {
     pub(crate) store: Store,
     pub(crate) faults: Faults,
     pub(crate) counters: Counters,
+    pub(crate) jobs: Jobs,
+    pub(crate) shaping: Shaping,
 }
 
 impl State {

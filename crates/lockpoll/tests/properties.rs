@@ -188,15 +188,7 @@ fn check_polling(
 }
 
 fn transport_error() -> impl Strategy<Value = TransportError> {
-    prop::sample::select(vec![
-        TransportError::ConnectTimeout,
-        TransportError::ConnectRefused,
-        TransportError::ReadTimeout,
-        TransportError::Reset,
-        TransportError::Closed,
-        TransportError::Protocol,
-        TransportError::Other,
-    ])
+    prop::sample::select(TransportError::ALL.to_vec())
 }
 
 fn reply() -> impl Strategy<Value = Reply> {

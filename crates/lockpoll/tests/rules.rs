@@ -25,16 +25,6 @@ const FAILED_URI: &str = "/v1/objects/bck/dir/obj?provider=s3&namespace=%40uuid%
 /// Where every check-lock goes.
 const CHECK_LOCK_URI: &str = "/v1/objects/bck/dir/obj?provider=aws&namespace=%40uuid%23ns";
 
-const ALL_TRANSPORT_ERRORS: [TransportError; 7] = [
-    TransportError::ConnectTimeout,
-    TransportError::ConnectRefused,
-    TransportError::ReadTimeout,
-    TransportError::Reset,
-    TransportError::Closed,
-    TransportError::Protocol,
-    TransportError::Other,
-];
-
 fn poller(conf: ColdGetConf) -> LockPoller {
     LockPoller::new(support::address(FAILED_URI), conf, 0)
 }
@@ -97,7 +87,7 @@ fn any_status_but_423_is_not_locked_and_sends_no_head() {
 
 #[test]
 fn first_check_lock_transport_error_gives_up_at_once() {
-    for error in ALL_TRANSPORT_ERRORS {
+    for error in TransportError::ALL {
         let mut p = poller(ColdGetConf::default());
         let trace = drive(&mut p, at(0), instantly([Err(error)]));
         let expected =
@@ -393,7 +383,7 @@ fn read_timeout_of_a_remote_get_waits_for_the_lock_then_backs_off_then_retries()
 
 #[test]
 fn other_transport_errors_back_off_without_a_lock_wait() {
-    for error in ALL_TRANSPORT_ERRORS.into_iter().filter(|e| *e != TransportError::ReadTimeout) {
+    for error in TransportError::ALL.into_iter().filter(|e| *e != TransportError::ReadTimeout) {
         let trace = run(request(Method::GET, REMOTE_GET), retry(7), vec![Err(error), status(200)], vec![]);
         assert_eq!(trace.methods(), [Method::GET, Method::GET], "{error}");
         assert_eq!(trace.sleep_lengths(), [secs(1)]);

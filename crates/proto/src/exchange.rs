@@ -42,16 +42,49 @@ pub struct Transmit {
     pub request: http::Request<Bytes>,
 }
 
-/// What became of a [`Transmit`]: the response head, or a transport failure.
+/// What became of a [`Transmit`]: the response, or a transport failure.
 ///
-/// The body of a response is not part of a completion: machines decide on status and headers,
-/// and the driver keeps (or streams) the bytes.
+/// `B` is how much of the response body the machine is fed (see [`CompletionBody`]): by
+/// default none, `Completion<()>` — machines that decide on status and headers alone, while
+/// the driver keeps (or streams) the bytes. A machine that decides on a small body (a JSON
+/// answer) takes `Completion<Bytes>` instead.
 #[derive(Debug)]
-pub struct Completion {
+pub struct Completion<B = ()> {
     /// The id of the [`Transmit`] this completes.
     pub id: RequestId,
-    /// The response head, or why there was none.
-    pub result: Result<http::Response<()>, TransportError>,
+    /// The response (head, and body if `B` carries one), or why there was none.
+    pub result: Result<http::Response<B>, TransportError>,
+}
+
+/// The part of a response body a [`Completion`] carries: `()` (the head only) or [`Bytes`]
+/// (the whole, already collected body). Drivers build completions through this trait, so one
+/// driver loop runs both kinds of machine.
+pub trait CompletionBody: Sized {
+    /// The response a machine is fed for `response`: a copy of the head (status, version,
+    /// headers; not the extensions) with this kind of body.
+    fn from_response(response: &http::Response<Bytes>) -> http::Response<Self>;
+}
+
+impl CompletionBody for () {
+    fn from_response(response: &http::Response<Bytes>) -> http::Response<()> {
+        with_head_of(response, ())
+    }
+}
+
+impl CompletionBody for Bytes {
+    /// The body is shared, not copied (`Bytes` is reference-counted).
+    fn from_response(response: &http::Response<Bytes>) -> http::Response<Bytes> {
+        with_head_of(response, response.body().clone())
+    }
+}
+
+/// `body` under a copy of `response`'s head.
+fn with_head_of<B>(response: &http::Response<Bytes>, body: B) -> http::Response<B> {
+    let mut copy = http::Response::new(body);
+    *copy.status_mut() = response.status();
+    *copy.version_mut() = response.version();
+    *copy.headers_mut() = response.headers().clone();
+    copy
 }
 
 /// A failure below HTTP, as data: machines decide on its kind, drivers map their errors onto it.
@@ -81,6 +114,17 @@ pub enum TransportError {
 }
 
 impl TransportError {
+    /// Every kind, for tests and fuzzers that pick one.
+    pub const ALL: [TransportError; 7] = [
+        TransportError::ConnectTimeout,
+        TransportError::ConnectRefused,
+        TransportError::ReadTimeout,
+        TransportError::Reset,
+        TransportError::Closed,
+        TransportError::Protocol,
+        TransportError::Other,
+    ];
+
     /// Whether the failure happened before a connection was established (the request never
     /// reached the server).
     pub const fn is_connect(self) -> bool {
@@ -99,4 +143,23 @@ pub enum InputError {
     /// The machine has already finished.
     #[error("the machine has already finished")]
     Finished,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn completion_bodies_copy_the_head_and_share_the_bytes() {
+        let response = http::Response::builder()
+            .status(207)
+            .header("x-a", "1")
+            .body(Bytes::from_static(b"{}"))
+            .unwrap_or_default();
+        let head: http::Response<()> = CompletionBody::from_response(&response);
+        assert_eq!((head.status(), head.headers()["x-a"].as_bytes()), (http::StatusCode::MULTI_STATUS, &b"1"[..]));
+        let whole: http::Response<Bytes> = CompletionBody::from_response(&response);
+        assert_eq!(whole.body().as_ptr(), response.body().as_ptr(), "shared, not copied");
+        assert_eq!(whole.status(), response.status());
+    }
 }

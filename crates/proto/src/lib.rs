@@ -13,7 +13,8 @@
 //! machines testable with property tests and fuzzers and embeddable in any runtime.
 //!
 //! HTTP machines speak in [`Transmit`]s (an [`http::Request`] tagged with a [`RequestId`]) and
-//! [`Completion`]s (the response head, or a [`TransportError`] as data).
+//! [`Completion`]s (the response head — or, for machines that read small JSON answers, the
+//! whole response — or a [`TransportError`] as data).
 //!
 //! The [`ais`] module holds AIStore's wire vocabulary: buckets, providers, namespaces, object
 //! addressing and the `ActionMsg` JSON body.
@@ -22,13 +23,17 @@
 
 pub mod ais;
 mod backoff;
+mod driven;
 mod exchange;
 mod jitter;
+mod limits;
 mod machine;
 mod time;
 
 pub use backoff::Backoff;
-pub use exchange::{Completion, InputError, RequestId, RequestIds, Transmit, TransportError};
+pub use driven::{DriveError, Driven, Responses};
+pub use exchange::{Completion, CompletionBody, InputError, RequestId, RequestIds, Transmit, TransportError};
 pub use jitter::Jitter;
+pub use limits::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_READ_TIMEOUT, Timeouts};
 pub use machine::{Machine, Output};
 pub use time::{Clock, Instant};

@@ -2,11 +2,13 @@
 //!
 //! - `stowage bench` runs every scenario against a fresh embedded AIStore-compatible cluster (or
 //!   against `--url`) and prints one table per machine family (or `--json`).
+//! - `stowage get URL` downloads an object with parallel range requests (to a file or stdout).
 //! - `stowage serve` runs the embedded cluster standalone so other clients (curl, the Python
 //!   SDKs) can be pointed at it.
 
 mod bench;
 mod counting;
+mod get;
 mod report;
 mod serve;
 mod suite;
@@ -29,6 +31,8 @@ struct Cli {
 enum Command {
     /// Run the scenarios against the embedded cluster (default) or a server at --url.
     Bench(bench::Args),
+    /// Download an object with parallel range requests, to a file or stdout.
+    Get(get::Args),
     /// Run the embedded cluster standalone and print its address.
     Serve {
         /// Address to listen on.
@@ -49,6 +53,7 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     match cli.command {
         Command::Bench(args) => runtime.block_on(bench::run(args)),
+        Command::Get(args) => runtime.block_on(get::run(args)),
         Command::Serve { addr, scenario } => runtime.block_on(serve::run(addr, scenario)),
     }
 }

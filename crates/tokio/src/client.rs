@@ -175,13 +175,19 @@ fn log_lock_wait(outcome: &Outcome) {
 /// The client's seeds for its machines: call `n` (0, 1, …) gets SplitMix64's first output for
 /// `seed + n`, so every call has its own well-mixed seed and a fixed seed replays them all.
 #[derive(Debug)]
-struct Seeds {
+pub(crate) struct Seeds {
     seed: u64,
     drawn: AtomicU64,
 }
 
 impl Seeds {
-    fn draw(&self) -> u64 {
+    /// Seeds drawn from `seed`.
+    pub(crate) fn new(seed: u64) -> Self {
+        Seeds { seed, drawn: AtomicU64::new(0) }
+    }
+
+    /// The next call's seed.
+    pub(crate) fn draw(&self) -> u64 {
         let n = self.drawn.fetch_add(1, Ordering::Relaxed);
         Jitter::from_seed(self.seed.wrapping_add(n)).next_u64()
     }

@@ -4,65 +4,13 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use http::Response;
-use stowage_proto::{Completion, InputError, Instant, Machine, Output, RequestId, Transmit, TransportError};
+use stowage_proto::{
+    Completion, CompletionBody, DriveError, Driven, InputError, Instant, Machine, Output, RequestId, Responses,
+    Transmit, TransportError,
+};
 use tracing::debug;
 
 use crate::Transport;
-
-/// Why [`drive`] stopped before the machine finished: a bug in the machine (or the driver),
-/// never the server's doing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum DriveError {
-    /// The machine refused a completion.
-    #[error("the machine refused a completion: {0}")]
-    Input(#[from] InputError),
-    /// The machine is not finished, yet has nothing to send, nothing in flight and no wake-up
-    /// time: it would wait forever.
-    #[error("the machine stalled: not finished, yet nothing to send, nothing in flight and no timer")]
-    Stalled,
-    /// The machine's outcome names the response to this request, which the driver did not
-    /// keep (see [`Responses`]).
-    #[error("the outcome names the response to {0}, which the driver did not keep")]
-    NoResponse(RequestId),
-}
-
-/// What [`drive`] returns: the machine's result and the response it may name.
-#[derive(Debug)]
-pub struct Driven<T> {
-    /// What the machine finished with.
-    pub outcome: T,
-    /// The response the driver still holds.
-    pub responses: Responses,
-}
-
-/// The response [`drive`] kept when the machine finished.
-///
-/// Machines see response heads only; the driver keeps the bodies. It keeps the response of
-/// the **latest completion** and drops the one before as soon as a newer one arrives, so at
-/// most one body is held between completions however many requests a machine makes. That is
-/// the response an outcome names when the machine finishes on it — as
-/// [`ColdGet`](stowage_lockpoll::ColdGet) does on the first attempt that gets a response: its
-/// result body is kept, and no other GET body is ever buffered (failed attempts have none).
-#[derive(Debug, Default)]
-pub struct Responses {
-    latest: Option<(RequestId, Response<Bytes>)>,
-}
-
-impl Responses {
-    /// The response to request `id`, if it is the one kept.
-    pub fn get(&self, id: RequestId) -> Option<&Response<Bytes>> {
-        self.latest.as_ref().filter(|(kept, _)| *kept == id).map(|(_, response)| response)
-    }
-
-    /// Takes the response to request `id`, if it is the one kept.
-    pub fn take(&mut self, id: RequestId) -> Option<Response<Bytes>> {
-        self.latest.take_if(|(kept, _)| *kept == id).map(|(_, response)| response)
-    }
-
-    fn keep(&mut self, id: RequestId, response: Response<Bytes>) {
-        self.latest = Some((id, response));
-    }
-}
 
 /// Runs `machine` to completion over `transport`.
 ///
@@ -78,9 +26,29 @@ impl Responses {
 ///
 /// The driver makes no decision of its own: what to send, when to wait and when to stop are
 /// the machine's. Bodies stay here; see [`Responses`] for which one is kept.
-pub async fn drive<M, T>(mut machine: M, transport: &impl Transport) -> Result<Driven<T>, DriveError>
+///
+/// A machine fed [`Completion<()>`](Completion) sees response heads; one fed
+/// [`Completion<Bytes>`](Completion) sees whole responses (see
+/// [`CompletionBody`](stowage_proto::CompletionBody)).
+pub async fn drive<M, B, T>(machine: M, transport: &impl Transport) -> Result<Driven<T>, DriveError>
 where
-    M: Machine<Input = Completion, Output = Output<T>, Error = InputError>,
+    M: Machine<Input = Completion<B>, Output = Output<T>, Error = InputError>,
+    B: CompletionBody,
+{
+    drive_observed(machine, transport, |_| {}).await
+}
+
+/// [`drive`], letting `observe` look at the machine after every input and every wake-up — to
+/// drain a machine's side events, such as progress, as they happen. `observe` decides
+/// nothing: the machine's outputs are drained by the loop as in [`drive`].
+pub async fn drive_observed<M, B, T>(
+    mut machine: M,
+    transport: &impl Transport,
+    mut observe: impl FnMut(&mut M),
+) -> Result<Driven<T>, DriveError>
+where
+    M: Machine<Input = Completion<B>, Output = Output<T>, Error = InputError>,
+    B: CompletionBody,
 {
     let clock = LoopClock::start();
     let mut responses = Responses::default();
@@ -106,9 +74,9 @@ where
             Some((id, result)) = in_flight.next(), if !in_flight.is_empty() => {
                 let result = result.map(|response| {
                     debug!(%id, status = %response.status(), bytes = response.body().len(), "response");
-                    let head = head_of(&response);
+                    let fed = B::from_response(&response);
                     responses.keep(id, response);
-                    head
+                    fed
                 });
                 if let Err(error) = &result {
                     debug!(%id, %error, "transport error");
@@ -117,6 +85,7 @@ where
             }
             () = clock.sleep_until(wake) => machine.handle_timeout(clock.now()),
         }
+        observe(&mut machine);
     }
 }
 
@@ -126,15 +95,6 @@ async fn exchange(
     Transmit { id, request }: Transmit,
 ) -> (RequestId, Result<Response<Bytes>, TransportError>) {
     (id, transport.send(request).await)
-}
-
-/// A copy of `response` without its body (and extensions, which machines do not read).
-fn head_of(response: &Response<Bytes>) -> Response<()> {
-    let mut head = Response::new(());
-    *head.status_mut() = response.status();
-    *head.version_mut() = response.version();
-    *head.headers_mut() = response.headers().clone();
-    head
 }
 
 /// Machine time for one run of the loop: the tokio clock's time since the loop began.

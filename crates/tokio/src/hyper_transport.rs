@@ -14,10 +14,9 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use stowage_proto::TransportError;
 use tokio::time::timeout;
 
-use crate::{ClientError, Timeouts, Transport, classify};
+use stowage_proto::DEFAULT_MAX_BODY;
 
-/// The default cap on a response body: 1 GiB.
-pub const DEFAULT_MAX_BODY: usize = 1 << 30;
+use crate::{ClientError, Timeouts, Transport, classify};
 
 /// Sends requests over pooled keep-alive HTTP/1.1 connections to one endpoint.
 ///
@@ -76,6 +75,13 @@ impl HyperTransport {
     }
 
     async fn exchange(&self, request: Request<Bytes>) -> Result<Response<Bytes>, TransportError> {
+        let response = self.open(request).await?;
+        self.collect(response).await
+    }
+
+    /// Sends `request` and returns the response head with its body still to be read (the
+    /// caller reads it, each frame within [`Timeouts::read`]).
+    pub(crate) async fn open(&self, request: Request<Bytes>) -> Result<Response<Incoming>, TransportError> {
         let uri = self.endpoint.resolve(request.uri())?;
         let mut request = request.map(Full::new);
         *request.uri_mut() = uri;
@@ -92,8 +98,7 @@ impl HyperTransport {
             Some(result) => result,
             None => timeout(self.timeouts.read, response).await.map_err(|_| TransportError::ReadTimeout)?,
         };
-        let response = result.map_err(|error| classify::request_error(&error))?;
-        self.collect(response).await
+        result.map_err(|error| classify::request_error(&error))
     }
 
     /// Reads the body, each frame within the read timeout, at most `max_body` bytes.

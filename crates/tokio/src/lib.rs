@@ -12,6 +12,13 @@
 //!   machine's next wake-up.
 //! - [`Client`] is the async API: [`Client::cold_get`] (the cold-GET retry around any
 //!   request), [`Client::get_object`], [`Client::put_object`] and [`Client::wait_for_unlock`].
+//! - [`Client::job`] gives a cluster [`Job`]: [`Job::wait`] runs
+//!   [`stowage_jobwait::JobWait`] (dispatch by kind, idle streak, single node, terminal status,
+//!   poll interval and deadline), plus `status`, `details` and `abort`; [`Client::start_job`]
+//!   starts one.
+//! - [`KeepClient::put`] writes a block to N replicas across Keep services
+//!   ([`stowage_replica::BlockWrite`]: rendezvous order, no over-replication, retry passes)
+//!   and returns its signed locator.
 //!
 //! # The cold-GET retry
 //!
@@ -72,13 +79,25 @@
 
 mod classify;
 mod client;
+pub mod download;
 mod drive;
 mod error;
 mod hyper_transport;
+mod job;
+mod keep;
+pub mod locks;
 mod transport;
 
 pub use client::{Client, ClientBuilder, ColdGetResponse};
-pub use drive::{DriveError, Driven, Responses, drive};
+pub use drive::{drive, drive_observed};
 pub use error::{ClientError, ColdGetError};
-pub use hyper_transport::{DEFAULT_MAX_BODY, HyperTransport};
-pub use transport::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, Timeouts, Transport};
+pub use hyper_transport::HyperTransport;
+pub use job::Job;
+pub use keep::{
+    KEEP_CONNECT_TIMEOUT, KEEP_MAX_BODY, KEEP_READ_TIMEOUT, KeepClient, KeepClientBuilder, KeepConfig, KeepError,
+    StoredBlock,
+};
+pub use stowage_proto::{
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_READ_TIMEOUT, DriveError, Driven, Responses, Timeouts,
+};
+pub use transport::Transport;

@@ -1,7 +1,5 @@
 //! The IO seam: one request on the wire, with timeouts.
 
-use std::time::Duration;
-
 use bytes::Bytes;
 use stowage_proto::TransportError;
 
@@ -25,28 +23,4 @@ pub trait Transport: Clone + Send + Sync + 'static {
         &self,
         request: http::Request<Bytes>,
     ) -> impl Future<Output = Result<http::Response<Bytes>, TransportError>> + Send;
-}
-
-/// The default connect timeout: 3 s.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-/// The default read timeout: 20 s.
-pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// How long a transport waits on the network.
-///
-/// The default is 3 s to connect and 20 s to read (the AIStore SDK's defaults).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Timeouts {
-    /// The longest wait for a TCP connection to be established.
-    pub connect: Duration,
-    /// The longest wait, once connected, for the response head, and then for each chunk of
-    /// the body. It bounds the silence between two arrivals, not the whole transfer.
-    pub read: Duration,
-}
-
-impl Default for Timeouts {
-    /// [`DEFAULT_CONNECT_TIMEOUT`] and [`DEFAULT_READ_TIMEOUT`].
-    fn default() -> Self {
-        Timeouts { connect: DEFAULT_CONNECT_TIMEOUT, read: DEFAULT_READ_TIMEOUT }
-    }
 }

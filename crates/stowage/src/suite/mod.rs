@@ -7,6 +7,10 @@
 //! family name, since `--only` selects by either.
 
 mod cold_get;
+mod download;
+mod jobwait;
+mod locks;
+mod replica;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -45,6 +49,10 @@ pub(crate) trait Scenario: Send + Sync {
 pub(crate) fn all() -> Vec<Box<dyn Scenario>> {
     let mut all = Vec::new();
     all.extend(cold_get::scenarios());
+    all.extend(download::scenarios());
+    all.extend(jobwait::scenarios());
+    all.extend(locks::scenarios());
+    all.extend(replica::scenarios());
     all
 }
 

@@ -1,0 +1,142 @@
+//! The cost of the ring-slot machine per range lifecycle, against the obvious alternative.
+//!
+//! `ringslot/lifecycle`: a stream-mode download of [`RANGES`] ranges, 8 workers, 16 slots:
+//! every range is requested (`http::Request` with its `Range` header built), answered with a
+//! pre-built 206 head (checked: status, `Content-Range`, `Content-Length`, identity), its body
+//! reported complete, delivered in order and released. Each wave of requests is answered in
+//! reverse order, so delivery has to wait and reorder. Throughput is in ranges, so the time
+//! per element is the cost of one range's whole lifecycle.
+//!
+//! - `machine`: `RingSlot` driven through `poll_output`/`handle_input`.
+//! - `vecdeque+heap`: a hand-written scheduler with the same request building and a minimal
+//!   check (status 206 and the exact `Content-Range` string): a `VecDeque` of ranges to fetch,
+//!   a `BinaryHeap` of finished ones to deliver in order, a `Vec` of free slots. It has no
+//!   retries, hedging, identity checks, timers or typed errors.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::hint::black_box;
+
+use bytes::Bytes;
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use http::header::{CONTENT_RANGE, RANGE};
+use stowage_proto::{Completion, Instant, Machine};
+use stowage_ringslot::{ByteRange, Config, Input, Output, RingSlot};
+
+/// Ranges per download.
+const RANGES: u64 = 1024;
+/// Bytes per range (the numbers only matter in headers).
+const CHUNK: u64 = 8 << 20;
+const SIZE: u64 = RANGES * CHUNK;
+const WORKERS: u32 = 8;
+const URI: &str = "/v1/objects/bck/big?provider=ais";
+
+fn range(index: u64) -> ByteRange {
+    ByteRange { start: index * CHUNK, end: (index + 1) * CHUNK }
+}
+
+/// The 206 head of every range, built once (cloned into each run outside the timing).
+fn answers() -> Vec<http::Response<()>> {
+    (0..RANGES)
+        .map(|i| {
+            let r = range(i);
+            http::Response::builder()
+                .status(206)
+                .header(CONTENT_RANGE, format!("bytes {}-{}/{SIZE}", r.start, r.end - 1))
+                .header(http::header::CONTENT_LENGTH, CHUNK)
+                .body(())
+                .unwrap()
+        })
+        .collect()
+}
+
+fn machine_download(uri: &http::Uri, mut answers: Vec<Option<http::Response<()>>>) -> u64 {
+    let config = Config { size: Some(SIZE), chunk: Some(CHUNK), workers: WORKERS, ..Config::default() };
+    let mut ring = RingSlot::new(uri.clone(), config).unwrap();
+    let now = Instant::ZERO;
+    let mut wave = Vec::with_capacity(WORKERS as usize);
+    let mut delivered = 0;
+    loop {
+        while let Some(output) = ring.poll_output(now) {
+            match output {
+                Output::Fetch(fetch) => {
+                    black_box(&fetch.request);
+                    wave.push((fetch.id, fetch.range));
+                }
+                Output::Deliver { slot, range } => {
+                    delivered += range.len();
+                    ring.handle_input(now, Input::Release(slot)).unwrap();
+                }
+                Output::Done(result) => {
+                    assert_eq!(result.unwrap().bytes, delivered);
+                    return delivered;
+                }
+                _ => {}
+            }
+        }
+        // Answer the wave in reverse order.
+        while let Some((id, range)) = wave.pop() {
+            let answer = answers[(range.start / CHUNK) as usize].take().unwrap();
+            ring.handle_input(now, Input::Response(Completion { id, result: Ok(answer) })).unwrap();
+            ring.handle_input(now, Input::Body { id, received: range.len(), error: None }).unwrap();
+        }
+    }
+}
+
+/// The obvious alternative: a queue of ranges, a heap of finished ones, a stack of free slots.
+fn baseline_download(uri: &http::Uri, mut answers: Vec<Option<http::Response<()>>>) -> u64 {
+    let slots = 2 * WORKERS as usize;
+    let mut todo: VecDeque<u64> = (0..RANGES).collect();
+    let mut free: Vec<usize> = (0..slots).collect();
+    let mut finished: BinaryHeap<Reverse<(u64, usize)>> = BinaryHeap::new();
+    let mut in_flight: Vec<(u64, usize, http::Request<Bytes>)> = Vec::with_capacity(WORKERS as usize);
+    let mut next_deliver = 0;
+    let mut delivered = 0;
+    while next_deliver < RANGES {
+        while in_flight.len() < WORKERS as usize && !free.is_empty() {
+            let Some(index) = todo.pop_front() else { break };
+            let slot = free.pop().unwrap();
+            let r = range(index);
+            let mut request = http::Request::new(Bytes::new());
+            *request.uri_mut() = uri.clone();
+            request.headers_mut().insert(RANGE, http::HeaderValue::try_from(r.header_value()).unwrap());
+            in_flight.push((index, slot, black_box(request)));
+        }
+        while let Some((index, slot, _request)) = in_flight.pop() {
+            let r = range(index);
+            let answer = answers[index as usize].take().unwrap();
+            let expected = format!("bytes {}-{}/{SIZE}", r.start, r.end - 1);
+            assert!(answer.status() == 206 && answer.headers()[CONTENT_RANGE] == expected.as_str());
+            finished.push(Reverse((index, slot)));
+        }
+        while let Some(&Reverse((index, slot))) = finished.peek() {
+            if index != next_deliver {
+                break;
+            }
+            finished.pop();
+            delivered += range(index).len();
+            next_deliver += 1;
+            free.push(slot);
+        }
+    }
+    delivered
+}
+
+fn lifecycle(c: &mut Criterion) {
+    let uri: http::Uri = URI.parse().unwrap();
+    let answers: Vec<Option<http::Response<()>>> = answers().into_iter().map(Some).collect();
+    assert_eq!(machine_download(&uri, answers.clone()), SIZE);
+    assert_eq!(baseline_download(&uri, answers.clone()), SIZE);
+    let mut group = c.benchmark_group("ringslot/lifecycle");
+    group.throughput(Throughput::Elements(RANGES));
+    group.bench_function("machine", |b| {
+        b.iter_batched(|| answers.clone(), |a| machine_download(black_box(&uri), a), BatchSize::LargeInput)
+    });
+    group.bench_function("vecdeque+heap", |b| {
+        b.iter_batched(|| answers.clone(), |a| baseline_download(black_box(&uri), a), BatchSize::LargeInput)
+    });
+    group.finish();
+}
+
+criterion_group!(benches, lifecycle);
+criterion_main!(benches);

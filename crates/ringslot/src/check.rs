@@ -1,0 +1,151 @@
+//! The checks every response head goes through before its body is trusted.
+
+use http::header::{CONTENT_LENGTH, CONTENT_RANGE, ETAG, HeaderName};
+use http::{HeaderMap, HeaderValue, StatusCode};
+use stowage_proto::TransportError;
+use stowage_proto::ais::header::VERSION;
+
+use crate::config::MAX_CHUNK_SIZE_HEADER;
+use crate::range::ContentRange;
+use crate::{ByteRange, DownloadError, Failure};
+
+/// `ais-version`, parsed once.
+const AIS_VERSION: HeaderName = HeaderName::from_static(VERSION);
+/// `ais-chunks-max-chunk-size`, parsed once.
+const MAX_CHUNK_SIZE: HeaderName = HeaderName::from_static(MAX_CHUNK_SIZE_HEADER);
+
+/// What to do with a response head.
+#[derive(Debug)]
+pub(crate) enum Verdict<T> {
+    /// Go on (for a range: receive the body).
+    Accept(T),
+    /// The attempt failed; it may be retried.
+    Retry(Failure),
+    /// The download cannot succeed.
+    Fatal(DownloadError),
+}
+
+/// What identifies the object's content: its `ETag` and AIStore version, as first seen (from
+/// the HEAD, or the first range response when there was no HEAD).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Identity {
+    etag: Option<HeaderValue>,
+    version: Option<HeaderValue>,
+}
+
+impl Identity {
+    /// Adopts the headers not seen yet and compares those already seen.
+    fn check(&mut self, headers: &HeaderMap) -> Result<(), DownloadError> {
+        compare(&mut self.etag, headers.get(ETAG), "ETag")?;
+        compare(&mut self.version, headers.get(&AIS_VERSION), VERSION)
+    }
+}
+
+fn compare(
+    known: &mut Option<HeaderValue>,
+    seen: Option<&HeaderValue>,
+    header: &'static str,
+) -> Result<(), DownloadError> {
+    match (known.as_ref(), seen) {
+        (Some(was), Some(now)) if was != now => Err(DownloadError::ObjectChanged {
+            header,
+            was: String::from_utf8_lossy(was.as_bytes()).into_owned(),
+            now: String::from_utf8_lossy(now.as_bytes()).into_owned(),
+        }),
+        (None, Some(now)) => {
+            *known = Some(now.clone());
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Whether a status is worth retrying: 5xx and 429.
+fn retryable(status: StatusCode) -> bool {
+    status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS
+}
+
+/// A header as a `u64`, if it is one.
+fn header_u64(headers: &HeaderMap, name: impl http::header::AsHeaderName) -> Option<u64> {
+    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+/// What a HEAD tells: the size and the chunk size the object suggests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Head {
+    pub(crate) size: u64,
+    pub(crate) max_chunk: Option<u64>,
+}
+
+/// Checks a HEAD answer.
+pub(crate) fn head(result: &Result<http::Response<()>, TransportError>, identity: &mut Identity) -> Verdict<Head> {
+    let response = match result {
+        Err(error) => return Verdict::Retry(Failure::Transport(*error)),
+        Ok(response) => response,
+    };
+    let status = response.status();
+    if retryable(status) {
+        return Verdict::Retry(Failure::Status(status.as_u16()));
+    }
+    if status != StatusCode::OK {
+        return Verdict::Fatal(DownloadError::HeadStatus { status: status.as_u16() });
+    }
+    let headers = response.headers();
+    let Some(size) = header_u64(headers, CONTENT_LENGTH) else { return Verdict::Fatal(DownloadError::NoSize) };
+    if let Err(error) = identity.check(headers) {
+        return Verdict::Fatal(error);
+    }
+    let max_chunk = header_u64(headers, &MAX_CHUNK_SIZE).filter(|&chunk| chunk > 0);
+    Verdict::Accept(Head { size, max_chunk })
+}
+
+/// Checks the head of the answer to a request for `range` of a `size`-byte object: a 206 with
+/// exactly that `Content-Range`, a `Content-Length` (if any) of the range's length, and the
+/// same identity as before.
+pub(crate) fn range(
+    result: &Result<http::Response<()>, TransportError>,
+    range: ByteRange,
+    size: u64,
+    identity: &mut Identity,
+) -> Verdict<()> {
+    let response = match result {
+        Err(error) => return Verdict::Retry(Failure::Transport(*error)),
+        Ok(response) => response,
+    };
+    let status = response.status();
+    if retryable(status) {
+        return Verdict::Retry(Failure::Status(status.as_u16()));
+    }
+    if status == StatusCode::OK {
+        return Verdict::Fatal(DownloadError::RangeIgnored { range });
+    }
+    if status != StatusCode::PARTIAL_CONTENT {
+        return Verdict::Fatal(DownloadError::Status { range, status: status.as_u16() });
+    }
+    let headers = response.headers();
+    let raw = headers.get(CONTENT_RANGE);
+    let parsed = raw.and_then(|value| ContentRange::parse(value.as_bytes()));
+    match parsed {
+        Some(parsed) if parsed.range == range => {
+            if let Some(now) = parsed.total.filter(|&total| total != size) {
+                return Verdict::Fatal(DownloadError::SizeChanged { was: size, now });
+            }
+        }
+        _ => {
+            let got = raw.map_or_else(String::new, |v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+            return Verdict::Fatal(DownloadError::WrongRange { range, got });
+        }
+    }
+    if let Some(announced) = header_u64(headers, CONTENT_LENGTH) {
+        if announced > range.len() {
+            return Verdict::Fatal(DownloadError::LongBody { range, received: announced });
+        }
+        if announced < range.len() {
+            return Verdict::Fatal(DownloadError::ShortBody { range, received: announced });
+        }
+    }
+    match identity.check(headers) {
+        Ok(()) => Verdict::Accept(()),
+        Err(error) => Verdict::Fatal(error),
+    }
+}

@@ -1,0 +1,106 @@
+//! Why a download failed, and why a single attempt did.
+
+use stowage_proto::TransportError;
+
+use crate::ByteRange;
+
+/// Why one attempt at a range (or at the HEAD) failed in a way worth retrying.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Failure {
+    /// The server answered a 5xx (or 429 Too Many Requests).
+    #[error("server answered {0}")]
+    Status(u16),
+    /// The request or its body failed below HTTP: a reset, a close, a read timeout (a stall).
+    #[error("{0}")]
+    Transport(TransportError),
+}
+
+/// Why a download ended without all its bytes. The first such error ends the download: every
+/// request still in flight is cancelled.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DownloadError {
+    /// The HEAD was answered with a status that is not 200 and not retryable.
+    #[error("HEAD answered {status}")]
+    HeadStatus {
+        /// The status.
+        status: u16,
+    },
+    /// The HEAD's 200 had no usable `Content-Length`.
+    #[error("HEAD response has no valid Content-Length")]
+    NoSize,
+    /// A range request was answered 200: the server ignored `Range` and is sending the whole
+    /// object.
+    #[error("asked for {range}, the server ignored Range and answered 200")]
+    RangeIgnored {
+        /// The range asked for.
+        range: ByteRange,
+    },
+    /// A 206 whose `Content-Range` is missing, malformed or names other bytes.
+    #[error("asked for {range}, the server answered Content-Range {got:?}")]
+    WrongRange {
+        /// The range asked for.
+        range: ByteRange,
+        /// The `Content-Range` received (lossy text; empty when absent).
+        got: String,
+    },
+    /// The object's size in a `Content-Range` differs from the size the download started with.
+    #[error("the object changed size from {was} to {now} bytes during the download")]
+    SizeChanged {
+        /// The size at the start.
+        was: u64,
+        /// The size a response gave.
+        now: u64,
+    },
+    /// The object's `ETag` (or `ais-version`) differs from the one the download started with.
+    #[error("the object changed during the download ({header} was {was:?}, now {now:?})")]
+    ObjectChanged {
+        /// The header that changed.
+        header: &'static str,
+        /// Its value at the start.
+        was: String,
+        /// Its value in a later response.
+        now: String,
+    },
+    /// A body (or its announced `Content-Length`) longer than the range.
+    #[error("asked for {range} ({} bytes), the server sent {received}", range.len())]
+    LongBody {
+        /// The range asked for.
+        range: ByteRange,
+        /// The bytes received or announced.
+        received: u64,
+    },
+    /// A body that ended cleanly before the end of the range.
+    #[error("asked for {range} ({} bytes), the body ended after {received}", range.len())]
+    ShortBody {
+        /// The range asked for.
+        range: ByteRange,
+        /// The bytes received.
+        received: u64,
+    },
+    /// A range request answered with a status that is neither 206 nor retryable.
+    #[error("asked for {range}, the server answered {status}")]
+    Status {
+        /// The range asked for.
+        range: ByteRange,
+        /// The status.
+        status: u16,
+    },
+    /// A range request (or the HEAD, with `range` `None`) failed in a retryable way on every
+    /// one of its attempts.
+    #[error("{} failed {attempts} time(s), last: {last}", what(.range))]
+    RetriesExhausted {
+        /// The range, or `None` for the HEAD.
+        range: Option<ByteRange>,
+        /// Attempts made.
+        attempts: u32,
+        /// The last attempt's failure.
+        last: Failure,
+    },
+    /// The download was cancelled by its consumer.
+    #[error("the download was cancelled")]
+    Cancelled,
+}
+
+fn what(range: &Option<ByteRange>) -> String {
+    range.map_or_else(|| "the HEAD".to_owned(), |range| format!("range {range}"))
+}

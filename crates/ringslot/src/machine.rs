@@ -1,0 +1,678 @@
+//! The ring-slot machine.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::RANGE;
+use http::{HeaderValue, Method, Uri};
+use stowage_proto::{Clock, Completion, InputError, Instant, Machine, RequestId, RequestIds, Transmit, TransportError};
+
+use crate::check::{self, Identity, Verdict};
+use crate::config::DEFAULT_CHUNK;
+use crate::{ByteRange, Config, ConfigError, DownloadError, Failure, Hedge, Mode, Plan, RetryPolicy};
+
+/// One buffer of the ring, named by its index `0..slots`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Slot(pub u32);
+
+impl fmt::Display for Slot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "slot#{}", self.0)
+    }
+}
+
+/// A range request to send; its body goes into `slot` (stream mode) or at offset
+/// `range.start − plan.start` of the destination (whole-object mode).
+#[derive(Clone, Debug)]
+pub struct Fetch {
+    /// Matches the [`Input::Response`] and [`Input::Body`] the driver feeds back.
+    pub id: RequestId,
+    /// `GET` with `Range: bytes=start-(end-1)`.
+    pub request: http::Request<Bytes>,
+    /// The bytes asked for; the driver must never write more than `range.len()` bytes.
+    pub range: ByteRange,
+    /// The buffer to fill. In whole-object mode it only accounts for the request.
+    pub slot: Slot,
+    /// Whether this is a duplicate of a slow head-of-line request.
+    pub hedge: bool,
+}
+
+/// What the driver feeds the machine.
+#[derive(Debug)]
+pub enum Input {
+    /// The response head (or transport failure) of the HEAD or of a [`Fetch`].
+    Response(Completion),
+    /// The body of an accepted [`Fetch`] ended: `received` bytes arrived (the driver stops
+    /// reading at one byte past the range), and `error` says why it ended early, if it did.
+    Body {
+        /// The fetch.
+        id: RequestId,
+        /// Bytes received (at most `range.len() + 1`).
+        received: u64,
+        /// The transport failure that ended the body, if any (a reset, a stall past the read
+        /// timeout, …).
+        error: Option<TransportError>,
+    },
+    /// The consumer is done with a [delivered](Output::Deliver) slot (stream mode).
+    Release(Slot),
+    /// The consumer gives up: every request is cancelled and the download ends.
+    Cancel,
+}
+
+/// What the machine asks of the driver.
+#[derive(Clone, Debug)]
+pub enum Output {
+    /// Send this HEAD and feed back its [`Input::Response`].
+    Head(Transmit),
+    /// The object's size is known and the download is cut thus (emitted once, before any
+    /// [`Output::Fetch`]).
+    Plan(Plan),
+    /// Send this range request; feed back its response head, then its body's end.
+    Fetch(Fetch),
+    /// Stream mode: `slot` holds `range`, the next bytes in order. Hand them to the consumer
+    /// and feed back [`Input::Release`] when the slot may be reused.
+    Deliver {
+        /// The slot holding the bytes.
+        slot: Slot,
+        /// Which bytes.
+        range: ByteRange,
+    },
+    /// Whole-object mode: `range` has landed at its offset of the destination.
+    Landed {
+        /// Which bytes.
+        range: ByteRange,
+    },
+    /// Abandon this request: stop reading its body and never write its bytes anywhere.
+    Cancel(RequestId),
+    /// The download is over; nothing follows.
+    Done(Result<Summary, DownloadError>),
+}
+
+/// What a finished download did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Bytes delivered (or landed): `plan.len()`.
+    pub bytes: u64,
+    /// Ranges delivered.
+    pub ranges: u64,
+    /// Range requests sent, retries and hedges included.
+    pub requests: u64,
+    /// Range attempts that failed and were retried.
+    pub retries: u64,
+    /// Hedge requests sent.
+    pub hedges: u64,
+    /// Ranges whose hedge finished first.
+    pub hedge_wins: u64,
+}
+
+/// Why the machine refused an input (a driver bug, or a fuzzer): its state is unchanged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Rejected {
+    /// An unknown or cancelled request id, a body before its head, or an input after `Done`
+    /// (other than a release).
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// A release of a slot that holds no delivered range.
+    #[error("{0} holds no delivered range")]
+    NotDelivered(Slot),
+}
+
+/// Parallel ranged download through a ring of slots, as a sans-IO machine.
+///
+/// It asks for the object's size with a HEAD (unless given), cuts `[offset, end)` into ranges
+/// of `chunk` bytes, and keeps up to `workers` range requests in flight, each into a free
+/// slot. In [stream mode](Mode::Stream) ranges are delivered strictly in order and a slot is
+/// refilled only after the consumer releases it; in [whole-object mode](Mode::WholeObject)
+/// each range lands at its own offset, in any order. Every response head is checked (206, the
+/// exact `Content-Range`, the length, the object's identity); retryable failures (5xx, 429,
+/// transport errors, stalls) are retried per range with backoff, up to
+/// [`RetryPolicy::max_attempts`], without touching other ranges; anything else ends the
+/// download. Optionally the head-of-line range is [hedged](Hedge).
+///
+/// The machine never sees a byte of a body: it names the slot and the range, and the driver
+/// reports how many bytes arrived.
+///
+/// Invariants (property-tested): range requests in flight ≤ `workers`; slots filling, full or
+/// delivered-but-unreleased ≤ `slots`; a slot is written only when it holds nothing
+/// undelivered or unreleased; delivery is in order, gap-free, each byte once, and adds up to
+/// `plan.len()` on success; each range is attempted at most `max_attempts` times; a hedged
+/// range is delivered once; after [`Output::Done`] nothing is emitted and every input but the
+/// release of a delivered slot is refused.
+///
+/// # Example
+///
+/// A 10-byte object in 4-byte ranges, two workers; the "server" answers every request at once.
+///
+/// ```
+/// use stowage_proto::{Completion, Instant, Machine};
+/// use stowage_ringslot::{Config, Input, Output, RingSlot};
+///
+/// let config = Config { chunk: Some(4), workers: 2, ..Config::default() };
+/// let mut ring = RingSlot::new("/v1/objects/b/o?provider=ais".parse().unwrap(), config).unwrap();
+/// let now = Instant::ZERO;
+/// let mut delivered = Vec::new();
+/// while let Some(output) = ring.poll_output(now) {
+///     match output {
+///         Output::Head(head) => {
+///             let ok = http::Response::builder().header("content-length", 10).body(()).unwrap();
+///             ring.handle_input(now, Input::Response(Completion { id: head.id, result: Ok(ok) })).unwrap();
+///         }
+///         Output::Fetch(fetch) => {
+///             let (first, last) = (fetch.range.start, fetch.range.end - 1);
+///             let partial = http::Response::builder()
+///                 .status(206)
+///                 .header("content-range", format!("bytes {first}-{last}/10"))
+///                 .body(())
+///                 .unwrap();
+///             ring.handle_input(now, Input::Response(Completion { id: fetch.id, result: Ok(partial) })).unwrap();
+///             // The driver fills the slot with the body, then says how much arrived.
+///             let received = fetch.range.len();
+///             ring.handle_input(now, Input::Body { id: fetch.id, received, error: None }).unwrap();
+///         }
+///         Output::Deliver { slot, range } => {
+///             delivered.push((range.start, range.end));
+///             ring.handle_input(now, Input::Release(slot)).unwrap();
+///         }
+///         Output::Done(result) => assert_eq!(result.unwrap().bytes, 10),
+///         Output::Plan(_) | Output::Landed { .. } | Output::Cancel(_) => {}
+///     }
+/// }
+/// assert_eq!(delivered, [(0, 4), (4, 8), (8, 10)]);
+/// ```
+#[derive(Clone, Debug)]
+pub struct RingSlot {
+    uri: Uri,
+    workers: usize,
+    mode: Mode,
+    retry: RetryPolicy,
+    hedge: Option<Hedge>,
+    /// The caller's chunk size, if any.
+    chunk: Option<u64>,
+    offset: u64,
+    end: Option<u64>,
+    clock: Clock,
+    ids: RequestIds,
+    phase: Phase,
+    plan: Plan,
+    identity: Identity,
+    /// Ranges `base..base + window.len()`: started and not yet delivered (or landed).
+    window: VecDeque<Entry>,
+    /// The index of the range at the front of `window`.
+    base: u64,
+    /// Requests in flight; at most `workers`.
+    flights: Vec<Flight>,
+    /// What each slot holds.
+    slots: Vec<SlotState>,
+    /// Free slots (a stack).
+    free: Vec<Slot>,
+    outputs: VecDeque<Output>,
+    samples: crate::samples::Samples,
+    /// Cached median of `samples` (hedging only).
+    median: Option<Duration>,
+    summary: Summary,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for the HEAD's answer; `attempts` made so far.
+    Head { id: RequestId, attempts: u32 },
+    /// The HEAD failed; the next attempt is due at `until`.
+    HeadBackoff { until: Instant, attempts: u32 },
+    /// Fetching ranges.
+    Running,
+    /// Finished.
+    Done,
+}
+
+/// A started range that is not yet delivered.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    state: EntryState,
+    /// Attempts made (hedges not counted).
+    attempts: u32,
+    /// Whether the current attempt has been hedged.
+    hedged: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum EntryState {
+    /// One or two requests (a hedge) are in flight.
+    Fetching,
+    /// The last attempt failed; the next is due at `until`, into `slot` (kept reserved).
+    Backoff { until: Instant, slot: Slot },
+    /// All its bytes are in `slot`, waiting for the ranges before it to be delivered.
+    Ready { slot: Slot },
+    /// Whole-object mode: landed, waiting for the ranges before it to land.
+    Landed,
+}
+
+/// One range request in flight.
+#[derive(Clone, Copy, Debug)]
+struct Flight {
+    id: RequestId,
+    index: u64,
+    slot: Slot,
+    started: Instant,
+    /// The response head was accepted; the body is arriving.
+    receiving: bool,
+    hedge: bool,
+}
+
+/// What a slot holds (for refusing bad releases and for the invariants).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SlotState {
+    Free,
+    /// Being filled, or reserved for a retry.
+    Busy,
+    /// Delivered to the consumer, not yet released.
+    Delivered,
+}
+
+impl RingSlot {
+    /// A download of the object at `uri` (origin-form or absolute). Its first output is the
+    /// HEAD, or, when `config.size` is given, the [`Plan`].
+    pub fn new(uri: Uri, config: Config) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let slots = config.slot_count();
+        let mut ring = RingSlot {
+            uri,
+            workers: config.workers as usize,
+            mode: config.mode,
+            retry: config.retry,
+            hedge: config.hedge.filter(|_| config.mode == Mode::Stream),
+            chunk: config.chunk,
+            offset: config.offset,
+            end: config.end,
+            clock: Clock::default(),
+            ids: RequestIds::default(),
+            phase: Phase::Done,
+            plan: Plan::new(0, 0, None, DEFAULT_CHUNK),
+            identity: Identity::default(),
+            window: VecDeque::with_capacity(slots as usize),
+            base: 0,
+            flights: Vec::with_capacity(config.workers as usize),
+            slots: vec![SlotState::Free; slots as usize],
+            free: (0..slots).rev().map(Slot).collect(),
+            outputs: VecDeque::new(),
+            samples: crate::samples::Samples::default(),
+            median: None,
+            summary: Summary::default(),
+        };
+        match config.size {
+            Some(size) => ring.start(Instant::ZERO, size, None),
+            None => ring.send_head(1),
+        }
+        Ok(ring)
+    }
+
+    /// The plan, once the size is known.
+    pub fn plan(&self) -> Option<Plan> {
+        matches!(self.phase, Phase::Running | Phase::Done).then_some(self.plan)
+    }
+
+    /// Range requests in flight (hedges included).
+    pub fn in_flight(&self) -> usize {
+        self.flights.len()
+    }
+
+    /// Slots that are not free (filling, reserved for a retry, full, or delivered and not yet
+    /// released).
+    pub fn slots_in_use(&self) -> usize {
+        self.slots.len() - self.free.len()
+    }
+
+    /// Whether the download is over (its result may still be waiting in `poll_output`).
+    pub fn is_done(&self) -> bool {
+        self.phase == Phase::Done
+    }
+
+    /// What happened so far.
+    pub fn summary(&self) -> Summary {
+        self.summary
+    }
+
+    fn send_head(&mut self, attempts: u32) {
+        let id = self.ids.next_id();
+        let mut request = http::Request::new(Bytes::new());
+        *request.method_mut() = Method::HEAD;
+        *request.uri_mut() = self.uri.clone();
+        self.outputs.push_back(Output::Head(Transmit { id, request }));
+        self.phase = Phase::Head { id, attempts };
+    }
+
+    /// The size is known: plan, and start fetching (or finish at once when there is nothing).
+    fn start(&mut self, now: Instant, size: u64, max_chunk: Option<u64>) {
+        let chunk = self.chunk.or(max_chunk).unwrap_or(DEFAULT_CHUNK);
+        self.plan = Plan::new(size, self.offset, self.end, chunk);
+        self.phase = Phase::Running;
+        self.outputs.push_back(Output::Plan(self.plan));
+        if self.plan.is_empty() {
+            self.finish(Ok(self.summary));
+        } else {
+            self.schedule(now);
+        }
+    }
+
+    fn finish(&mut self, result: Result<Summary, DownloadError>) {
+        for flight in self.flights.drain(..) {
+            self.outputs.push_back(Output::Cancel(flight.id));
+        }
+        self.phase = Phase::Done;
+        self.outputs.push_back(Output::Done(result));
+    }
+
+    fn entry(&mut self, index: u64) -> Option<&mut Entry> {
+        let offset = usize::try_from(index.checked_sub(self.base)?).ok()?;
+        self.window.get_mut(offset)
+    }
+
+    fn take_slot(&mut self) -> Option<Slot> {
+        let slot = self.free.pop()?;
+        self.slots[slot.0 as usize] = SlotState::Busy;
+        Some(slot)
+    }
+
+    fn free_slot(&mut self, slot: Slot) {
+        self.slots[slot.0 as usize] = SlotState::Free;
+        self.free.push(slot);
+    }
+
+    /// Sends a request for range `index` into `slot`.
+    fn send_range(&mut self, now: Instant, index: u64, slot: Slot, hedge: bool) {
+        let Some(range) = self.plan.range(index) else { return };
+        let id = self.ids.next_id();
+        let mut request = http::Request::new(Bytes::new());
+        *request.uri_mut() = self.uri.clone();
+        // Digits, '=' and '-' only: always a valid header value.
+        if let Ok(value) = HeaderValue::try_from(range.header_value()) {
+            request.headers_mut().insert(RANGE, value);
+        }
+        self.flights.push(Flight { id, index, slot, started: now, receiving: false, hedge });
+        self.summary.requests += 1;
+        if hedge {
+            self.summary.hedges += 1;
+        }
+        self.outputs.push_back(Output::Fetch(Fetch { id, request, range, slot, hedge }));
+    }
+
+    /// Starts what can be started: due retries first, then a hedge of the head of line, then
+    /// new ranges.
+    fn schedule(&mut self, now: Instant) {
+        if self.phase != Phase::Running {
+            return;
+        }
+        // Due retries, oldest range first.
+        for offset in 0..self.window.len() {
+            if self.flights.len() >= self.workers {
+                return;
+            }
+            let entry = &mut self.window[offset];
+            if let EntryState::Backoff { until, slot } = entry.state
+                && until <= now
+            {
+                entry.state = EntryState::Fetching;
+                entry.attempts += 1;
+                entry.hedged = false;
+                self.summary.retries += 1;
+                self.send_range(now, self.base + offset as u64, slot, false);
+            }
+        }
+        self.hedge_head(now);
+        let ranges = self.plan.ranges();
+        while self.flights.len() < self.workers {
+            // With hedging on, new ranges behind a head of line leave one slot free for its
+            // hedge: otherwise the ranges behind a straggler fill every slot and it can never be
+            // hedged. (With an empty window there is no head of line: nothing is held back.)
+            let spare = usize::from(self.hedge.is_some() && !self.window.is_empty());
+            let index = self.base + self.window.len() as u64;
+            if index >= ranges || self.window.len() + spare >= self.slots.len() || self.free.len() <= spare {
+                break;
+            }
+            let Some(slot) = self.take_slot() else { break };
+            self.window.push_back(Entry { state: EntryState::Fetching, attempts: 1, hedged: false });
+            self.send_range(now, index, slot, false);
+        }
+    }
+
+    /// When the head-of-line request becomes due for a hedge, if it can be hedged at all.
+    fn hedge_due(&self) -> Option<(Instant, RequestId)> {
+        let hedge = self.hedge?;
+        if self.samples.total() < u64::from(hedge.min_samples) {
+            return None;
+        }
+        let front = self.window.front()?;
+        if front.state != EntryState::Fetching || front.hedged {
+            return None;
+        }
+        let flight = self.flights.iter().find(|f| f.index == self.base)?;
+        // Saturating: a huge factor means "practically never", not a panic.
+        let scaled = Duration::try_from_secs_f64(self.median?.as_secs_f64() * hedge.factor).unwrap_or(Duration::MAX);
+        let threshold = scaled.max(hedge.floor);
+        Some((flight.started.saturating_add(threshold), flight.id))
+    }
+
+    fn hedge_head(&mut self, now: Instant) {
+        if self.flights.len() >= self.workers || self.free.is_empty() {
+            return;
+        }
+        let Some((due, _)) = self.hedge_due() else { return };
+        if due > now {
+            return;
+        }
+        let Some(slot) = self.take_slot() else { return };
+        if let Some(front) = self.window.front_mut() {
+            front.hedged = true;
+        }
+        self.send_range(now, self.base, slot, true);
+    }
+
+    fn on_head(&mut self, now: Instant, completion: Completion) {
+        let Phase::Head { attempts, .. } = self.phase else { return };
+        match check::head(&completion.result, &mut self.identity) {
+            Verdict::Accept(head) => self.start(now, head.size, head.max_chunk),
+            Verdict::Fatal(error) => self.finish(Err(error)),
+            Verdict::Retry(last) => {
+                if attempts >= self.retry.max_attempts {
+                    self.finish(Err(DownloadError::RetriesExhausted { range: None, attempts, last }));
+                } else {
+                    let until = now.saturating_add(self.retry.backoff.delay(attempts));
+                    self.phase = Phase::HeadBackoff { until, attempts };
+                }
+            }
+        }
+    }
+
+    fn on_response(&mut self, now: Instant, position: usize, completion: Completion) {
+        let flight = self.flights[position];
+        let Some(range) = self.plan.range(flight.index) else { return };
+        match check::range(&completion.result, range, self.plan.size, &mut self.identity) {
+            Verdict::Accept(()) => self.flights[position].receiving = true,
+            Verdict::Retry(failure) => self.fail(now, position, range, failure),
+            Verdict::Fatal(error) => self.finish(Err(error)),
+        }
+    }
+
+    fn on_body(&mut self, now: Instant, position: usize, received: u64, error: Option<TransportError>) {
+        let flight = self.flights[position];
+        let Some(range) = self.plan.range(flight.index) else { return };
+        if received > range.len() {
+            return self.finish(Err(DownloadError::LongBody { range, received }));
+        }
+        if received < range.len() {
+            return match error {
+                Some(error) => self.fail(now, position, range, Failure::Transport(error)),
+                None => self.finish(Err(DownloadError::ShortBody { range, received })),
+            };
+        }
+        self.flights.swap_remove(position);
+        self.samples.push(now.saturating_duration_since(flight.started));
+        if self.hedge.is_some() {
+            self.median = self.samples.median();
+        }
+        // The other request for the same range, if hedged, lost.
+        if let Some(loser) = self.flights.iter().position(|f| f.index == flight.index) {
+            let loser = self.flights.swap_remove(loser);
+            self.outputs.push_back(Output::Cancel(loser.id));
+            self.free_slot(loser.slot);
+            if flight.hedge {
+                self.summary.hedge_wins += 1;
+            }
+        }
+        let mode = self.mode;
+        let Some(entry) = self.entry(flight.index) else { return };
+        match mode {
+            Mode::Stream => entry.state = EntryState::Ready { slot: flight.slot },
+            Mode::WholeObject => {
+                entry.state = EntryState::Landed;
+                self.free_slot(flight.slot);
+                self.outputs.push_back(Output::Landed { range });
+                self.summary.bytes += range.len();
+                self.summary.ranges += 1;
+            }
+        }
+        self.advance();
+        if self.base >= self.plan.ranges() {
+            self.finish(Ok(self.summary));
+        }
+    }
+
+    /// Pops the front of the window while it is done: delivers ready slots in order (stream
+    /// mode) or drops landed ranges (whole-object mode).
+    fn advance(&mut self) {
+        while let Some(front) = self.window.front() {
+            match front.state {
+                EntryState::Ready { slot } => {
+                    let Some(range) = self.plan.range(self.base) else { return };
+                    self.slots[slot.0 as usize] = SlotState::Delivered;
+                    self.outputs.push_back(Output::Deliver { slot, range });
+                    self.summary.bytes += range.len();
+                    self.summary.ranges += 1;
+                }
+                EntryState::Landed => {}
+                EntryState::Fetching | EntryState::Backoff { .. } => return,
+            }
+            self.window.pop_front();
+            self.base += 1;
+        }
+    }
+
+    /// A request for `range` failed in a retryable way: retry the range later, unless its
+    /// hedge partner is still running or it is out of attempts.
+    fn fail(&mut self, now: Instant, position: usize, range: ByteRange, last: Failure) {
+        let flight = self.flights.swap_remove(position);
+        if self.flights.iter().any(|f| f.index == flight.index) {
+            self.free_slot(flight.slot);
+            return;
+        }
+        let backoff = self.retry.backoff;
+        let max_attempts = self.retry.max_attempts;
+        let Some(entry) = self.entry(flight.index) else { return };
+        let attempts = entry.attempts;
+        if attempts >= max_attempts {
+            return self.finish(Err(DownloadError::RetriesExhausted { range: Some(range), attempts, last }));
+        }
+        let until = now.saturating_add(backoff.delay(attempts));
+        entry.state = EntryState::Backoff { until, slot: flight.slot };
+    }
+
+    fn release(&mut self, slot: Slot) -> Result<(), Rejected> {
+        match self.slots.get(slot.0 as usize) {
+            Some(SlotState::Delivered) => {
+                self.free_slot(slot);
+                Ok(())
+            }
+            _ => Err(Rejected::NotDelivered(slot)),
+        }
+    }
+}
+
+impl Machine for RingSlot {
+    type Input = Input;
+    type Output = Output;
+    type Error = Rejected;
+
+    fn handle_input(&mut self, now: Instant, input: Input) -> Result<(), Rejected> {
+        if self.is_done() {
+            // The consumer may still give back the slots it holds; nothing else fits.
+            return match input {
+                Input::Release(slot) => self.release(slot),
+                _ => Err(InputError::Finished.into()),
+            };
+        }
+        match input {
+            Input::Response(completion) => {
+                let id = completion.id;
+                if let Phase::Head { id: head, .. } = self.phase {
+                    if head != id {
+                        return Err(InputError::UnexpectedCompletion(id).into());
+                    }
+                    let now = self.clock.observe(now);
+                    self.on_head(now, completion);
+                    return Ok(());
+                }
+                let position = self.flights.iter().position(|f| f.id == id && !f.receiving);
+                let position = position.ok_or(InputError::UnexpectedCompletion(id))?;
+                let now = self.clock.observe(now);
+                self.on_response(now, position, completion);
+            }
+            Input::Body { id, received, error } => {
+                let position = self.flights.iter().position(|f| f.id == id && f.receiving);
+                let position = position.ok_or(InputError::UnexpectedCompletion(id))?;
+                let now = self.clock.observe(now);
+                self.on_body(now, position, received, error);
+            }
+            Input::Release(slot) => {
+                self.release(slot)?;
+                self.clock.observe(now);
+            }
+            Input::Cancel => {
+                self.clock.observe(now);
+                self.finish(Err(DownloadError::Cancelled));
+            }
+        }
+        let now = self.clock.latest();
+        self.schedule(now);
+        Ok(())
+    }
+
+    fn poll_output(&mut self, now: Instant) -> Option<Output> {
+        self.clock.observe(now);
+        self.outputs.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        match self.phase {
+            Phase::HeadBackoff { until, .. } => return Some(until),
+            Phase::Running => {}
+            Phase::Head { .. } | Phase::Done => return None,
+        }
+        // Only wake for what a free worker could start; a busy ring is woken by its inputs.
+        if self.flights.len() >= self.workers {
+            return None;
+        }
+        let retry = self
+            .window
+            .iter()
+            .filter_map(|entry| match entry.state {
+                EntryState::Backoff { until, .. } => Some(until),
+                _ => None,
+            })
+            .min();
+        let hedge = self.hedge_due().filter(|_| !self.free.is_empty()).map(|(due, _)| due);
+        match (retry, hedge) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        let now = self.clock.observe(now);
+        match self.phase {
+            Phase::HeadBackoff { until, attempts } if now >= until => self.send_head(attempts + 1),
+            Phase::Running => self.schedule(now),
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,553 @@
+//! One test per rule of the ringslot spec (`specs/ringslot.md` and issue 4), driven through the
+//! machine's public interface.
+
+mod support;
+
+use std::time::Duration;
+
+use http::header::RANGE;
+use stowage_proto::{Backoff, InputError, Instant, Machine, RequestId, TransportError};
+use stowage_ringslot::{
+    ByteRange, Config, ConfigError, DEFAULT_CHUNK, DownloadError, Failure, Hedge, Input, MAX_CHUNK_SIZE_HEADER, Mode,
+    Output, Plan, Rejected, RetryPolicy, RingSlot, Slot,
+};
+
+use support::{URI, body, drain, fail, fetches, head_ok, partial, partial_with, respond, status};
+
+const T0: Instant = Instant::ZERO;
+
+fn ring(config: Config) -> RingSlot {
+    RingSlot::new(URI.parse().unwrap(), config).unwrap()
+}
+
+fn sized(size: u64, chunk: u64, workers: u32) -> Config {
+    Config { size: Some(size), chunk: Some(chunk), workers, ..Config::default() }
+}
+
+fn range(start: u64, end: u64) -> ByteRange {
+    ByteRange { start, end }
+}
+
+fn ms(n: u64) -> Instant {
+    Instant::from_nanos(n * 1_000_000)
+}
+
+/// Answers a fetch with a correct 206 and its whole body.
+fn complete(ring: &mut RingSlot, now: Instant, fetch: &stowage_ringslot::Fetch, size: u64) {
+    respond(ring, now, fetch.id, partial(fetch.range, size));
+    body(ring, now, fetch.id, fetch.range.len(), None);
+}
+
+fn done(outputs: &[Output]) -> Option<&Result<stowage_ringslot::Summary, DownloadError>> {
+    outputs.iter().find_map(|o| if let Output::Done(r) = o { Some(r) } else { None })
+}
+
+fn error_of(outputs: &[Output]) -> DownloadError {
+    done(outputs).expect("done").clone().expect_err("an error")
+}
+
+fn head_then(config: Config, answer: http::Response<()>) -> (RingSlot, Vec<Output>) {
+    let mut ring = ring(config);
+    let outputs = drain(&mut ring, T0);
+    let Some(Output::Head(head)) = outputs.first() else { panic!("expected a HEAD first: {outputs:?}") };
+    assert_eq!(head.request.method(), http::Method::HEAD);
+    assert_eq!(head.request.uri(), URI);
+    let id = head.id;
+    respond(&mut ring, T0, id, answer);
+    let outputs = drain(&mut ring, T0);
+    (ring, outputs)
+}
+
+#[test]
+fn setup_heads_for_the_size_and_uses_the_callers_chunk() {
+    let config = Config { chunk: Some(100), workers: 2, ..Config::default() };
+    let (_, outputs) = head_then(config, head_ok(250, &[(MAX_CHUNK_SIZE_HEADER, "64")]));
+    assert!(matches!(outputs[0], Output::Plan(Plan { size: 250, start: 0, end: 250, chunk: 100 })));
+}
+
+#[test]
+fn setup_chunk_falls_back_to_the_max_chunk_size_header() {
+    let (_, outputs) = head_then(Config::default(), head_ok(250, &[(MAX_CHUNK_SIZE_HEADER, "64")]));
+    assert!(matches!(outputs[0], Output::Plan(Plan { chunk: 64, .. })));
+}
+
+#[test]
+fn setup_chunk_defaults_to_8_mib() {
+    let (_, outputs) = head_then(Config::default(), head_ok(250, &[(MAX_CHUNK_SIZE_HEADER, "0")]));
+    assert!(matches!(outputs[0], Output::Plan(Plan { chunk: DEFAULT_CHUNK, .. })));
+    assert_eq!(DEFAULT_CHUNK, 8 * 1024 * 1024);
+}
+
+#[test]
+fn setup_given_size_skips_the_head() {
+    let mut ring = ring(sized(10, 4, 1));
+    let outputs = drain(&mut ring, T0);
+    assert!(matches!(outputs[0], Output::Plan(_)));
+    assert_eq!(fetches(&outputs).len(), 1);
+}
+
+#[test]
+fn ranges_are_consecutive_from_offset_and_the_last_is_short() {
+    let config = Config { offset: 3, ..sized(14, 4, 8) };
+    let mut ring = ring(config);
+    let fetched: Vec<_> = fetches(&drain(&mut ring, T0)).iter().map(|f| f.range).collect();
+    assert_eq!(fetched, [range(3, 7), range(7, 11), range(11, 14)]);
+}
+
+#[test]
+fn each_range_is_a_get_with_a_range_header() {
+    let mut ring = ring(sized(10, 4, 8));
+    let all = fetches(&drain(&mut ring, T0));
+    assert_eq!(all[0].request.method(), http::Method::GET);
+    assert_eq!(all[0].request.uri(), URI);
+    assert_eq!(all[0].request.headers()[RANGE], "bytes=0-3");
+    assert_eq!(all[2].request.headers()[RANGE], "bytes=8-9");
+}
+
+#[test]
+fn an_optional_end_stops_early() {
+    let config = Config { offset: 2, end: Some(9), ..sized(100, 4, 8) };
+    let mut ring = ring(config);
+    let fetched: Vec<_> = fetches(&drain(&mut ring, T0)).iter().map(|f| f.range).collect();
+    assert_eq!(fetched, [range(2, 6), range(6, 9)]);
+}
+
+#[test]
+fn at_most_workers_ranges_in_flight() {
+    let mut ring = ring(Config { slots: Some(8), ..sized(100, 10, 3) });
+    let first = fetches(&drain(&mut ring, T0));
+    assert_eq!(first.len(), 3);
+    assert_eq!(ring.in_flight(), 3);
+    complete(&mut ring, T0, &first[1], 100);
+    let next = fetches(&drain(&mut ring, T0));
+    assert_eq!(next.len(), 1, "one finished, one more started");
+    assert_eq!(next[0].range, range(30, 40));
+}
+
+#[test]
+fn slots_default_to_twice_the_workers() {
+    assert_eq!(Config { workers: 3, ..Config::default() }.slot_count(), 6);
+    // 2 workers, 4 slots: with the consumer never releasing, 4 ranges are fetched, then none.
+    let mut ring = ring(sized(100, 10, 2));
+    let mut started = fetches(&drain(&mut ring, T0));
+    let mut total = 0;
+    while let Some(fetch) = started.pop() {
+        total += 1;
+        complete(&mut ring, T0, &fetch, 100);
+        started.extend(fetches(&drain(&mut ring, T0)));
+    }
+    assert_eq!(total, 4);
+    assert_eq!(ring.slots_in_use(), 4);
+    assert_eq!(ring.in_flight(), 0);
+}
+
+#[test]
+fn stream_delivers_strictly_in_order() {
+    let mut ring = ring(sized(30, 10, 3));
+    let all = fetches(&drain(&mut ring, T0));
+    complete(&mut ring, T0, &all[2], 30);
+    complete(&mut ring, T0, &all[1], 30);
+    assert!(!drain(&mut ring, T0).iter().any(|o| matches!(o, Output::Deliver { .. })), "range 0 is not there yet");
+    complete(&mut ring, T0, &all[0], 30);
+    let delivered: Vec<_> = drain(&mut ring, T0)
+        .into_iter()
+        .filter_map(|o| if let Output::Deliver { range, .. } = o { Some(range) } else { None })
+        .collect();
+    assert_eq!(delivered, [range(0, 10), range(10, 20), range(20, 30)]);
+}
+
+#[test]
+fn stream_reuses_a_slot_only_after_release() {
+    let mut ring = ring(Config { slots: Some(1), ..sized(20, 10, 1) });
+    let first = fetches(&drain(&mut ring, T0));
+    complete(&mut ring, T0, &first[0], 20);
+    let outputs = drain(&mut ring, T0);
+    let slot = outputs.iter().find_map(|o| if let Output::Deliver { slot, .. } = o { Some(*slot) } else { None });
+    assert_eq!(slot, Some(first[0].slot));
+    assert!(fetches(&outputs).is_empty(), "the only slot is still held by the consumer");
+    ring.handle_input(T0, Input::Release(first[0].slot)).unwrap();
+    let next = fetches(&drain(&mut ring, T0));
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].slot, first[0].slot);
+}
+
+#[test]
+fn whole_object_lands_ranges_in_any_order_without_releases() {
+    let config = Config { mode: Mode::WholeObject, ..sized(30, 10, 3) };
+    let mut ring = ring(config);
+    let all = fetches(&drain(&mut ring, T0));
+    complete(&mut ring, T0, &all[2], 30);
+    let outputs = drain(&mut ring, T0);
+    assert!(matches!(outputs[0], Output::Landed { range: ByteRange { start: 20, end: 30 } }));
+    complete(&mut ring, T0, &all[0], 30);
+    complete(&mut ring, T0, &all[1], 30);
+    let outputs = drain(&mut ring, T0);
+    assert_eq!(done(&outputs).unwrap().as_ref().unwrap().bytes, 30);
+}
+
+#[test]
+fn whole_object_keeps_up_to_workers_in_flight() {
+    let config = Config { mode: Mode::WholeObject, ..sized(1000, 10, 4) };
+    let mut ring = ring(config);
+    let mut pending = fetches(&drain(&mut ring, T0));
+    let mut max = 0;
+    while let Some(fetch) = pending.pop() {
+        max = max.max(ring.in_flight());
+        complete(&mut ring, T0, &fetch, 1000);
+        pending.extend(fetches(&drain(&mut ring, T0)));
+    }
+    assert_eq!(max, 4);
+    assert!(ring.is_done());
+}
+
+#[test]
+fn check_200_for_a_ranged_request_is_range_ignored() {
+    let mut ring = ring(sized(20, 10, 2));
+    let all = fetches(&drain(&mut ring, T0));
+    respond(&mut ring, T0, all[0].id, http::Response::builder().status(200).body(()).unwrap());
+    let outputs = drain(&mut ring, T0);
+    assert_eq!(error_of(&outputs), DownloadError::RangeIgnored { range: range(0, 10) });
+    assert!(outputs.iter().any(|o| matches!(o, Output::Cancel(id) if *id == all[1].id)), "the rest is cancelled");
+}
+
+#[test]
+fn check_wrong_content_range_is_an_error() {
+    for bad in ["bytes 1-10/20", "bytes 0-10/20", "bytes */20", "garbage"] {
+        let mut ring = ring(sized(20, 10, 1));
+        let fetch = fetches(&drain(&mut ring, T0)).remove(0);
+        let response = http::Response::builder().status(206).header("content-range", bad).body(()).unwrap();
+        respond(&mut ring, T0, fetch.id, response);
+        let error = error_of(&drain(&mut ring, T0));
+        assert_eq!(error, DownloadError::WrongRange { range: range(0, 10), got: bad.to_owned() });
+    }
+    let mut ring = ring(sized(20, 10, 1));
+    let fetch = fetches(&drain(&mut ring, T0)).remove(0);
+    respond(&mut ring, T0, fetch.id, status(206));
+    assert!(matches!(error_of(&drain(&mut ring, T0)), DownloadError::WrongRange { got, .. } if got.is_empty()));
+}
+
+#[test]
+fn check_size_changed_since_the_head() {
+    let mut ring = ring(sized(20, 10, 1));
+    let fetch = fetches(&drain(&mut ring, T0)).remove(0);
+    respond(&mut ring, T0, fetch.id, partial(fetch.range, 21));
+    assert_eq!(error_of(&drain(&mut ring, T0)), DownloadError::SizeChanged { was: 20, now: 21 });
+}
+
+#[test]
+fn check_etag_changed_since_the_head() {
+    let config = Config { chunk: Some(10), workers: 1, ..Config::default() };
+    let (mut ring, outputs) = head_then(config, head_ok(20, &[("etag", "\"v1\"")]));
+    let fetch = fetches(&outputs).remove(0);
+    respond(&mut ring, T0, fetch.id, partial_with(fetch.range, 20, &[("etag", "\"v2\"")]));
+    let error = error_of(&drain(&mut ring, T0));
+    assert!(matches!(error, DownloadError::ObjectChanged { header: "ETag", .. }), "{error:?}");
+}
+
+#[test]
+fn check_ais_version_changed_between_ranges() {
+    let mut ring = ring(sized(20, 10, 2));
+    let all = fetches(&drain(&mut ring, T0));
+    respond(&mut ring, T0, all[0].id, partial_with(all[0].range, 20, &[("ais-version", "1")]));
+    respond(&mut ring, T0, all[1].id, partial_with(all[1].range, 20, &[("ais-version", "2")]));
+    assert!(matches!(error_of(&drain(&mut ring, T0)), DownloadError::ObjectChanged { header: "ais-version", .. }));
+}
+
+#[test]
+fn check_long_body_is_an_error() {
+    let mut ring = ring(sized(20, 10, 1));
+    let fetch = fetches(&drain(&mut ring, T0)).remove(0);
+    respond(&mut ring, T0, fetch.id, partial(fetch.range, 20));
+    body(&mut ring, T0, fetch.id, 11, None);
+    assert_eq!(error_of(&drain(&mut ring, T0)), DownloadError::LongBody { range: range(0, 10), received: 11 });
+}
+
+#[test]
+fn check_huge_content_length_is_refused_before_the_body() {
+    let mut ring = ring(sized(20, 10, 1));
+    let fetch = fetches(&drain(&mut ring, T0)).remove(0);
+    let huge = http::Response::builder()
+        .status(206)
+        .header("content-range", "bytes 0-9/20")
+        .header("content-length", u64::MAX)
+        .body(())
+        .unwrap();
+    respond(&mut ring, T0, fetch.id, huge);
+    assert_eq!(error_of(&drain(&mut ring, T0)), DownloadError::LongBody { range: range(0, 10), received: u64::MAX });
+}
+
+#[test]
+fn check_short_body_is_an_error() {
+    let mut ring = ring(sized(20, 10, 1));
+    let fetch = fetches(&drain(&mut ring, T0)).remove(0);
+    respond(&mut ring, T0, fetch.id, partial(fetch.range, 20));
+    body(&mut ring, T0, fetch.id, 9, None);
+    assert_eq!(error_of(&drain(&mut ring, T0)), DownloadError::ShortBody { range: range(0, 10), received: 9 });
+}
+
+#[test]
+fn check_other_statuses_are_errors() {
+    let mut ring = ring(sized(20, 10, 1));
+    let fetch = fetches(&drain(&mut ring, T0)).remove(0);
+    respond(&mut ring, T0, fetch.id, status(416));
+    assert_eq!(error_of(&drain(&mut ring, T0)), DownloadError::Status { range: range(0, 10), status: 416 });
+}
+
+fn retry_policy(max_attempts: u32) -> RetryPolicy {
+    RetryPolicy {
+        max_attempts,
+        backoff: Backoff { multiplier: 0.1, min: Duration::from_millis(100), max: Duration::from_secs(1) },
+    }
+}
+
+#[test]
+fn retry_5xx_after_backoff_into_the_same_slot() {
+    let config = Config { retry: retry_policy(3), ..sized(10, 10, 1) };
+    let mut ring = ring(config);
+    let first = fetches(&drain(&mut ring, T0)).remove(0);
+    respond(&mut ring, T0, first.id, status(503));
+    assert!(fetches(&drain(&mut ring, T0)).is_empty());
+    assert_eq!(ring.poll_timeout(), Some(ms(100)));
+    ring.handle_timeout(ms(99));
+    assert!(fetches(&drain(&mut ring, ms(99))).is_empty(), "not before the backoff");
+    ring.handle_timeout(ms(100));
+    let retry = fetches(&drain(&mut ring, ms(100))).remove(0);
+    assert_eq!((retry.range, retry.slot), (first.range, first.slot));
+    assert_ne!(retry.id, first.id);
+}
+
+#[test]
+fn retry_resets_mid_body_and_stalls() {
+    for error in [TransportError::Reset, TransportError::ReadTimeout, TransportError::Closed] {
+        let config = Config { retry: retry_policy(2), ..sized(10, 10, 1) };
+        let mut ring = ring(config);
+        let first = fetches(&drain(&mut ring, T0)).remove(0);
+        respond(&mut ring, T0, first.id, partial(first.range, 10));
+        body(&mut ring, T0, first.id, 4, Some(error));
+        ring.handle_timeout(ms(100));
+        let retry = fetches(&drain(&mut ring, ms(100))).remove(0);
+        complete(&mut ring, ms(100), &retry, 10);
+        let outputs = drain(&mut ring, ms(100));
+        let summary = done(&outputs).unwrap().clone().unwrap();
+        assert_eq!((summary.bytes, summary.retries, summary.requests), (10, 1, 2));
+    }
+}
+
+#[test]
+fn retry_is_bounded_by_max_attempts() {
+    let config = Config { retry: retry_policy(2), ..sized(10, 10, 1) };
+    let mut ring = ring(config);
+    let first = fetches(&drain(&mut ring, T0)).remove(0);
+    fail(&mut ring, T0, first.id, TransportError::Reset);
+    ring.handle_timeout(ms(100));
+    let second = fetches(&drain(&mut ring, ms(100))).remove(0);
+    respond(&mut ring, ms(100), second.id, status(500));
+    let error = error_of(&drain(&mut ring, ms(100)));
+    assert_eq!(
+        error,
+        DownloadError::RetriesExhausted { range: Some(range(0, 10)), attempts: 2, last: Failure::Status(500) }
+    );
+}
+
+#[test]
+fn retry_does_not_disturb_delivered_ranges() {
+    let config = Config { retry: retry_policy(3), ..sized(30, 10, 3) };
+    let mut ring = ring(config);
+    let all = fetches(&drain(&mut ring, T0));
+    complete(&mut ring, T0, &all[0], 30);
+    fail(&mut ring, T0, all[1].id, TransportError::Reset);
+    complete(&mut ring, T0, &all[2], 30);
+    let outputs = drain(&mut ring, T0);
+    let delivered: Vec<_> = outputs
+        .iter()
+        .filter_map(|o| if let Output::Deliver { range, .. } = o { Some(*range) } else { None })
+        .collect();
+    assert_eq!(delivered, [range(0, 10)]);
+    ring.handle_timeout(ms(100));
+    let retry = fetches(&drain(&mut ring, ms(100))).remove(0);
+    assert_eq!(retry.range, range(10, 20));
+    complete(&mut ring, ms(100), &retry, 30);
+    let outputs = drain(&mut ring, ms(100));
+    let delivered: Vec<_> = outputs
+        .iter()
+        .filter_map(|o| if let Output::Deliver { range, .. } = o { Some(*range) } else { None })
+        .collect();
+    assert_eq!(delivered, [range(10, 20), range(20, 30)]);
+    assert_eq!(done(&outputs).unwrap().as_ref().unwrap().bytes, 30);
+}
+
+#[test]
+fn head_5xx_is_retried_and_4xx_is_an_error() {
+    let config = Config { retry: retry_policy(2), ..Config::default() };
+    let (mut ring, outputs) = head_then(config.clone(), status(503));
+    assert!(outputs.is_empty());
+    assert_eq!(ring.poll_timeout(), Some(ms(100)));
+    ring.handle_timeout(ms(100));
+    let outputs = drain(&mut ring, ms(100));
+    let Some(Output::Head(again)) = outputs.first() else { panic!("{outputs:?}") };
+    respond(&mut ring, ms(100), again.id, status(503));
+    let error = error_of(&drain(&mut ring, ms(100)));
+    assert!(matches!(error, DownloadError::RetriesExhausted { range: None, attempts: 2, .. }));
+
+    let (_, outputs) = head_then(config.clone(), status(404));
+    assert_eq!(error_of(&outputs), DownloadError::HeadStatus { status: 404 });
+    let (_, outputs) = head_then(config, http::Response::builder().header("content-length", "x").body(()).unwrap());
+    assert_eq!(error_of(&outputs), DownloadError::NoSize);
+}
+
+#[test]
+fn size_zero_and_offset_past_the_end_finish_empty() {
+    for config in [sized(0, 10, 2), Config { offset: 10, ..sized(10, 4, 2) }, Config { offset: 99, ..sized(10, 4, 2) }]
+    {
+        let mut ring = ring(config);
+        let outputs = drain(&mut ring, T0);
+        assert!(fetches(&outputs).is_empty());
+        assert_eq!(done(&outputs).unwrap().as_ref().unwrap().bytes, 0);
+    }
+    let (_, outputs) = head_then(Config::default(), head_ok(0, &[]));
+    assert_eq!(done(&outputs).unwrap().as_ref().unwrap().bytes, 0);
+}
+
+fn hedged(size: u64) -> Config {
+    let hedge = Hedge { factor: 2.0, min_samples: 2, floor: Duration::ZERO };
+    Config { hedge: Some(hedge), slots: Some(8), ..sized(size, 10, 2) }
+}
+
+#[test]
+fn hedge_the_head_of_line_after_k_medians_first_finisher_wins() {
+    let mut ring = ring(hedged(60));
+    let a = fetches(&drain(&mut ring, T0));
+    // Range 1 finishes in 10 ms, then ranges 2 and 3 too: the median is 10 ms; range 0 lags.
+    complete(&mut ring, ms(10), &a[1], 60);
+    let b = fetches(&drain(&mut ring, ms(10)));
+    complete(&mut ring, ms(15), &b[0], 60);
+    let c = fetches(&drain(&mut ring, ms(15)));
+    assert!(c.iter().all(|f| !f.hedge), "range 0 is at 15 ms, not yet 2 × 10 ms");
+    assert_eq!(ring.poll_timeout(), None, "both workers are busy");
+    complete(&mut ring, ms(25), &c[0], 60);
+    let d = fetches(&drain(&mut ring, ms(25)));
+    // Now a worker is free but range 0 is due for a hedge only at 2 × 10 ms = 20 ms: it already is.
+    let hedge = d.iter().find(|f| f.hedge).expect("a hedge of range 0");
+    assert_eq!(hedge.range, a[0].range);
+    assert_ne!(hedge.slot, a[0].slot);
+    assert!(ring.in_flight() <= 2);
+    // The hedge wins; the original is cancelled and range 0 is delivered once, from the hedge's slot.
+    complete(&mut ring, ms(30), hedge, 60);
+    let outputs = drain(&mut ring, ms(30));
+    assert!(outputs.iter().any(|o| matches!(o, Output::Cancel(id) if *id == a[0].id)));
+    let first =
+        outputs.iter().find_map(|o| if let Output::Deliver { slot, range } = o { Some((*slot, *range)) } else { None });
+    assert_eq!(first, Some((hedge.slot, a[0].range)));
+    let refused = ring.handle_input(ms(30), Input::Body { id: a[0].id, received: 10, error: None });
+    assert_eq!(refused, Err(Rejected::Input(InputError::UnexpectedCompletion(a[0].id))));
+    assert_eq!(ring.summary().hedge_wins, 1);
+}
+
+#[test]
+fn hedge_waits_for_its_due_time() {
+    let mut ring = ring(Config { workers: 3, ..hedged(60) });
+    let a = fetches(&drain(&mut ring, T0));
+    complete(&mut ring, ms(10), &a[1], 60);
+    complete(&mut ring, ms(10), &a[2], 60);
+    // Median 10 ms, k = 2: range 0 (started at 0) is due at 20 ms; a worker is free? No: two
+    // new ranges started; complete one so a worker frees.
+    let b = fetches(&drain(&mut ring, ms(10)));
+    complete(&mut ring, ms(12), &b[0], 60);
+    let c = fetches(&drain(&mut ring, ms(12)));
+    assert!(c.iter().all(|f| !f.hedge));
+    if ring.in_flight() < 3 {
+        assert_eq!(ring.poll_timeout(), Some(ms(20)));
+        ring.handle_timeout(ms(20));
+        assert!(fetches(&drain(&mut ring, ms(20))).iter().any(|f| f.hedge));
+    }
+}
+
+#[test]
+fn cancel_cancels_every_request_and_ends() {
+    let mut ring = ring(sized(100, 10, 3));
+    let all = fetches(&drain(&mut ring, T0));
+    ring.handle_input(T0, Input::Cancel).unwrap();
+    let outputs = drain(&mut ring, T0);
+    let cancelled: Vec<RequestId> =
+        outputs.iter().filter_map(|o| if let Output::Cancel(id) = o { Some(*id) } else { None }).collect();
+    assert_eq!(cancelled.len(), all.len());
+    assert_eq!(error_of(&outputs), DownloadError::Cancelled);
+    assert_eq!(ring.handle_input(T0, Input::Cancel), Err(Rejected::Input(InputError::Finished)));
+    assert_eq!(ring.poll_timeout(), None);
+}
+
+#[test]
+fn inputs_that_do_not_fit_are_refused_and_change_nothing() {
+    let mut ring = ring(sized(20, 10, 1));
+    let fetch = fetches(&drain(&mut ring, T0)).remove(0);
+    let stray = RequestId(99);
+    assert_eq!(
+        ring.handle_input(T0, Input::Body { id: fetch.id, received: 10, error: None }),
+        Err(Rejected::Input(InputError::UnexpectedCompletion(fetch.id))),
+        "a body before its head"
+    );
+    assert!(ring.handle_input(T0, Input::Body { id: stray, received: 1, error: None }).is_err());
+    assert_eq!(ring.handle_input(T0, Input::Release(Slot(0))), Err(Rejected::NotDelivered(Slot(0))));
+    assert_eq!(ring.handle_input(T0, Input::Release(Slot(77))), Err(Rejected::NotDelivered(Slot(77))));
+    assert!(drain(&mut ring, T0).is_empty());
+    complete(&mut ring, T0, &fetch, 20);
+}
+
+#[test]
+fn configs_that_cannot_run_are_refused() {
+    let new = |config: Config| RingSlot::new(URI.parse().unwrap(), config).err();
+    assert_eq!(new(Config { workers: 0, ..Config::default() }), Some(ConfigError::NoWorkers));
+    assert_eq!(
+        new(Config { workers: 4, slots: Some(3), ..Config::default() }),
+        Some(ConfigError::TooFewSlots { slots: 3, workers: 4 })
+    );
+    assert_eq!(new(Config { chunk: Some(0), ..Config::default() }), Some(ConfigError::ZeroChunk));
+    let retry = RetryPolicy { max_attempts: 0, ..RetryPolicy::default() };
+    assert_eq!(new(Config { retry, ..Config::default() }), Some(ConfigError::NoAttempts));
+    let hedge = Hedge { factor: f64::NAN, ..Hedge::default() };
+    assert!(matches!(new(Config { hedge: Some(hedge), ..Config::default() }), Some(ConfigError::HedgeFactor(_))));
+}
+
+#[test]
+fn huge_objects_need_no_memory_up_front() {
+    let mut ring = ring(Config { mode: Mode::WholeObject, ..sized(u64::MAX, 1, 2) });
+    let outputs = drain(&mut ring, T0);
+    assert!(matches!(outputs[0], Output::Plan(Plan { size: u64::MAX, .. })));
+    assert_eq!(fetches(&outputs).len(), 2);
+}
+
+#[test]
+fn hedge_keeps_a_slot_free_so_a_straggler_behind_a_full_window_is_hedged() {
+    let hedge = Hedge { factor: 2.0, min_samples: 2, floor: Duration::ZERO };
+    let mut ring = ring(Config { hedge: Some(hedge), slots: Some(4), ..sized(1000, 10, 2) });
+    let mut pending = fetches(&drain(&mut ring, T0));
+    let straggler = pending.remove(0);
+    // Everything behind range 0 finishes fast and nothing can be delivered: new ranges stop at
+    // slots − 1, and the last slot goes to the hedge of range 0.
+    let (mut t, mut hedges) = (0, Vec::new());
+    while let Some(fetch) = pending.pop() {
+        t += 1;
+        complete(&mut ring, ms(t), &fetch, 1000);
+        let (hedged, plain): (Vec<_>, Vec<_>) = fetches(&drain(&mut ring, ms(t))).into_iter().partition(|f| f.hedge);
+        hedges.extend(hedged);
+        pending.extend(plain);
+    }
+    if hedges.is_empty() {
+        let due = ring.poll_timeout().expect("a hedge is due");
+        ring.handle_timeout(due);
+        hedges.extend(fetches(&drain(&mut ring, due)).into_iter().filter(|f| f.hedge));
+    }
+    assert_eq!(hedges.len(), 1);
+    assert_eq!(hedges[0].range, straggler.range);
+    assert_eq!(ring.slots_in_use(), 4);
+}
+
+#[test]
+fn a_huge_hedge_factor_means_never_not_a_panic() {
+    let hedge = Hedge { factor: 1e300, min_samples: 1, floor: Duration::ZERO };
+    let mut ring = ring(Config { hedge: Some(hedge), ..sized(100, 10, 2) });
+    let all = fetches(&drain(&mut ring, T0));
+    complete(&mut ring, ms(1), &all[1], 100);
+    assert!(fetches(&drain(&mut ring, ms(1))).iter().all(|f| !f.hedge));
+    assert_eq!(ring.poll_timeout(), None, "both workers busy");
+}

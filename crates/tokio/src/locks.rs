@@ -1,0 +1,371 @@
+//! An async lock manager: [`LockManager`] runs the [`stowage_locks::Locks`] machine for tasks.
+//!
+//! The machine decides everything (queues, priorities, groups, deadlines, levels); this module
+//! only turns its events into wake-ups and its deadlines into tokio timers:
+//!
+//! - [`LockManager::acquire`] asks the machine, and if the answer is not immediate, waits for
+//!   the request's event on a oneshot channel. With a timeout, the waiting task also sleeps
+//!   until the deadline (on `tokio::time`, so a paused test clock works) and then wakes the
+//!   machine with `handle_timeout`; the machine's own deadline decides the outcome.
+//! - Dropping an `acquire` future withdraws its request (or releases what it was just granted):
+//!   cancellation is safe at every await point.
+//! - A [`Guard`] holds the locks its owner got at one level and releases them when dropped.
+//!
+//! The machine sits behind one `std::sync::Mutex`, held only for the few hundred nanoseconds a
+//! call takes and never across an await. An actor task was the alternative; the `locks` bench
+//! measures both shapes (`locks/handle/*`): a message round trip to a task costs several times
+//! a whole uncontended acquire + release through the mutex, so the mutex it is (figures in
+//! `BENCHMARKS.md`).
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! use stowage_locks::{BGL, Level, Owner, Request};
+//! use stowage_tokio::locks::LockManager;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let manager = LockManager::new();
+//! manager.register(Level::Node, ["node1", "node2"])?;
+//! let job = Owner(7);
+//! let _bgl = manager.acquire(Request::shared(job, Level::Cluster, [BGL]), None).await?;
+//! let nodes = manager
+//!     .acquire(Request::exclusive(job, Level::Node, ["node2", "node1"]), Some(Duration::from_secs(5)))
+//!     .await?;
+//! assert_eq!(nodes.names().len(), 2);
+//! drop(nodes); // released here; the BGL guard goes at the end of the scope
+//! # Ok(())
+//! # }
+//! ```
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use stowage_locks::{
+    Event, FailReason, Level, LockError, LockInfo, Locks, Mode, Name, Names, Owner, Request, RequestId,
+};
+use stowage_proto::Instant;
+use tokio::sync::oneshot;
+
+/// Why an acquisition did not produce a [`Guard`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AcquireError {
+    /// The machine refused the request (wrong level order, no BGL, unknown name, …).
+    #[error(transparent)]
+    Refused(#[from] LockError),
+    /// The timeout passed before every lock was got; nothing is held.
+    #[error("timed out waiting for the locks")]
+    TimedOut,
+    /// A lock was deleted while waiting for it; nothing is held.
+    #[error(transparent)]
+    Failed(FailReason),
+}
+
+/// A cheaply cloneable handle to one lock manager shared by tasks.
+#[derive(Clone, Debug)]
+pub struct LockManager {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    epoch: tokio::time::Instant,
+    state: Mutex<State>,
+}
+
+/// The machine and who waits for which request.
+///
+/// Invariant (while the mutex is free): every request in progress has a sender in `waiters`,
+/// and `deferred` lists level holdings whose guards were dropped while their release was
+/// refused (an owner releasing the BGL before a later level, or with a request in progress);
+/// they are retried after every call, so no guard's release is lost.
+#[derive(Debug, Default)]
+struct State {
+    locks: Locks,
+    waiters: HashMap<RequestId, oneshot::Sender<Event>>,
+    deferred: Vec<(Owner, Level)>,
+}
+
+impl State {
+    /// Hands every event to its waiter; returns the one for `mine` (a request still being
+    /// made, which has no waiter yet). Then retries deferred releases.
+    fn dispatch(&mut self, now: Instant, mine: Option<RequestId>) -> Option<Event> {
+        let mut own = None;
+        loop {
+            while let Some(event) = self.locks.poll_output() {
+                let req = event.req();
+                if Some(req) == mine {
+                    own = Some(event);
+                } else if let Some(waiter) = self.waiters.remove(&req) {
+                    // A waiter that is gone has withdrawn: its drop handler finds the request
+                    // ended and releases what the event granted.
+                    let _ = waiter.send(event);
+                }
+            }
+            if !self.retry_deferred(now) {
+                return own;
+            }
+        }
+    }
+
+    /// Releases what can now be released; true if anything was.
+    fn retry_deferred(&mut self, now: Instant) -> bool {
+        let before = self.deferred.len();
+        let deferred = std::mem::take(&mut self.deferred);
+        for (owner, level) in deferred {
+            self.release(now, owner, level);
+        }
+        self.deferred.len() < before
+    }
+
+    /// Releases a dropped guard's level, or defers it if the machine refuses for now.
+    fn release(&mut self, now: Instant, owner: Owner, level: Level) {
+        // Anything else is done: released, or nothing left (its locks were removed meanwhile).
+        if let Err(LockError::OwnerBusy { .. } | LockError::BglStillNeeded { .. }) =
+            self.locks.release(now, owner, level, Names::All)
+        {
+            self.deferred.push((owner, level));
+        }
+    }
+}
+
+impl Default for LockManager {
+    fn default() -> Self {
+        LockManager::new()
+    }
+}
+
+impl LockManager {
+    /// A manager with the BGL and the NAL only; see [`register`](LockManager::register).
+    pub fn new() -> Self {
+        LockManager::with_locks(Locks::new())
+    }
+
+    /// A manager running `locks` (populated beforehand).
+    pub fn with_locks(locks: Locks) -> Self {
+        let state = State { locks, ..State::default() };
+        LockManager { shared: Arc::new(Shared { epoch: tokio::time::Instant::now(), state: Mutex::new(state) }) }
+    }
+
+    /// Adds free locks to a level (see [`Locks::register`]).
+    pub fn register<N: Into<Name>>(&self, level: Level, names: impl IntoIterator<Item = N>) -> Result<(), LockError> {
+        self.state().locks.register(level, names)
+    }
+
+    /// Acquires `request` (its `deadline` is replaced by `timeout` from now, if given), waiting
+    /// as long as the rules say. Dropping the future withdraws the request.
+    pub async fn acquire(&self, request: Request, timeout: Option<Duration>) -> Result<Guard, AcquireError> {
+        let (owner, level) = (request.owner, request.level);
+        let (req, deadline, rx) = {
+            let mut state = self.state();
+            let now = self.now();
+            let request = Request { deadline: timeout.map(|t| now.saturating_add(t)), ..request };
+            let deadline = request.deadline;
+            let req = state.locks.request(now, request)?;
+            if let Some(event) = state.dispatch(now, Some(req)) {
+                return self.outcome(owner, level, event);
+            }
+            let (tx, rx) = oneshot::channel();
+            state.waiters.insert(req, tx);
+            (req, deadline, rx)
+        };
+        let mut ticket = Ticket { manager: self, req, owner, level, rx, done: false };
+        let event = ticket.wait(deadline).await;
+        ticket.done = true;
+        match event {
+            Some(event) => self.outcome(owner, level, event),
+            None => Err(AcquireError::TimedOut),
+        }
+    }
+
+    /// Acquires `request` only if every lock can be had at once (a zero timeout: nothing is
+    /// queued; see [`MIN_TIMEOUT`](stowage_locks::MIN_TIMEOUT)).
+    pub fn try_acquire(&self, request: Request) -> Result<Guard, AcquireError> {
+        let (owner, level) = (request.owner, request.level);
+        let mut state = self.state();
+        let now = self.now();
+        let req = state.locks.request(now, Request { deadline: Some(now), ..request })?;
+        match state.dispatch(now, Some(req)) {
+            Some(event) => self.outcome(owner, level, event),
+            // Unreachable by the machine's rules (a zero deadline ends at once); stay safe.
+            None => {
+                let _ = state.locks.cancel(now, req);
+                state.dispatch(now, None);
+                Err(AcquireError::TimedOut)
+            }
+        }
+    }
+
+    /// Adds locks to a level on behalf of `owner` (see [`Locks::add`]; locks added `acquired`
+    /// are released with the owner's guard of that level).
+    pub fn add<N: Into<Name>>(
+        &self,
+        owner: Owner,
+        level: Level,
+        names: impl IntoIterator<Item = N>,
+        acquired: Option<Mode>,
+    ) -> Result<(), LockError> {
+        let mut state = self.state();
+        let now = self.now();
+        let added = state.locks.add(now, owner, level, names, acquired);
+        state.dispatch(now, None);
+        added
+    }
+
+    /// Deletes locks on behalf of `owner`; their waiters fail (see [`Locks::remove`]).
+    pub fn remove<N: Into<Name>>(
+        &self,
+        owner: Owner,
+        level: Level,
+        names: impl IntoIterator<Item = N>,
+    ) -> Result<Vec<Name>, LockError> {
+        let mut state = self.state();
+        let now = self.now();
+        let removed = state.locks.remove(now, owner, level, names);
+        state.dispatch(now, None);
+        removed
+    }
+
+    /// Every lock with its mode, owners and queue (see [`Locks::monitor`]).
+    pub fn monitor(&self) -> Vec<LockInfo> {
+        self.state().locks.monitor()
+    }
+
+    /// Runs `f` on the machine (for queries: `owned`, `len`, `requests_in_progress`, …).
+    pub fn inspect<T>(&self, f: impl FnOnce(&Locks) -> T) -> T {
+        f(&self.state().locks)
+    }
+
+    fn outcome(&self, owner: Owner, level: Level, event: Event) -> Result<Guard, AcquireError> {
+        match event {
+            Event::Granted { names, .. } => Ok(Guard { manager: self.clone(), owner, level, names }),
+            Event::TimedOut { .. } => Err(AcquireError::TimedOut),
+            Event::Failed { reason, .. } => Err(AcquireError::Failed(reason)),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.shared.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Machine time: nanoseconds since the manager was made, on tokio's clock.
+    fn now(&self) -> Instant {
+        Instant::from_elapsed(self.shared.epoch.elapsed())
+    }
+
+    fn wake_at(&self, deadline: Instant) -> tokio::time::Instant {
+        self.shared.epoch + deadline.elapsed_since_epoch()
+    }
+}
+
+/// A request being waited for; withdraws it if dropped before it ends.
+struct Ticket<'a> {
+    manager: &'a LockManager,
+    req: RequestId,
+    owner: Owner,
+    level: Level,
+    rx: oneshot::Receiver<Event>,
+    done: bool,
+}
+
+impl Ticket<'_> {
+    /// The request's event; `None` only if the manager lost track of it (never, by the
+    /// invariant of [`State`]).
+    async fn wait(&mut self, deadline: Option<Instant>) -> Option<Event> {
+        let Some(deadline) = deadline else { return (&mut self.rx).await.ok() };
+        let sleep = tokio::time::sleep_until(self.manager.wake_at(deadline));
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                biased;
+                event = &mut self.rx => return event.ok(),
+                () = &mut sleep => {
+                    let mut state = self.manager.state();
+                    let now = self.manager.now();
+                    state.locks.handle_timeout(now);
+                    state.dispatch(now, None);
+                    // The machine has now timed the request out and sent its event; if the
+                    // clock conversion came up short, sleep a little more.
+                    sleep.as_mut().reset(tokio::time::Instant::now() + Duration::from_micros(1));
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let mut state = self.manager.state();
+        let now = self.manager.now();
+        state.waiters.remove(&self.req);
+        if state.locks.cancel(now, self.req).is_ok() {
+            state.dispatch(now, None);
+            return;
+        }
+        // The request had ended: its event is in our channel, or was emitted by this very call
+        // (`cancel` first expires due deadlines and grants what they free).
+        let event = state.dispatch(now, Some(self.req)).or_else(|| self.rx.try_recv().ok());
+        if let Some(Event::Granted { .. }) = event {
+            // Granted just before the future was dropped: give it back.
+            state.release(now, self.owner, self.level);
+            state.dispatch(now, None);
+        }
+    }
+}
+
+/// The locks one owner holds at one level; released when dropped.
+///
+/// Drop the guards of one owner latest level first (Rust's reverse declaration order does
+/// this): the machine refuses to release the BGL while later levels are held, and such a
+/// release is then deferred until it is allowed, never lost.
+#[derive(Debug)]
+pub struct Guard {
+    manager: LockManager,
+    owner: Owner,
+    level: Level,
+    names: Vec<Name>,
+}
+
+impl Guard {
+    /// The owner.
+    pub fn owner(&self) -> Owner {
+        self.owner
+    }
+
+    /// The level.
+    pub fn level(&self) -> Level {
+        self.level
+    }
+
+    /// The locks granted, sorted.
+    pub fn names(&self) -> &[Name] {
+        &self.names
+    }
+
+    /// Downgrades every lock held at this level to shared (see [`Locks::downgrade`]).
+    pub fn downgrade(&self) -> Result<(), LockError> {
+        let mut state = self.manager.state();
+        let now = self.manager.now();
+        state.locks.downgrade(now, self.owner, self.level, Names::All)?;
+        state.dispatch(now, None);
+        Ok(())
+    }
+
+    /// How this owner holds each lock of the level now.
+    pub fn modes(&self) -> Vec<(Name, Mode)> {
+        self.manager.state().locks.owned(self.owner, self.level)
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let mut state = self.manager.state();
+        let now = self.manager.now();
+        state.release(now, self.owner, self.level);
+        state.dispatch(now, None);
+    }
+}

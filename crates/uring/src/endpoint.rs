@@ -1,0 +1,91 @@
+//! Where requests go: the configured endpoint, or the authority of an absolute URI.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+
+use http::Uri;
+use stowage_proto::TransportError;
+
+use crate::UringError;
+
+/// A server: the address to connect to, the `Host` to name, and a base path that origin-form
+/// request URIs are joined to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Endpoint {
+    pub(crate) addr: SocketAddr,
+    pub(crate) host: String,
+    base: String,
+}
+
+/// One request's destination and request-target.
+#[derive(Debug)]
+pub(crate) struct Route {
+    pub(crate) addr: SocketAddr,
+    pub(crate) host: String,
+    pub(crate) target: String,
+}
+
+impl Endpoint {
+    /// Parses `http://host[:port][/path]` and resolves the host (once, here).
+    pub(crate) fn parse(endpoint: &str) -> Result<Self, UringError> {
+        let bad = |reason: &str| UringError::BadEndpoint { endpoint: endpoint.to_owned(), reason: reason.to_owned() };
+        let uri: Uri = endpoint.parse().map_err(|_| bad("not a URI"))?;
+        if uri.scheme_str() != Some("http") {
+            return Err(bad("only http:// is supported"));
+        }
+        let (addr, host) = resolve(&uri).ok_or_else(|| bad("the host does not resolve"))?;
+        let base = uri.path().trim_end_matches('/').to_owned();
+        Ok(Endpoint { addr, host, base })
+    }
+
+    /// Where `uri` goes: origin-form to this endpoint (under its base path), absolute where it
+    /// points. An absolute URI that is not `http://` or does not resolve cannot be sent.
+    pub(crate) fn route(&self, uri: &Uri) -> Result<Route, TransportError> {
+        let path_and_query = uri.path_and_query().map_or("/", |pq| pq.as_str());
+        if uri.authority().is_none() {
+            let target = format!("{}{}", self.base, path_and_query);
+            return Ok(Route { addr: self.addr, host: self.host.clone(), target });
+        }
+        if uri.scheme_str() != Some("http") {
+            return Err(TransportError::Other);
+        }
+        let (addr, host) = resolve(uri).ok_or(TransportError::ConnectRefused)?;
+        Ok(Route { addr, host, target: path_and_query.to_owned() })
+    }
+}
+
+/// The first address of `uri`'s host and port (80 by default), and its `Host` header value.
+fn resolve(uri: &Uri) -> Option<(SocketAddr, String)> {
+    let authority = uri.authority()?;
+    let port = authority.port_u16().unwrap_or(80);
+    let addr = (authority.host().trim_matches(['[', ']']), port).to_socket_addrs().ok()?.next()?;
+    Some((addr, authority.as_str().to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origin_form_joins_the_base_path() {
+        let endpoint = Endpoint::parse("http://127.0.0.1:8080/ais/").unwrap();
+        let route = endpoint.route(&"/v1/objects/b/o?provider=aws".parse().unwrap()).unwrap();
+        assert_eq!(route.addr, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(route.host, "127.0.0.1:8080");
+        assert_eq!(route.target, "/ais/v1/objects/b/o?provider=aws");
+    }
+
+    #[test]
+    fn absolute_uris_go_where_they_point() {
+        let endpoint = Endpoint::parse("http://127.0.0.1:8080").unwrap();
+        let route = endpoint.route(&"http://127.0.0.1:9/x?y".parse().unwrap()).unwrap();
+        assert_eq!((route.addr.port(), route.target.as_str()), (9, "/x?y"));
+        assert_eq!(endpoint.route(&"https://127.0.0.1/".parse().unwrap()).unwrap_err(), TransportError::Other);
+    }
+
+    #[test]
+    fn bad_endpoints_say_why() {
+        for bad in ["ftp://x", "not a uri", "https://127.0.0.1"] {
+            assert!(matches!(Endpoint::parse(bad), Err(UringError::BadEndpoint { .. })), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,368 @@
+//! `cargo xtask bench download`: parallel ranged download throughput, side by side.
+//!
+//! Installs nginx, curl and aria2 from Debian packages when missing (`apt-get update` first),
+//! serves a 1 GiB file from nginx on loopback and fetches it, to a sink, with `curl` (one
+//! stream), `aria2c -x8 -s8` and `stowage get` (the tokio driver) at 4, 8 and 16 workers. Then
+//! against the embedded cluster (`stowage serve`): the AIStore Python SDK's parallel iterator
+//! (`num_workers=8`, when `aistore` is importable by `$STOWAGE_PYTHON` or `python3`) and `stowage
+//! get` on the same 1 GiB object, and `stowage get` on a 16 GiB object (memory bound). Last, the
+//! harness's download scenarios (capped link, faults, stragglers), one `stowage bench --only`
+//! at a time.
+//!
+//! Each client runs under `/usr/bin/time`, which reports its wall time, CPU time (user + system,
+//! children included) and peak RSS. Every figure is the median of [`RUNS`] runs. Nothing here is
+//! asserted: the figures go into BENCHMARKS.md by hand.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io::Write as _;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+/// Runs per client; the median is reported.
+const RUNS: usize = 3;
+/// The size of the nginx file and of the embedded object.
+const GIB: u64 = 1 << 30;
+/// Where the bench keeps its files.
+const WORK: &str = "/tmp/stowage-bench-download";
+
+/// One measured run.
+#[derive(Clone, Copy, Debug)]
+struct Measure {
+    wall: f64,
+    cpu: f64,
+    rss_kib: u64,
+}
+
+/// A client's median figures over its runs.
+struct Figures {
+    name: String,
+    bytes: u64,
+    median: Measure,
+}
+
+impl Figures {
+    fn mb_per_s(&self) -> f64 {
+        self.bytes as f64 / self.median.wall / 1e6
+    }
+
+    fn cpu_per_gib(&self) -> f64 {
+        self.median.cpu / (self.bytes as f64 / GIB as f64)
+    }
+}
+
+pub(crate) fn bench(root: &Path) -> Result<()> {
+    ensure_tools()?;
+    let work = PathBuf::from(WORK);
+    fs::create_dir_all(&work)?;
+    let data = work.join("www/1g.bin");
+    make_file(&data, GIB)?;
+    super::cargo(root, &["build", "--release", "--locked", "--package", "stowage"])?;
+    let stowage = target_dir(root).join("release/stowage");
+
+    let mut rows = Vec::new();
+    let port = free_port()?;
+    let nginx = Nginx::start(&work, port)?;
+    let url = format!("http://127.0.0.1:{port}/1g.bin");
+    // Untimed: brings the file into the page cache, so no client pays for the disk.
+    super::run(Command::new("curl").args(["-sS", "-o", "/dev/null", &url]))?;
+    rows.push(measure("curl (1 stream)", GIB, &["curl", "-sS", "-o", "/dev/null", &url])?);
+    let aria_out = work.join("aria2");
+    fs::create_dir_all(&aria_out)?;
+    let aria_dir = aria_out.to_string_lossy().into_owned();
+    rows.push(measure(
+        "aria2c -x8 -s8 (to tmp file)",
+        GIB,
+        &[
+            "aria2c",
+            "-q",
+            "-x8",
+            "-s8",
+            "-k1M",
+            "--allow-overwrite=true",
+            "--file-allocation=none",
+            "--auto-file-renaming=false",
+            "-d",
+            &aria_dir,
+            "-o",
+            "1g.bin",
+            &url,
+        ],
+    )?);
+    for workers in ["4", "8", "16"] {
+        let name = format!("stowage get --workers {workers}");
+        rows.push(measure_shell(
+            &name,
+            GIB,
+            &format!("{} get -q --workers {workers} '{url}' > /dev/null", stowage.display()),
+        )?);
+    }
+    drop(nginx);
+
+    let cluster = Serve::start(&stowage, &work)?;
+    let object = |name: &str| format!("{}/v1/objects/local/{name}?provider=ais", cluster.url);
+    match python_with_sdk() {
+        Some(python) => {
+            let script = work.join("sdk_parallel.py");
+            fs::write(&script, SDK_SCRIPT)?;
+            rows.push(measure(
+                "AIStore SDK 2.0.0 parallel iter (8 workers), cluster",
+                GIB,
+                &[&python, &script.to_string_lossy(), &cluster.url, "1g.bin", "8"],
+            )?);
+        }
+        None => println!("xtask: SKIPPED the AIStore SDK run: no python with `aistore` (set STOWAGE_PYTHON)"),
+    }
+    let one = object("1g.bin");
+    rows.push(measure_shell(
+        "stowage get --workers 8, cluster",
+        GIB,
+        &format!("{} get -q --workers 8 '{one}' > /dev/null", stowage.display()),
+    )?);
+    let big = object("16g.bin");
+    rows.push(measure_shell(
+        "stowage get --workers 8, cluster, 16 GiB",
+        16 * GIB,
+        &format!("{} get -q --workers 8 '{big}' > /dev/null", stowage.display()),
+    )?);
+    drop(cluster);
+
+    println!("\n{}", table(&rows));
+    // One at a time: the harness runs the scenarios it is given concurrently.
+    println!("xtask: the harness's download scenarios (embedded cluster, in-process), one by one:");
+    for scenario in HARNESS_SCENARIOS {
+        super::run(Command::new(&stowage).args(["bench", "--only", scenario]))?;
+    }
+    Ok(())
+}
+
+/// The harness's download scenarios (`crates/stowage/src/suite/download.rs`).
+const HARNESS_SCENARIOS: [&str; 7] = [
+    "download-stream",
+    "download-read-all",
+    "download-capped",
+    "download-faults",
+    "download-faults-hedged",
+    "download-straggler",
+    "download-straggler-hedged",
+];
+
+/// The AIStore SDK's ring-buffer iterator over the whole object, bytes counted and dropped.
+const SDK_SCRIPT: &str = r#"import sys
+from aistore.sdk import Client
+url, name, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
+reader = Client(url).bucket("local").object(name).get_reader(num_workers=workers)
+total = sum(len(chunk) for chunk in reader)
+print(total, file=sys.stderr)
+"#;
+
+fn ensure_tools() -> Result<()> {
+    let wanted = [("nginx", "nginx"), ("curl", "curl"), ("aria2c", "aria2")];
+    let missing: Vec<&str> = wanted.iter().filter(|(bin, _)| !on_path(bin)).map(|(_, pkg)| *pkg).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    println!("xtask: installing {missing:?} from Debian packages");
+    super::run(Command::new("apt-get").arg("update").env("DEBIAN_FRONTEND", "noninteractive"))?;
+    super::run(
+        Command::new("apt-get")
+            .args(["install", "-y", "--no-install-recommends"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )?;
+    if !on_path("/usr/bin/time") {
+        bail!("/usr/bin/time is needed (Debian package `time`)");
+    }
+    Ok(())
+}
+
+fn on_path(bin: &str) -> bool {
+    Command::new("sh").args(["-c", &format!("command -v {bin}")]).output().is_ok_and(|o| o.status.success())
+}
+
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
+}
+
+/// A file of `size` pseudo-random bytes (xorshift64), written once.
+fn make_file(path: &Path, size: u64) -> Result<()> {
+    if fs::metadata(path).is_ok_and(|m| m.len() == size) {
+        return Ok(());
+    }
+    fs::create_dir_all(path.parent().context("no parent")?)?;
+    let mut file = std::io::BufWriter::new(fs::File::create(path)?);
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut block = vec![0u8; 1 << 20];
+    for _ in 0..size / block.len() as u64 {
+        for word in block.chunks_exact_mut(8) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            word.copy_from_slice(&state.to_le_bytes());
+        }
+        file.write_all(&block)?;
+    }
+    file.flush()?;
+    Ok(())
+}
+
+fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// nginx serving `WORK/www` on a loopback port, stopped on drop. It runs as one process
+/// (`master_process off`), so killing it leaves no worker behind.
+struct Nginx(Child);
+
+impl Nginx {
+    fn start(work: &Path, port: u16) -> Result<Self> {
+        let conf = work.join("nginx.conf");
+        let www = work.join("www");
+        fs::write(
+            &conf,
+            format!(
+                "daemon off;\nmaster_process off;\nuser root;\nworker_processes 1;\npid {work}/nginx.pid;\nerror_log {work}/nginx.err;\n\
+                 events {{ worker_connections 256; }}\n\
+                 http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000;\n\
+                 client_body_temp_path {work}/tmp; proxy_temp_path {work}/tmp; fastcgi_temp_path {work}/tmp;\n\
+                 uwsgi_temp_path {work}/tmp; scgi_temp_path {work}/tmp;\n\
+                 server {{ listen 127.0.0.1:{port}; root {www}; }} }}\n",
+                work = work.display(),
+                www = www.display(),
+            ),
+        )?;
+        fs::create_dir_all(work.join("tmp"))?;
+        let child = Command::new("nginx")
+            .args(["-c", &conf.to_string_lossy(), "-p", &work.to_string_lossy()])
+            .stdout(Stdio::null())
+            .spawn()
+            .context("starting nginx")?;
+        wait_for_port(port)?;
+        Ok(Nginx(child))
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `stowage serve` with a 1 GiB and a 16 GiB generated object in bucket `local`.
+struct Serve {
+    child: Child,
+    url: String,
+}
+
+impl Serve {
+    fn start(stowage: &Path, work: &Path) -> Result<Self> {
+        let scenario = work.join("cluster.toml");
+        fs::write(
+            &scenario,
+            format!(
+                "[[bucket]]\nname = \"local\"\n\n[[bucket.object]]\nname = \"1g.bin\"\nsize = {GIB}\n\n\
+                 [[bucket.object]]\nname = \"16g.bin\"\nsize = {}\n",
+                16 * GIB
+            ),
+        )?;
+        let port = free_port()?;
+        let child = Command::new(stowage)
+            .args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--scenario", &scenario.to_string_lossy()])
+            .stdout(Stdio::null())
+            .spawn()
+            .context("starting stowage serve")?;
+        wait_for_port(port)?;
+        Ok(Serve { child, url: format!("http://127.0.0.1:{port}") })
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_for_port(port: u16) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(());
+        }
+        sleep(Duration::from_millis(50));
+    }
+    bail!("nothing listens on port {port} after 10 s")
+}
+
+/// `$STOWAGE_PYTHON`, else `python3`, if it can import the AIStore SDK.
+fn python_with_sdk() -> Option<String> {
+    let candidates = std::env::var("STOWAGE_PYTHON").ok().into_iter().chain(["python3".to_owned()]);
+    candidates.into_iter().find(|python| {
+        Command::new(python).args(["-c", "import aistore.sdk"]).output().is_ok_and(|o| o.status.success())
+    })
+}
+
+fn measure(name: &str, bytes: u64, argv: &[&str]) -> Result<Figures> {
+    measure_with(name, bytes, |time_file| {
+        let mut command = Command::new("/usr/bin/time");
+        command.args(["-f", "%e %U %S %M", "-o", time_file]).args(argv);
+        command
+    })
+}
+
+fn measure_shell(name: &str, bytes: u64, script: &str) -> Result<Figures> {
+    measure_with(name, bytes, |time_file| {
+        let mut command = Command::new("/usr/bin/time");
+        command.args(["-f", "%e %U %S %M", "-o", time_file, "sh", "-c", script]);
+        command
+    })
+}
+
+fn measure_with(name: &str, bytes: u64, command: impl Fn(&str) -> Command) -> Result<Figures> {
+    let time_file = format!("{WORK}/time.txt");
+    let mut runs = Vec::with_capacity(RUNS);
+    for run in 1..=RUNS {
+        let status = command(&time_file).stdout(Stdio::null()).status().with_context(|| format!("running {name}"))?;
+        if !status.success() {
+            bail!("{name} failed ({status})");
+        }
+        let text = fs::read_to_string(&time_file)?;
+        let line = text.lines().last().context("no output from /usr/bin/time")?;
+        let fields: Vec<f64> = line.split_whitespace().filter_map(|f| f.parse().ok()).collect();
+        let [wall, user, system, rss] = fields[..] else { bail!("unexpected /usr/bin/time output {line:?}") };
+        let measure = Measure { wall, cpu: user + system, rss_kib: rss as u64 };
+        println!(
+            "xtask: {name} run {run}: {:.0} MB/s, {:.2} CPU s, {} MiB peak RSS",
+            bytes as f64 / wall / 1e6,
+            measure.cpu,
+            measure.rss_kib / 1024
+        );
+        runs.push(measure);
+    }
+    runs.sort_by(|a, b| a.wall.total_cmp(&b.wall));
+    let median = runs[runs.len() / 2];
+    Ok(Figures { name: name.to_owned(), bytes, median })
+}
+
+fn table(rows: &[Figures]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "| client | MB/s | CPU s per GiB | peak RSS (MiB) |");
+    let _ = writeln!(out, "|---|---:|---:|---:|");
+    for row in rows {
+        let _ = writeln!(
+            out,
+            "| {} | {:.0} | {:.2} | {} |",
+            row.name,
+            row.mb_per_s(),
+            row.cpu_per_gib(),
+            row.median.rss_kib / 1024
+        );
+    }
+    out
+}
