@@ -1,5 +1,6 @@
-//! `stowage bench`: every scenario, concurrently, each against its own embedded cluster (or the
-//! server at `--url`), then one table per family.
+//! `stowage bench`: every scenario, each against its own embedded cluster (or the server at
+//! `--url`) — concurrently, except those that measure rates, which run alone — then one table
+//! per family.
 
 use std::time::Duration;
 
@@ -76,29 +77,36 @@ fn select(mut scenarios: Vec<Box<dyn Scenario>>, args: &Args) -> anyhow::Result<
     Ok(scenarios)
 }
 
-/// Runs every scenario concurrently under a progress bar; rows come back in table order.
+/// Runs the scenarios under a progress bar: those that measure no rate concurrently, then those
+/// that do one at a time (see [`Scenario::runs_alone`]); rows come back in table order.
 async fn run_all(scenarios: Vec<Box<dyn Scenario>>, target: Target) -> anyhow::Result<Vec<Row>> {
     let progress = ProgressBar::new(scenarios.len() as u64).with_style(
         ProgressStyle::with_template("{spinner} [{elapsed}] {pos}/{len} scenarios done {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     progress.enable_steady_tick(Duration::from_millis(100));
+    let (alone, together): (Vec<_>, Vec<_>) = scenarios.into_iter().enumerate().partition(|(_, s)| s.runs_alone());
     let mut tasks = tokio::task::JoinSet::new();
-    for (index, scenario) in scenarios.into_iter().enumerate() {
+    for (index, scenario) in together {
         let (target, progress) = (target.clone(), progress.clone());
-        tasks.spawn(async move {
-            let row = scenario.run(target).await;
-            progress.inc(1);
-            progress.set_message(format!("(last: {})", scenario.name()));
-            (index, row)
-        });
+        tasks.spawn(async move { (index, run_one(scenario.as_ref(), target, &progress).await) });
     }
     let mut rows = Vec::new();
     while let Some(joined) = tasks.join_next().await {
         let (index, row) = joined.context("a scenario panicked")?;
         rows.push((index, row?));
     }
+    for (index, scenario) in alone {
+        rows.push((index, run_one(scenario.as_ref(), target.clone(), &progress).await?));
+    }
     progress.finish_and_clear();
     rows.sort_by_key(|(index, _)| *index);
     Ok(rows.into_iter().map(|(_, row)| row).collect())
+}
+
+async fn run_one(scenario: &dyn Scenario, target: Target, progress: &ProgressBar) -> anyhow::Result<Row> {
+    let row = scenario.run(target).await;
+    progress.inc(1);
+    progress.set_message(format!("(last: {})", scenario.name()));
+    row
 }

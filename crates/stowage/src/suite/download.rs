@@ -65,6 +65,11 @@ impl super::Scenario for DownloadScenario {
         true
     }
 
+    fn runs_alone(&self) -> bool {
+        // MB/s and CPU: alone, or the other scenarios set the rate.
+        true
+    }
+
     fn run(&self, target: Target) -> Run<'_> {
         Box::pin(run(self, target))
     }

@@ -55,6 +55,11 @@ impl super::Scenario for Jobs {
         false
     }
 
+    fn runs_alone(&self) -> bool {
+        // Grants per second and wait percentiles: alone.
+        true
+    }
+
     fn run(&self, target: Target) -> Run<'_> {
         Box::pin(run(target.seed))
     }

@@ -40,6 +40,12 @@ pub(crate) trait Scenario: Send + Sync {
     /// Whether it needs the embedded cluster (its faults, cold GETs, jobs…) rather than any server
     /// at `--url`.
     fn needs_embedded(&self) -> bool;
+    /// Whether its figures are rates (MB/s, grants per second, wait percentiles) that other
+    /// scenarios running at the same time would distort: such scenarios run one at a time,
+    /// after the others.
+    fn runs_alone(&self) -> bool {
+        false
+    }
     /// Runs it. `Err` means the harness itself could not run it (a cluster that did not start),
     /// not that the client under test failed: that is a row with `ok: false`.
     fn run(&self, target: Target) -> Run<'_>;

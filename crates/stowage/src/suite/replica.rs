@@ -70,6 +70,11 @@ impl super::Scenario for ReplicaScenario {
         true
     }
 
+    fn runs_alone(&self) -> bool {
+        // MB/s: alone, or the other scenarios set the rate.
+        true
+    }
+
     fn run(&self, target: Target) -> Run<'_> {
         Box::pin(run(self, target))
     }
