@@ -37,7 +37,8 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let scenarios = select(suite::all(), &args)?;
     if args.list {
         for s in &scenarios {
-            println!("{:<10} {:<24} {}", s.family(), s.name(), s.about());
+            let meta = s.meta();
+            println!("{:<10} {:<24} {}", meta.family, meta.name, meta.about);
         }
         return Ok(());
     }
@@ -57,19 +58,19 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
 /// The scenarios `--only` and `--url` leave.
 fn select(mut scenarios: Vec<Box<dyn Scenario>>, args: &Args) -> anyhow::Result<Vec<Box<dyn Scenario>>> {
     if !args.only.is_empty() {
-        let known = |n: &str| scenarios.iter().any(|s| s.name() == n || s.family() == n);
+        let known = |n: &str| scenarios.iter().any(|s| s.meta().name == n || s.meta().family == n);
         let unknown: Vec<_> = args.only.iter().filter(|n| !known(n)).collect();
         if !unknown.is_empty() {
-            let names: Vec<_> = scenarios.iter().map(|s| s.name()).collect();
+            let names: Vec<_> = scenarios.iter().map(|s| s.meta().name).collect();
             bail!("unknown scenario(s) {unknown:?}; known: {}", names.join(", "));
         }
-        scenarios.retain(|s| args.only.iter().any(|n| n == s.name() || n == s.family()));
+        scenarios.retain(|s| args.only.iter().any(|n| n == s.meta().name || n == s.meta().family));
     }
     if args.url.is_some() {
         scenarios.retain(|s| {
             let keep = !s.needs_embedded();
             if !keep {
-                eprintln!("skipping {}: it needs the embedded cluster", s.name());
+                eprintln!("skipping {}: it needs the embedded cluster", s.meta().name);
             }
             keep
         });
@@ -107,6 +108,6 @@ async fn run_all(scenarios: Vec<Box<dyn Scenario>>, target: Target) -> anyhow::R
 async fn run_one(scenario: &dyn Scenario, target: Target, progress: &ProgressBar) -> anyhow::Result<Row> {
     let row = scenario.run(target).await;
     progress.inc(1);
-    progress.set_message(format!("(last: {})", scenario.name()));
+    progress.set_message(format!("(last: {})", scenario.meta().name));
     row
 }

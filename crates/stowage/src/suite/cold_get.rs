@@ -11,7 +11,7 @@ use stowage_lockpoll::{ColdGetConf, ColdGetConfig, GiveUpReason, Outcome, Report
 use stowage_proto::ais::{Bucket, Namespace, ObjectAddress, Provider};
 use stowage_tokio::{Client, ColdGetError, ColdGetResponse, HyperTransport, Timeouts};
 
-use super::{Run, Target};
+use super::{Meta, Run, Target};
 use crate::counting::{Counting, Counts};
 use crate::report::{Cell, Row};
 
@@ -44,16 +44,8 @@ struct ColdGetScenario {
 }
 
 impl super::Scenario for ColdGetScenario {
-    fn family(&self) -> &'static str {
-        FAMILY
-    }
-
-    fn name(&self) -> &'static str {
-        self.name
-    }
-
-    fn about(&self) -> &'static str {
-        self.about
+    fn meta(&self) -> Meta {
+        Meta { family: FAMILY, name: self.name, about: self.about }
     }
 
     fn needs_embedded(&self) -> bool {

@@ -16,7 +16,7 @@ use stowage_jobwait::{JobError, WaitConfig};
 use stowage_lockpoll::ColdGetConfig;
 use stowage_tokio::{Client, HyperTransport, Timeouts};
 
-use super::{Run, Target};
+use super::{Meta, Run, Target};
 use crate::counting::Counting;
 use crate::report::{Cell, Row};
 
@@ -47,21 +47,8 @@ struct JobScenario {
 }
 
 impl super::Scenario for JobScenario {
-    fn family(&self) -> &'static str {
-        FAMILY
-    }
-
-    fn name(&self) -> &'static str {
-        self.name
-    }
-
-    fn about(&self) -> &'static str {
-        self.about
-    }
-
-    fn needs_embedded(&self) -> bool {
-        // The jobs are the embedded cluster's scripts.
-        true
+    fn meta(&self) -> Meta {
+        Meta { family: FAMILY, name: self.name, about: self.about }
     }
 
     fn run(&self, target: Target) -> Run<'_> {

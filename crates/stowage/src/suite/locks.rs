@@ -17,7 +17,7 @@ use stowage_locks::{BGL, Level, Mode, Name, Names, Owner, Request};
 use stowage_proto::Jitter;
 use stowage_tokio::locks::{AcquireError, LockManager};
 
-use super::{Run, Target};
+use super::{Meta, Run, Target};
 use crate::report::{Cell, Row};
 
 /// The family's name, its table's title.
@@ -38,16 +38,12 @@ const TIMEOUT: Duration = Duration::from_secs(2);
 struct Jobs;
 
 impl super::Scenario for Jobs {
-    fn family(&self) -> &'static str {
-        FAMILY
-    }
-
-    fn name(&self) -> &'static str {
-        "lock-jobs"
-    }
-
-    fn about(&self) -> &'static str {
-        "64 jobs taking random instance and node locks with priorities −20/0/19: grants per second, p99 wait per priority, invariant violations"
+    fn meta(&self) -> Meta {
+        Meta {
+            family: FAMILY,
+            name: "lock-jobs",
+            about: "64 jobs taking random instance and node locks with priorities −20/0/19: grants per second, p99 wait per priority, invariant violations",
+        }
     }
 
     fn needs_embedded(&self) -> bool {

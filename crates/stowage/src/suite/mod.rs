@@ -29,17 +29,26 @@ pub(crate) struct Target {
 /// A scenario's run: a boxed future, so that families can live behind one trait object.
 pub(crate) type Run<'a> = Pin<Box<dyn Future<Output = anyhow::Result<Row>> + Send + 'a>>;
 
+/// What a scenario says of itself.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Meta {
+    /// Its family: one table per family.
+    pub(crate) family: &'static str,
+    /// Short unique name, the table's first column and what `--only` selects.
+    pub(crate) name: &'static str,
+    /// What it shows, for `--list`.
+    pub(crate) about: &'static str,
+}
+
 /// One end-to-end scenario.
 pub(crate) trait Scenario: Send + Sync {
-    /// Its family: one table per family.
-    fn family(&self) -> &'static str;
-    /// Short unique name, the table's first column and what `--only` selects.
-    fn name(&self) -> &'static str;
-    /// What it shows, for `--list`.
-    fn about(&self) -> &'static str;
-    /// Whether it needs the embedded cluster (its faults, cold GETs, jobs…) rather than any server
-    /// at `--url`.
-    fn needs_embedded(&self) -> bool;
+    /// Its family, name and what it shows.
+    fn meta(&self) -> Meta;
+    /// Whether it needs the embedded cluster (its faults, cold GETs, jobs, generated objects,
+    /// replica counts…) rather than any server at `--url`. Most do; those that do not say so.
+    fn needs_embedded(&self) -> bool {
+        true
+    }
     /// Whether its figures are rates (MB/s, grants per second, wait percentiles) that other
     /// scenarios running at the same time would distort: such scenarios run one at a time,
     /// after the others.
@@ -69,11 +78,12 @@ mod tests {
     #[test]
     fn names_are_unique_and_never_a_family() {
         let all = super::all();
-        let families: HashSet<&str> = all.iter().map(|s| s.family()).collect();
+        let families: HashSet<&str> = all.iter().map(|s| s.meta().family).collect();
         let mut names = HashSet::new();
         for s in &all {
-            assert!(names.insert(s.name()), "two scenarios are named {}", s.name());
-            assert!(!families.contains(s.name()), "scenario {} is also a family", s.name());
+            let name = s.meta().name;
+            assert!(names.insert(name), "two scenarios are named {name}");
+            assert!(!families.contains(name), "scenario {name} is also a family");
         }
     }
 }

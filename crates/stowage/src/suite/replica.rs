@@ -12,7 +12,7 @@ use stowage_cluster::keep::{KeepCluster, KeepClusterConfig, KeepServiceSpec, Scr
 use stowage_replica::{BlockHash, RetryPolicy, Service, ServiceKind};
 use stowage_tokio::{KeepClient, KeepError};
 
-use super::{Run, Target};
+use super::{Meta, Run, Target};
 use crate::report::{Cell, Row};
 
 /// The family's name, its table's title.
@@ -53,21 +53,8 @@ struct ReplicaScenario {
 }
 
 impl super::Scenario for ReplicaScenario {
-    fn family(&self) -> &'static str {
-        FAMILY
-    }
-
-    fn name(&self) -> &'static str {
-        self.name
-    }
-
-    fn about(&self) -> &'static str {
-        self.about
-    }
-
-    fn needs_embedded(&self) -> bool {
-        // Over-replication is counted by the embedded services.
-        true
+    fn meta(&self) -> Meta {
+        Meta { family: FAMILY, name: self.name, about: self.about }
     }
 
     fn runs_alone(&self) -> bool {
