@@ -1,25 +1,27 @@
 //! The cost of the ring-slot machine per range lifecycle, against the obvious alternative.
 //!
 //! `ringslot/lifecycle`: a stream-mode download of [`RANGES`] ranges, 8 workers, 16 slots:
-//! every range is requested (`http::Request` with its `Range` header built), answered with a
-//! pre-built 206 head (checked: status, `Content-Range`, `Content-Length`, identity), its body
-//! reported complete, delivered in order and released. Each wave of requests is answered in
-//! reverse order, so delivery has to wait and reorder. Throughput is in ranges, so the time
-//! per element is the cost of one range's whole lifecycle.
+//! every range is scheduled (a [`Fetch`](stowage_ringslot::Fetch): id, range, slot), answered
+//! with a pre-built 206 head (checked: status, `Content-Range`, `Content-Length`, identity),
+//! its body reported complete, delivered in order and released. Each wave of requests is
+//! answered in reverse order, so delivery has to wait and reorder. Throughput is in ranges, so
+//! the time per element is the cost of one range's whole lifecycle.
 //!
 //! - `machine`: `RingSlot` driven through `poll_output`/`handle_input`.
-//! - `vecdeque+heap`: a hand-written scheduler with the same request building and a minimal
-//!   check (status 206 and the exact `Content-Range` string): a `VecDeque` of ranges to fetch,
-//!   a `BinaryHeap` of finished ones to deliver in order, a `Vec` of free slots. It has no
-//!   retries, hedging, identity checks, timers or typed errors.
+//! - `machine+request`: the same, plus the `http::Request` of every fetch built with
+//!   `RingSlot::request` (what the tokio driver does; the io_uring driver encodes the request
+//!   line itself).
+//! - `vecdeque+heap`: a hand-written scheduler with a minimal check (status 206 and the
+//!   `Content-Range` numbers): a `VecDeque` of ranges to fetch, a `BinaryHeap` of finished ones
+//!   to deliver in order, a `Vec` of free slots. It has no retries, hedging, identity checks,
+//!   timers or typed errors.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::hint::black_box;
 
-use bytes::Bytes;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use http::header::{CONTENT_RANGE, RANGE};
+use http::header::CONTENT_RANGE;
 use stowage_proto::{Completion, Instant, Machine};
 use stowage_ringslot::{ByteRange, Config, Input, Output, RingSlot};
 
@@ -50,7 +52,7 @@ fn answers() -> Vec<http::Response<()>> {
         .collect()
 }
 
-fn machine_download(uri: &http::Uri, mut answers: Vec<Option<http::Response<()>>>) -> u64 {
+fn machine_download(uri: &http::Uri, build_requests: bool, mut answers: Vec<Option<http::Response<()>>>) -> u64 {
     let config = Config { size: Some(SIZE), chunk: Some(CHUNK), workers: WORKERS, ..Config::default() };
     let mut ring = RingSlot::new(uri.clone(), config).unwrap();
     let now = Instant::ZERO;
@@ -60,7 +62,9 @@ fn machine_download(uri: &http::Uri, mut answers: Vec<Option<http::Response<()>>
         while let Some(output) = ring.poll_output(now) {
             match output {
                 Output::Fetch(fetch) => {
-                    black_box(&fetch.request);
+                    if build_requests {
+                        black_box(ring.request(&fetch));
+                    }
                     wave.push((fetch.id, fetch.range));
                 }
                 Output::Deliver { slot, range } => {
@@ -84,29 +88,23 @@ fn machine_download(uri: &http::Uri, mut answers: Vec<Option<http::Response<()>>
 }
 
 /// The obvious alternative: a queue of ranges, a heap of finished ones, a stack of free slots.
-fn baseline_download(uri: &http::Uri, mut answers: Vec<Option<http::Response<()>>>) -> u64 {
+fn baseline_download(mut answers: Vec<Option<http::Response<()>>>) -> u64 {
     let slots = 2 * WORKERS as usize;
     let mut todo: VecDeque<u64> = (0..RANGES).collect();
     let mut free: Vec<usize> = (0..slots).collect();
     let mut finished: BinaryHeap<Reverse<(u64, usize)>> = BinaryHeap::new();
-    let mut in_flight: Vec<(u64, usize, http::Request<Bytes>)> = Vec::with_capacity(WORKERS as usize);
+    let mut in_flight: Vec<(u64, usize)> = Vec::with_capacity(WORKERS as usize);
     let mut next_deliver = 0;
     let mut delivered = 0;
     while next_deliver < RANGES {
         while in_flight.len() < WORKERS as usize && !free.is_empty() {
             let Some(index) = todo.pop_front() else { break };
             let slot = free.pop().unwrap();
-            let r = range(index);
-            let mut request = http::Request::new(Bytes::new());
-            *request.uri_mut() = uri.clone();
-            request.headers_mut().insert(RANGE, http::HeaderValue::try_from(r.header_value()).unwrap());
-            in_flight.push((index, slot, black_box(request)));
+            in_flight.push(black_box((index, slot)));
         }
-        while let Some((index, slot, _request)) = in_flight.pop() {
-            let r = range(index);
+        while let Some((index, slot)) = in_flight.pop() {
             let answer = answers[index as usize].take().unwrap();
-            let expected = format!("bytes {}-{}/{SIZE}", r.start, r.end - 1);
-            assert!(answer.status() == 206 && answer.headers()[CONTENT_RANGE] == expected.as_str());
+            assert!(answer.status() == 206 && content_range(&answer) == Some(range(index)));
             finished.push(Reverse((index, slot)));
         }
         while let Some(&Reverse((index, slot))) = finished.peek() {
@@ -122,18 +120,30 @@ fn baseline_download(uri: &http::Uri, mut answers: Vec<Option<http::Response<()>
     delivered
 }
 
+/// `bytes first-last/total` as a range (the total unchecked).
+fn content_range(answer: &http::Response<()>) -> Option<ByteRange> {
+    let value = answer.headers().get(CONTENT_RANGE)?.to_str().ok()?;
+    let (first, rest) = value.strip_prefix("bytes ")?.split_once('-')?;
+    let (last, _total) = rest.split_once('/')?;
+    let (first, last): (u64, u64) = (first.parse().ok()?, last.parse().ok()?);
+    Some(ByteRange { start: first, end: last + 1 })
+}
+
 fn lifecycle(c: &mut Criterion) {
     let uri: http::Uri = URI.parse().unwrap();
     let answers: Vec<Option<http::Response<()>>> = answers().into_iter().map(Some).collect();
-    assert_eq!(machine_download(&uri, answers.clone()), SIZE);
-    assert_eq!(baseline_download(&uri, answers.clone()), SIZE);
+    assert_eq!(machine_download(&uri, true, answers.clone()), SIZE);
+    assert_eq!(baseline_download(answers.clone()), SIZE);
     let mut group = c.benchmark_group("ringslot/lifecycle");
     group.throughput(Throughput::Elements(RANGES));
     group.bench_function("machine", |b| {
-        b.iter_batched(|| answers.clone(), |a| machine_download(black_box(&uri), a), BatchSize::LargeInput)
+        b.iter_batched(|| answers.clone(), |a| machine_download(black_box(&uri), false, a), BatchSize::LargeInput)
+    });
+    group.bench_function("machine+request", |b| {
+        b.iter_batched(|| answers.clone(), |a| machine_download(black_box(&uri), true, a), BatchSize::LargeInput)
     });
     group.bench_function("vecdeque+heap", |b| {
-        b.iter_batched(|| answers.clone(), |a| baseline_download(black_box(&uri), a), BatchSize::LargeInput)
+        b.iter_batched(|| answers.clone(), |a| baseline_download(a), BatchSize::LargeInput)
     });
     group.finish();
 }

@@ -25,12 +25,14 @@ impl fmt::Display for Slot {
 
 /// A range request to send; its body goes into `slot` (stream mode) or at offset
 /// `range.start − plan.start` of the destination (whole-object mode).
-#[derive(Clone, Debug)]
+///
+/// A plain value (no allocation): the driver gets the HTTP request from
+/// [`RingSlot::request`], or encodes `GET` with `Range: bytes=start-(end-1)` itself
+/// ([`ByteRange::header_value`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fetch {
     /// Matches the [`Input::Response`] and [`Input::Body`] the driver feeds back.
     pub id: RequestId,
-    /// `GET` with `Range: bytes=start-(end-1)`.
-    pub request: http::Request<Bytes>,
     /// The bytes asked for; the driver must never write more than `range.len()` bytes.
     pub range: ByteRange,
     /// The buffer to fill. In whole-object mode it only accounts for the request.
@@ -333,6 +335,22 @@ impl RingSlot {
         self.summary
     }
 
+    /// The object's URI, as given.
+    pub fn uri(&self) -> &Uri {
+        &self.uri
+    }
+
+    /// The request of `fetch`: `GET` of the object with `Range: bytes=start-(end-1)`.
+    pub fn request(&self, fetch: &Fetch) -> http::Request<Bytes> {
+        let mut request = http::Request::new(Bytes::new());
+        *request.uri_mut() = self.uri.clone();
+        // Digits, '=' and '-' only: always a valid header value.
+        if let Ok(value) = HeaderValue::try_from(fetch.range.header_value()) {
+            request.headers_mut().insert(RANGE, value);
+        }
+        request
+    }
+
     fn send_head(&mut self, attempts: u32) {
         let id = self.ids.next_id();
         let mut request = http::Request::new(Bytes::new());
@@ -383,18 +401,12 @@ impl RingSlot {
     fn send_range(&mut self, now: Instant, index: u64, slot: Slot, hedge: bool) {
         let Some(range) = self.plan.range(index) else { return };
         let id = self.ids.next_id();
-        let mut request = http::Request::new(Bytes::new());
-        *request.uri_mut() = self.uri.clone();
-        // Digits, '=' and '-' only: always a valid header value.
-        if let Ok(value) = HeaderValue::try_from(range.header_value()) {
-            request.headers_mut().insert(RANGE, value);
-        }
         self.flights.push(Flight { id, index, slot, started: now, receiving: false, hedge });
         self.summary.requests += 1;
         if hedge {
             self.summary.hedges += 1;
         }
-        self.outputs.push_back(Output::Fetch(Fetch { id, request, range, slot, hedge }));
+        self.outputs.push_back(Output::Fetch(Fetch { id, range, slot, hedge }));
     }
 
     /// Starts what can be started: due retries first, then a hedge of the head of line, then

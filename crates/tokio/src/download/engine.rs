@@ -206,7 +206,9 @@ impl Engine {
             Output::Fetch(fetch) => {
                 let buffer = self.buffer_for(fetch.range)?;
                 let (id, slot, range) = (fetch.id, fetch.slot, fetch.range);
-                let task = tokio::spawn(fetch::run(self.transport.clone(), fetch, buffer, self.sender.clone()));
+                let request = self.ring.request(&fetch);
+                let task =
+                    tokio::spawn(fetch::run(self.transport.clone(), fetch, request, buffer, self.sender.clone()));
                 self.tasks.insert(id, Task { abort: Some(task.abort_handle()), slot, range });
             }
             Output::Deliver { slot, range } => {

@@ -24,16 +24,17 @@ pub(super) enum Event {
     Written { id: RequestId, received: u64, result: std::io::Result<()>, buffer: BytesMut },
 }
 
-/// Sends `fetch` and reads its body into `buffer` (cleared first; its capacity must be at least
+/// Sends `request` (the one of `fetch`) and reads its body into `buffer` (cleared first; its capacity must be at least
 /// the range's length, and is never exceeded).
 pub(super) async fn run(
     transport: HyperTransport,
     fetch: Fetch,
+    request: http::Request<bytes::Bytes>,
     mut buffer: BytesMut,
     events: mpsc::UnboundedSender<Event>,
 ) {
     let id = fetch.id;
-    let response = match transport.open(fetch.request).await {
+    let response = match transport.open(request).await {
         Ok(response) => response,
         Err(error) => {
             let _ = events.send(Event::Head { id, result: Err(error), buffer: Some(buffer) });
