@@ -11,6 +11,7 @@ use stowage_cluster::{BucketSpec, Cluster, ClusterConfig, Fault, FaultRule};
 use stowage_lockpoll::{ColdGet, ColdGetConf, ColdGetConfig, ColdGetOutcome, GiveUpReason, Outcome, Report, RetryConf};
 use stowage_proto::ais::{Bucket, ObjectAddress, Provider};
 use stowage_proto::{Timeouts, TransportError};
+use stowage_tests::{Driver, with_each_driver};
 use stowage_tokio::{Client, ColdGetError, HyperTransport};
 use stowage_uring::UringDriver;
 
@@ -28,13 +29,6 @@ fn bucket_spec(bucket: &Bucket, lock_ms: u64) -> BucketSpec {
 
 fn data() -> Bytes {
     (0..256 * 1024).map(|i| (i % 253) as u8).collect::<Vec<u8>>().into()
-}
-
-/// Which driver runs a scenario.
-#[derive(Clone, Copy, Debug)]
-enum Driver {
-    Tokio,
-    Uring,
 }
 
 /// What a GET came to: the response and the report, or the last error and the report.
@@ -90,24 +84,6 @@ impl Setup {
             }
         }
     }
-}
-
-/// Runs a scenario `async fn name(driver: Driver)` once per driver, as `name::tokio` and
-/// `name::uring`.
-macro_rules! with_each_driver {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn tokio() {
-                super::$name(super::Driver::Tokio).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn uring() {
-                super::$name(super::Driver::Uring).await;
-            }
-        }
-    )*};
 }
 
 with_each_driver!(

@@ -1,16 +1,19 @@
-//! Parallel ranged downloads through the tokio driver against the embedded cluster: generated
-//! objects checked byte for byte against their seed, a bandwidth cap and first-byte latency,
-//! and every per-range fault the cluster can inject.
+//! Parallel ranged downloads against the embedded cluster, with each driver: generated objects
+//! checked byte for byte against their seed, a bandwidth cap and first-byte latency, every
+//! per-range fault the cluster can inject, and hedging. Every scenario runs once through the
+//! tokio driver (`stowage_tokio::download`) and once through the io_uring driver
+//! (`UringDriver::get` / `download`), so both are held to one list.
 
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use stowage_cluster::{Cluster, ClusterConfig, Generator, Link, RangeFault, RangeFaultRule};
-use stowage_proto::Backoff;
 use stowage_proto::ais::{Bucket, Provider};
-use stowage_ringslot::{DownloadError, RetryPolicy};
-use stowage_tokio::Timeouts;
-use stowage_tokio::download::{self, DownloadOptions, GetError};
+use stowage_proto::{Backoff, Timeouts};
+use stowage_ringslot::{Config, DownloadError, Hedge, RetryPolicy};
+use stowage_tests::{Driver, with_each_driver};
+use stowage_tokio::download::{self, DownloadOptions};
+use stowage_uring::UringDriver;
 
 const SIZE: u64 = 3 * 1024 * 1024 + 17;
 const CHUNK: u64 = 256 * 1024;
@@ -22,69 +25,169 @@ async fn cluster() -> (Cluster, String) {
     (cluster, url)
 }
 
-fn options() -> DownloadOptions {
-    DownloadOptions {
-        workers: 4,
-        chunk: Some(CHUNK),
-        retry: RetryPolicy {
-            max_attempts: 4,
-            backoff: Backoff { multiplier: 0.01, min: Duration::from_millis(5), max: Duration::from_millis(50) },
-        },
-        timeouts: Timeouts { connect: Duration::from_secs(2), read: Duration::from_millis(400) },
-        ..DownloadOptions::default()
-    }
-}
-
 fn expected() -> Vec<u8> {
     let mut all = vec![0; SIZE as usize];
     Generator::for_object("big.bin").fill(0, &mut all);
     all
 }
 
-async fn stream(url: &str, options: DownloadOptions) -> Result<Vec<u8>, GetError> {
-    let mut stream = download::get(url, options)?;
-    let mut all = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        all.extend_from_slice(&chunk?);
+/// The settings of every scenario: 4 workers, 256 KiB ranges, quick retries, a short read
+/// timeout.
+fn config() -> Config {
+    Config {
+        workers: 4,
+        chunk: Some(CHUNK),
+        retry: RetryPolicy {
+            max_attempts: 4,
+            backoff: Backoff { multiplier: 0.01, min: Duration::from_millis(5), max: Duration::from_millis(50) },
+        },
+        ..Config::default()
     }
-    Ok(all)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stream_and_read_all_are_byte_exact() {
+fn timeouts() -> Timeouts {
+    Timeouts { connect: Duration::from_secs(2), read: Duration::from_millis(400) }
+}
+
+/// How a download is consumed.
+#[derive(Clone, Copy, Debug)]
+enum Into {
+    /// In order (`get`).
+    Stream,
+    /// Whole: into memory (tokio's `read_all`) or a file (io_uring's `download`).
+    Whole,
+}
+
+/// The machine's verdict when a download fails, else what else went wrong.
+#[derive(Debug)]
+enum Failed {
+    Download(DownloadError),
+    Other(String),
+}
+
+/// Downloads `url` with `config` through `driver`, consumed `into`.
+async fn fetch(driver: Driver, url: &str, config: Config, into: Into) -> Result<Vec<u8>, Failed> {
+    match driver {
+        Driver::Tokio => tokio_fetch(url, config, into).await,
+        Driver::Uring => {
+            let url = url.to_owned();
+            tokio::task::spawn_blocking(move || uring_fetch(&url, config, into)).await.unwrap()
+        }
+    }
+}
+
+async fn tokio_fetch(url: &str, config: Config, into: Into) -> Result<Vec<u8>, Failed> {
+    let options = DownloadOptions {
+        workers: config.workers,
+        slots: config.slots,
+        chunk: config.chunk,
+        retry: config.retry,
+        hedge: config.hedge,
+        timeouts: timeouts(),
+        ..DownloadOptions::default()
+    };
+    let failed = |error: download::GetError| match error {
+        download::GetError::Download(error) => Failed::Download(error),
+        other => Failed::Other(other.to_string()),
+    };
+    match into {
+        Into::Stream => {
+            let mut stream = download::get(url, options).map_err(|e| Failed::Other(e.to_string()))?;
+            let mut all = Vec::new();
+            while let Some(chunk) = stream.next().await {
+                all.extend_from_slice(&chunk.map_err(failed)?);
+            }
+            Ok(all)
+        }
+        Into::Whole => download::read_all(url, options).await.map(|bytes| bytes.to_vec()).map_err(failed),
+    }
+}
+
+fn uring_fetch(url: &str, config: Config, into: Into) -> Result<Vec<u8>, Failed> {
+    let failed = |error: stowage_uring::GetError| match error {
+        stowage_uring::GetError::Download(error) => Failed::Download(error),
+        other => Failed::Other(other.to_string()),
+    };
+    // Origin-form requests go to the endpoint; the URL's own authority is the same server.
+    let mut driver = UringDriver::new(url, timeouts()).map_err(|e| Failed::Other(e.to_string()))?;
+    match into {
+        Into::Stream => {
+            let mut download = driver.get(url, config).map_err(failed)?;
+            let mut all = Vec::new();
+            while let Some(chunk) = download.next_chunk().map_err(failed)? {
+                all.extend_from_slice(chunk);
+            }
+            Ok(all)
+        }
+        Into::Whole => {
+            let dir = std::env::temp_dir().join(format!("stowage-download-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let path = dir.join(format!("{:?}.bin", std::thread::current().id()));
+            let result = driver.download(url, config, &path).map_err(failed);
+            let bytes = std::fs::read(&path).unwrap_or_default();
+            let _ = std::fs::remove_file(&path);
+            result.map(|_| bytes)
+        }
+    }
+}
+
+with_each_driver!(
+    stream_and_whole_downloads_are_byte_exact,
+    retryable_range_faults_are_survived_byte_exact,
+    hostile_range_answers_end_the_download,
+    a_capped_link_still_delivers_everything,
+    a_straggler_is_hedged_and_delivered_once,
+);
+
+async fn stream_and_whole_downloads_are_byte_exact(driver: Driver) {
     let (cluster, url) = cluster().await;
-    assert!(stream(&url, options()).await.unwrap() == expected());
-    assert!(download::read_all(&url, options()).await.unwrap() == expected());
+    assert!(fetch(driver, &url, config(), Into::Stream).await.unwrap() == expected());
+    assert!(fetch(driver, &url, config(), Into::Whole).await.unwrap() == expected());
+    let one_slot_each = Config { slots: Some(4), ..config() };
+    assert!(fetch(driver, &url, one_slot_each, Into::Stream).await.unwrap() == expected());
     cluster.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn retryable_range_faults_are_survived_byte_exact() {
+async fn retryable_range_faults_are_survived_byte_exact(driver: Driver) {
     let (cluster, url) = cluster().await;
-    cluster.add_range_fault(RangeFaultRule::new(RangeFault::Status { status: 503 }).skip(1).every(5).times(2));
-    cluster.add_range_fault(RangeFaultRule::new(RangeFault::CutMidBody).skip(2).every(5).times(2));
-    cluster.add_range_fault(RangeFaultRule::new(RangeFault::StallMidBody { ms: 2_000 }).skip(3).every(7).times(1));
-    assert!(stream(&url, options()).await.unwrap() == expected());
+    let faults = || {
+        cluster.add_range_fault(RangeFaultRule::new(RangeFault::Status { status: 503 }).skip(1).every(5).times(2));
+        cluster.add_range_fault(RangeFaultRule::new(RangeFault::CutMidBody).skip(2).every(5).times(2));
+        cluster.add_range_fault(RangeFaultRule::new(RangeFault::StallMidBody { ms: 2_000 }).skip(3).every(7).times(1));
+    };
+    faults();
+    assert!(fetch(driver, &url, config(), Into::Stream).await.unwrap() == expected());
     assert!(cluster.stats().faults_injected >= 5);
+    faults();
+    assert!(fetch(driver, &url, config(), Into::Whole).await.unwrap() == expected());
+    assert!(cluster.stats().faults_injected >= 10);
     cluster.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hostile_range_answers_end_the_download() {
+async fn hostile_range_answers_end_the_download(driver: Driver) {
     let (cluster, url) = cluster().await;
     cluster.add_range_fault(RangeFaultRule::new(RangeFault::WrongContentRange).skip(3).times(1));
-    let error = stream(&url, options()).await.unwrap_err();
-    assert!(matches!(error, GetError::Download(DownloadError::WrongRange { .. })), "{error}");
+    let error = fetch(driver, &url, config(), Into::Stream).await.unwrap_err();
+    assert!(matches!(error, Failed::Download(DownloadError::WrongRange { .. })), "{error:?}");
     cluster.add_range_fault(RangeFaultRule::new(RangeFault::IgnoreRange).times(1));
-    let error = download::read_all(&url, options()).await.unwrap_err();
-    assert!(matches!(error, GetError::Download(DownloadError::RangeIgnored { .. })), "{error}");
+    let error = fetch(driver, &url, config(), Into::Whole).await.unwrap_err();
+    assert!(matches!(error, Failed::Download(DownloadError::RangeIgnored { .. })), "{error:?}");
     cluster.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_capped_link_still_delivers_everything() {
+async fn a_capped_link_still_delivers_everything(driver: Driver) {
     let (cluster, url) = cluster().await;
     cluster.set_link(Link { bytes_per_sec: Some(20 << 20), first_byte: Duration::from_millis(5) });
-    assert!(download::read_all(&url, options()).await.unwrap() == expected());
+    assert!(fetch(driver, &url, config(), Into::Whole).await.unwrap() == expected());
+    cluster.shutdown().await;
+}
+
+async fn a_straggler_is_hedged_and_delivered_once(driver: Driver) {
+    let (cluster, url) = cluster().await;
+    // One range stalls far longer than the read timeout allows… unless its hedge wins first.
+    cluster.add_range_fault(RangeFaultRule::new(RangeFault::Delay { ms: 1_500 }).skip(6).times(1));
+    let hedge = Hedge { factor: 3.0, min_samples: 4, floor: Duration::from_millis(20) };
+    let config = Config { hedge: Some(hedge), ..config() };
+    assert!(fetch(driver, &url, config, Into::Stream).await.unwrap() == expected());
     cluster.shutdown().await;
 }

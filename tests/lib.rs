@@ -1,5 +1,33 @@
 //! Tests live in the `[[test]]` targets; this is what they share.
 
+/// Which driver runs a scenario (see [`with_each_driver!`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Driver {
+    /// `stowage-tokio`.
+    Tokio,
+    /// `stowage-uring`.
+    Uring,
+}
+
+/// Runs each scenario `async fn name(driver: Driver)` once per driver, as `name::tokio` and
+/// `name::uring`: both drivers are held to one list.
+#[macro_export]
+macro_rules! with_each_driver {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn tokio() {
+                super::$name($crate::Driver::Tokio).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn uring() {
+                super::$name($crate::Driver::Uring).await;
+            }
+        }
+    )*};
+}
+
 /// A reference SDK the conformance tests run: the module it is imported as and the pip
 /// requirement that installs it.
 #[derive(Clone, Copy, Debug)]

@@ -1,56 +1,95 @@
-//! The event loop: runs one HTTP machine at a time over io_uring, single-threaded.
+//! The event loop's core: requests on keep-alive connections, file writes, one timer and
+//! cancellation, all as io_uring operations on one thread.
+//!
+//! The front ends ([`UringDriver::drive`] for any HTTP machine, the ranged downloads of
+//! [`crate::download`]) start requests here and act on the [`Event`]s they produce.
 
 use std::collections::VecDeque;
+use std::fs::File;
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use io_uring::{opcode, types};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-use stowage_proto::{
-    Completion, CompletionBody, DEFAULT_MAX_BODY, DriveError, Driven, InputError, Instant, Machine, Output, RequestId,
-    Responses, Timeouts, Transmit, TransportError,
-};
+use stowage_proto::{DEFAULT_MAX_BODY, Instant, RequestId, Timeouts, TransportError};
 
-use crate::endpoint::Endpoint;
+use crate::buffers::Buffers;
+use crate::endpoint::{Endpoint, Route};
 use crate::http1::{self, Progress, ResponseReader};
 use crate::ring::Ring;
-use crate::{RunError, UringError};
+use stowage_ringslot::Slot;
+
+use crate::UringError;
 
 /// Submission entries of the ring.
 const RING_ENTRIES: u32 = 256;
-/// Bytes one `recv` may fill.
+/// Bytes one `recv` of a whole response may fill.
 const RECV_BUFFER: usize = 64 << 10;
+/// Bytes one `recv` of a ranged response's head may fill: small, because body bytes that
+/// arrive with the head are copied into the slot (the rest of the body is received in place).
+const HEAD_BUFFER: usize = 4 << 10;
 /// User data bit of timer operations (the rest is the timer's generation).
 const TIMER: u64 = 1 << 63;
 /// User data of cancellations and timer removals, whose completions say nothing we need.
 const CANCEL: u64 = 1 << 62;
+/// User data bit of file writes (the rest is the write's index).
+const WRITE: u64 = 1 << 61;
 
 /// The io_uring driver: HTTP/1.1 over TCP with keep-alive, timers as io_uring timeouts, no
 /// async runtime.
 ///
-/// [`UringDriver::drive`] runs any machine that speaks [`Transmit`]s and [`Completion`]s —
-/// the same machines, unchanged, that `stowage_tokio::drive` runs — on the calling thread.
+/// [`UringDriver::drive`] runs any machine that speaks [`Transmit`](stowage_proto::Transmit)s
+/// and [`Completion`](stowage_proto::Completion)s — the same machines, unchanged, that
+/// `stowage_tokio::drive` runs — on the calling thread; [`UringDriver::get`],
+/// [`UringDriver::download`] and [`UringDriver::sink`] run the
+/// [`RingSlot`](stowage_ringslot::RingSlot) machine with bodies received straight into
+/// registered slot buffers.
 ///
 /// Memory safety: every buffer, address and timespec an in-flight operation points to is
-/// owned by the driver (an [`Exchange`] in its table, or a pending timer) and is freed only
-/// after that operation's completion has been reaped. When a run ends with operations in
-/// flight, they are cancelled and reaped before `drive` returns; should the ring fail while
-/// doing so, their memory is leaked rather than freed under the kernel.
+/// owned by the driver (an [`Exchange`] or a [`FileWrite`] in its tables, a pending timer, or
+/// the slot [`Buffers`]) and is freed or reused only after that operation's completion has been
+/// reaped. When a run ends with operations in flight, they are cancelled and reaped before it
+/// returns (and again in `Drop`); should the ring fail while doing so, their memory is leaked
+/// rather than freed under the kernel.
 pub struct UringDriver {
     ring: Ring,
     endpoint: Endpoint,
-    timeouts: Timeouts,
+    pub(crate) timeouts: Timeouts,
     max_body: usize,
-    /// In-flight requests, by slot; a slot's index is its operations' user data.
+    /// In-flight requests, by table index; the index is their operations' user data.
     exchanges: Vec<Option<Exchange>>,
+    /// File writes in flight, by table index (user data `WRITE | index`).
+    writes: Vec<Option<FileWrite>>,
     /// Connections a finished response left reusable.
     idle: Vec<(SocketAddr, Socket)>,
-    /// Finished requests not yet fed to the machine.
-    finished: VecDeque<(RequestId, Result<http::Response<Bytes>, TransportError>)>,
+    /// What happened, for the front end to act on, in order.
+    events: VecDeque<Event>,
     timer: Timer,
     reaped: Vec<(u64, i32)>,
+    /// The slots of ranged downloads.
+    pub(crate) buffers: Buffers,
+    /// Where ranged downloads count the bytes they deliver.
+    pub(crate) progress: Option<Arc<AtomicU64>>,
+}
+
+/// What the core reports to the front end.
+#[derive(Debug)]
+pub(crate) enum Event {
+    /// A whole response (or why there is none), of [`UringDriver::start`].
+    Response(RequestId, Result<http::Response<Bytes>, TransportError>),
+    /// The head of a ranged response (or why there is none), of [`UringDriver::start_range`].
+    /// After a 206 the exchange waits: [`UringDriver::receive_body`] or [`UringDriver::cancel`].
+    Head(RequestId, Result<http::Response<()>, TransportError>),
+    /// The body of a ranged response ended: `received` bytes are in its slot (`capacity + 1`
+    /// means it ran long), and `error` says why it ended early, if it did.
+    Body { id: RequestId, received: u64, error: Option<TransportError> },
+    /// A [`UringDriver::write`] finished.
+    Written { id: RequestId, result: io::Result<()> },
 }
 
 /// One request on its connection, and everything the kernel may be reading or writing for it.
@@ -65,25 +104,74 @@ struct Exchange {
     sent: usize,
     /// A recv operation points to this buffer.
     inbuf: Box<[u8]>,
-    reader: ResponseReader,
-    method: http::Method,
+    target: Target,
     phase: Phase,
-    /// When the current phase times out.
+    /// When the current operation times out.
     deadline: Instant,
     /// Whether an operation of this exchange is in flight (at most one is).
     in_flight: bool,
     /// Came from the idle pool (a stale one may be retried once on a fresh connection).
     reused: bool,
-    /// Set when the driver gave up on the exchange (its deadline passed) and cancelled its
-    /// operation: the error to report once that operation's completion is reaped.
-    abandoned: Option<TransportError>,
+    /// Set when the driver gave up on the exchange and cancelled its operation: what to
+    /// report once that operation's completion is reaped.
+    abandoned: Option<Abandon>,
+}
+
+/// Where a response goes.
+enum Target {
+    /// All of it into memory, by the reader.
+    Memory { reader: ResponseReader, method: http::Method },
+    /// The head parsed here, the body straight into a slot of the [`Buffers`].
+    Slot(SlotBody),
+}
+
+/// The state of a ranged response whose body goes into a slot.
+struct SlotBody {
+    slot: Slot,
+    /// Bytes the range holds: never more are written into the slot.
+    capacity: u64,
+    /// The head's bytes so far.
+    head: BytesMut,
+    /// Body bytes in the slot.
+    received: u64,
+    /// Body bytes to receive in place: the announced length, or the capacity.
+    want: u64,
+    /// The length of the head in `head` (the bytes after it are the body's first).
+    head_len: usize,
+    until_close: bool,
+    keep_alive: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
     Connecting,
     Sending,
+    /// The response (a whole one), or the head (of a ranged one).
     Receiving,
+    /// A ranged response's head is reported; its body is not being read yet.
+    Waiting,
+    /// A ranged body arriving in its slot.
+    Body,
+    /// A body framed by the close is complete in its slot: the close (or a byte too many).
+    Tail,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Abandon {
+    /// Past its deadline: fails with this error.
+    Timeout(TransportError),
+    /// The front end no longer wants it: ends without an event.
+    Cancelled,
+}
+
+/// A file write of a slot's bytes, in flight.
+struct FileWrite {
+    id: RequestId,
+    fd: types::Fd,
+    slot: Slot,
+    len: usize,
+    offset: u64,
+    written: usize,
 }
 
 /// The one armed io_uring timeout, and timespecs still referenced by submitted timeouts.
@@ -109,10 +197,13 @@ impl UringDriver {
             timeouts,
             max_body: DEFAULT_MAX_BODY,
             exchanges: Vec::new(),
+            writes: Vec::new(),
             idle: Vec::new(),
-            finished: VecDeque::new(),
+            events: VecDeque::new(),
             timer: Timer::default(),
             reaped: Vec::new(),
+            buffers: Buffers::default(),
+            progress: None,
         })
     }
 
@@ -122,134 +213,233 @@ impl UringDriver {
         self
     }
 
-    /// Runs `machine` to completion, on this thread.
-    ///
-    /// The loop of [`Machine`]: drain `poll_output`, starting every [`Transmit`] at once; then
-    /// wait in the ring for whichever comes first — an operation completing, or the timeout
-    /// armed for the machine's `poll_timeout` (or a request's connect/read deadline); feed
-    /// finished requests back, wake the machine when its time has come; repeat until
-    /// [`Output::Done`]. Requests still in flight then are cancelled.
-    ///
-    /// Time: a machine [`Instant`] is the monotonic time elapsed since this call began.
-    pub fn drive<M, B, T>(&mut self, mut machine: M) -> Result<Driven<T>, RunError>
-    where
-        M: Machine<Input = Completion<B>, Output = Output<T>, Error = InputError>,
-        B: CompletionBody,
-    {
-        let start = std::time::Instant::now();
-        let now = || Instant::from_elapsed(start.elapsed());
-        let result = self.run(&mut machine, &now);
-        self.quiesce();
-        result
+    /// Where `uri` goes (the endpoint, or the authority of an absolute URI).
+    pub(crate) fn route(&self, uri: &http::Uri) -> Result<Route, TransportError> {
+        self.endpoint.route(uri)
     }
 
-    fn run<M, B, T>(&mut self, machine: &mut M, now: &impl Fn() -> Instant) -> Result<Driven<T>, RunError>
-    where
-        M: Machine<Input = Completion<B>, Output = Output<T>, Error = InputError>,
-        B: CompletionBody,
-    {
-        let mut responses = Responses::default();
-        loop {
-            while let Some(output) = machine.poll_output(now()) {
-                match output {
-                    Output::Transmit(transmit) => self.start(transmit, now())?,
-                    Output::Done(outcome) => return Ok(Driven { outcome, responses }),
-                }
-            }
-            if let Some((id, result)) = self.finished.pop_front() {
-                let fed = result.map(|response| {
-                    let fed = B::from_response(&response);
-                    responses.keep(id, response);
-                    fed
-                });
-                machine.handle_input(now(), Completion { id, result: fed }).map_err(DriveError::from)?;
-                continue;
-            }
-            let wake = machine.poll_timeout();
-            if wake.is_none() && self.in_flight() == 0 {
-                return Err(DriveError::Stalled.into());
-            }
-            let deadline =
-                self.exchanges.iter().flatten().filter(|e| e.abandoned.is_none()).map(|e| e.deadline).chain(wake).min();
-            self.arm(deadline, now())?;
-            self.ring.submit_and_wait()?;
-            self.reap(now())?;
-            let now = now();
-            self.expire(now)?;
-            if wake.is_some_and(|wake| wake <= now) {
-                machine.handle_timeout(now);
-            }
-        }
+    /// The next event, if any.
+    pub(crate) fn next_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
     }
 
-    fn in_flight(&self) -> usize {
-        self.exchanges.iter().flatten().count()
+    /// Operations in flight or exchanges open (a run with none and nothing to wait for is stuck).
+    pub(crate) fn busy(&self) -> bool {
+        self.exchanges.iter().flatten().next().is_some() || self.writes.iter().flatten().next().is_some()
     }
 
-    /// Starts `transmit`: on an idle connection to its server if there is one, else on a new one.
-    fn start(&mut self, transmit: Transmit, now: Instant) -> io::Result<()> {
-        let Transmit { id, request } = transmit;
-        let route = match self.endpoint.route(request.uri()) {
+    /// Starts `request` as `id`; its whole response comes back as [`Event::Response`].
+    pub(crate) fn start(&mut self, id: RequestId, request: &http::Request<Bytes>, now: Instant) -> io::Result<()> {
+        let route = match self.route(request.uri()) {
             Ok(route) => route,
             Err(error) => {
-                self.finished.push_back((id, Err(error)));
+                self.events.push_back(Event::Response(id, Err(error)));
                 return Ok(());
             }
         };
-        let wire = http1::encode_request(&request, &route.host, &route.target);
-        let pooled = self.idle.iter().position(|(addr, _)| *addr == route.addr).map(|i| self.idle.swap_remove(i).1);
+        let wire = http1::encode_request(request, &route.host, &route.target);
+        let reader = ResponseReader::new(request.method(), self.max_body);
+        let target = Target::Memory { reader, method: request.method().clone() };
+        self.open(id, route.addr, wire, target, RECV_BUFFER, now)
+    }
+
+    /// Starts a ranged request as `id`, with the given bytes, to `addr`; its head comes back as
+    /// [`Event::Head`], and its body (at most `capacity` bytes) goes into `slot`.
+    pub(crate) fn start_range(
+        &mut self,
+        id: RequestId,
+        addr: SocketAddr,
+        wire: Vec<u8>,
+        slot: Slot,
+        capacity: u64,
+        now: Instant,
+    ) -> io::Result<()> {
+        let body = SlotBody {
+            slot,
+            capacity,
+            head: BytesMut::new(),
+            received: 0,
+            want: 0,
+            head_len: 0,
+            until_close: false,
+            keep_alive: false,
+        };
+        self.open(id, addr, wire, Target::Slot(body), HEAD_BUFFER, now)
+    }
+
+    /// Starts an exchange: on an idle connection to `addr` if there is one, else on a new one.
+    fn open(
+        &mut self,
+        id: RequestId,
+        addr: SocketAddr,
+        wire: Vec<u8>,
+        target: Target,
+        inbuf: usize,
+        now: Instant,
+    ) -> io::Result<()> {
+        let pooled = self.idle.iter().position(|(a, _)| *a == addr).map(|i| self.idle.swap_remove(i).1);
         let reused = pooled.is_some();
-        let socket = match pooled.map_or_else(|| new_socket(route.addr), Ok) {
+        let socket = match pooled.map_or_else(|| new_socket(addr), Ok) {
             Ok(socket) => socket,
             Err(_) => {
-                self.finished.push_back((id, Err(TransportError::Other)));
+                self.events.push_back(failure(id, &target, TransportError::Other));
                 return Ok(());
             }
         };
         let exchange = Exchange {
             id,
-            route_addr: route.addr,
+            route_addr: addr,
             socket,
-            addr: Box::new(SockAddr::from(route.addr)),
+            addr: Box::new(SockAddr::from(addr)),
             wire,
             sent: 0,
-            inbuf: vec![0; RECV_BUFFER].into_boxed_slice(),
-            reader: ResponseReader::new(request.method(), self.max_body),
-            method: request.method().clone(),
+            inbuf: vec![0; inbuf].into_boxed_slice(),
+            target,
             phase: if reused { Phase::Sending } else { Phase::Connecting },
             deadline: now,
             in_flight: false,
             reused,
             abandoned: None,
         };
-        let slot = match self.exchanges.iter().position(Option::is_none) {
-            Some(slot) => slot,
+        let index = match self.exchanges.iter().position(Option::is_none) {
+            Some(index) => index,
             None => {
                 self.exchanges.push(None);
                 self.exchanges.len() - 1
             }
         };
-        self.exchanges[slot] = Some(exchange);
-        self.submit_next(slot, now)
+        self.exchanges[index] = Some(exchange);
+        self.submit_next(index, now)
     }
 
-    /// Submits the operation the exchange in `slot` waits on next, and sets its deadline.
-    fn submit_next(&mut self, slot: usize, now: Instant) -> io::Result<()> {
-        let Some(exchange) = self.exchanges[slot].as_mut() else { return Ok(()) };
-        let fd = types::Fd(std::os::fd::AsRawFd::as_raw_fd(&exchange.socket));
-        let entry = match exchange.phase {
-            Phase::Connecting => {
-                exchange.deadline = now.saturating_add(self.timeouts.connect);
+    /// The exchange of request `id`, by table index.
+    fn find(&self, id: RequestId) -> Option<usize> {
+        self.exchanges.iter().position(|e| e.as_ref().is_some_and(|e| e.id == id))
+    }
+
+    /// Reads the body of the ranged response `id` (after its 206 [`Event::Head`]) into its slot.
+    pub(crate) fn receive_body(&mut self, id: RequestId, now: Instant) -> io::Result<()> {
+        let Some(index) = self.find(id) else { return Ok(()) };
+        let Some(exchange) = self.exchanges[index].as_mut() else { return Ok(()) };
+        let Target::Slot(body) = &exchange.target else { return Ok(()) };
+        if exchange.phase != Phase::Waiting {
+            return Ok(());
+        }
+        if body.received >= body.want {
+            // All of it came with the head.
+            return self.body_complete(index, now);
+        }
+        exchange.phase = Phase::Body;
+        self.submit_next(index, now)
+    }
+
+    /// Abandons request `id`: its operation is cancelled, no event follows, and its slot is
+    /// not written to once this returns… after the cancellation is reaped (the slot stays
+    /// untouchable until then: [`UringDriver::quiesce`] or the loop's reaping).
+    pub(crate) fn cancel(&mut self, id: RequestId) -> io::Result<()> {
+        let Some(index) = self.find(id) else { return Ok(()) };
+        let Some(exchange) = self.exchanges[index].as_mut() else { return Ok(()) };
+        if !exchange.in_flight {
+            self.exchanges[index] = None;
+            return Ok(());
+        }
+        if exchange.abandoned.is_none() {
+            let cancel = opcode::AsyncCancel::new(index as u64).build().user_data(CANCEL);
+            // SAFETY: a cancellation points to no memory.
+            unsafe { self.ring.push(&cancel)? };
+        }
+        exchange.abandoned = Some(Abandon::Cancelled);
+        Ok(())
+    }
+
+    /// Whether some operation may still write into `slot` (a cancelled request not reaped yet).
+    pub(crate) fn slot_busy(&self, slot: Slot) -> bool {
+        self.exchanges.iter().flatten().any(|e| e.in_flight && matches!(&e.target, Target::Slot(b) if b.slot == slot))
+    }
+
+    /// Writes the first `len` bytes of `slot` to `file` at `offset`; [`Event::Written`] follows.
+    pub(crate) fn write(&mut self, id: RequestId, file: &File, slot: Slot, len: usize, offset: u64) -> io::Result<()> {
+        let write = FileWrite { id, fd: types::Fd(file.as_raw_fd()), slot, len, offset, written: 0 };
+        let index = match self.writes.iter().position(Option::is_none) {
+            Some(index) => index,
+            None => {
+                self.writes.push(None);
+                self.writes.len() - 1
+            }
+        };
+        self.writes[index] = Some(write);
+        self.submit_write(index)
+    }
+
+    fn submit_write(&mut self, index: usize) -> io::Result<()> {
+        let Some(write) = self.writes[index].as_ref() else { return Ok(()) };
+        let Some(memory) = self.buffers.pointer(write.slot, write.written) else {
+            let id = write.id;
+            self.writes[index] = None;
+            self.events.push_back(Event::Written { id, result: Err(io::ErrorKind::InvalidInput.into()) });
+            return Ok(());
+        };
+        let len = u32::try_from(write.len - write.written).unwrap_or(u32::MAX);
+        let offset = write.offset + write.written as u64;
+        let entry = match self.buffers.registered_index(write.slot) {
+            Some(buf_index) => opcode::WriteFixed::new(write.fd, memory, len, buf_index).offset(offset).build(),
+            None => opcode::Write::new(write.fd, memory, len).offset(offset).build(),
+        };
+        // SAFETY: the entry points into the slot's memory, owned by `self.buffers`, which is
+        // neither freed nor reallocated while a write is in flight (`Buffers::ensure` is only
+        // called with nothing in flight, and `quiesce` reaps every write before returning).
+        unsafe { self.ring.push(&entry.user_data(WRITE | index as u64)) }
+    }
+
+    fn write_done(&mut self, index: usize, result: i32) -> io::Result<()> {
+        let Some(write) = self.writes.get_mut(index).and_then(Option::as_mut) else { return Ok(()) };
+        let outcome = match result {
+            r if r < 0 => Some(Err(io::Error::from_raw_os_error(-r))),
+            0 => Some(Err(io::ErrorKind::WriteZero.into())),
+            n => {
+                write.written += usize::try_from(n).unwrap_or(0);
+                (write.written >= write.len).then_some(Ok(()))
+            }
+        };
+        match outcome {
+            None => self.submit_write(index),
+            Some(result) => {
+                let id = write.id;
+                self.writes[index] = None;
+                self.events.push_back(Event::Written { id, result });
+                Ok(())
+            }
+        }
+    }
+
+    /// Submits the operation the exchange at `index` waits on next, and sets its deadline.
+    fn submit_next(&mut self, index: usize, now: Instant) -> io::Result<()> {
+        let Some(exchange) = self.exchanges[index].as_mut() else { return Ok(()) };
+        let fd = types::Fd(exchange.socket.as_raw_fd());
+        exchange.deadline = now.saturating_add(match exchange.phase {
+            Phase::Connecting => self.timeouts.connect,
+            _ => self.timeouts.read,
+        });
+        let entry = match (exchange.phase, &exchange.target) {
+            (Phase::Connecting, _) => {
                 opcode::Connect::new(fd, exchange.addr.as_ptr().cast(), exchange.addr.len()).build()
             }
-            Phase::Sending => {
-                exchange.deadline = now.saturating_add(self.timeouts.read);
+            (Phase::Sending, _) => {
                 let rest = &exchange.wire[exchange.sent..];
                 let len = u32::try_from(rest.len()).unwrap_or(u32::MAX);
                 opcode::Send::new(fd, rest.as_ptr(), len).flags(libc::MSG_NOSIGNAL).build()
             }
-            Phase::Receiving => {
-                exchange.deadline = now.saturating_add(self.timeouts.read);
+            (Phase::Body, Target::Slot(body)) => {
+                let Some(memory) = self.buffers.pointer_mut(body.slot, body.received) else {
+                    return self.fail(index, TransportError::Other);
+                };
+                let len = u32::try_from(body.want - body.received).unwrap_or(u32::MAX);
+                match self.buffers.registered_index(body.slot) {
+                    Some(buf_index) => opcode::ReadFixed::new(fd, memory, len, buf_index).build(),
+                    None => opcode::Recv::new(fd, memory, len).build(),
+                }
+            }
+            (Phase::Receiving | Phase::Tail, _) | (Phase::Body | Phase::Waiting, _) => {
                 let len = u32::try_from(exchange.inbuf.len()).unwrap_or(u32::MAX);
                 opcode::Recv::new(fd, exchange.inbuf.as_mut_ptr(), len).build()
             }
@@ -257,21 +447,41 @@ impl UringDriver {
         exchange.in_flight = true;
         // SAFETY: the entry points into `exchange` (its boxed address, its request bytes, its
         // boxed receive buffer), which stays in `self.exchanges` and is not touched until the
-        // completion with this slot's user data is reaped (`in_flight` is set until then, and
-        // no slot with `in_flight` is freed: see `reap`, `quiesce`).
-        unsafe { self.ring.push(&entry.user_data(slot as u64)) }
+        // completion with this index's user data is reaped (`in_flight` is set until then, and
+        // no exchange with `in_flight` is freed: see `advance`, `cancel`, `quiesce`), or into
+        // a slot of `self.buffers`, which is not freed or reallocated while any exchange is in
+        // flight (`Buffers::ensure` runs with none, `quiesce` reaps them all).
+        unsafe { self.ring.push(&entry.user_data(index as u64)) }
     }
 
-    /// Takes every completion that arrived and advances its exchange or timer.
+    /// Waits for completions (or `deadline`, or the nearest request deadline), then handles
+    /// them; requests past their deadline are cancelled, to fail with a timeout.
+    pub(crate) fn wait(&mut self, deadline: Option<Instant>, now: impl Fn() -> Instant) -> io::Result<()> {
+        let nearest = self
+            .exchanges
+            .iter()
+            .flatten()
+            .filter(|e| e.in_flight && e.abandoned.is_none())
+            .map(|e| e.deadline)
+            .chain(deadline)
+            .min();
+        self.arm(nearest, now())?;
+        self.ring.submit_and_wait()?;
+        self.reap(now())?;
+        self.expire(now())
+    }
+
+    /// Takes every completion that arrived and advances its exchange, write or timer.
     fn reap(&mut self, now: Instant) -> io::Result<()> {
         let mut reaped = std::mem::take(&mut self.reaped);
         self.ring.reap(&mut reaped);
         for &(user_data, result) in &reaped {
             if user_data & TIMER != 0 {
                 self.timer.reaped(user_data & !TIMER);
+            } else if user_data & WRITE != 0 {
+                self.write_done(usize::try_from(user_data & !WRITE).unwrap_or(usize::MAX), result)?;
             } else if user_data & CANCEL == 0 {
-                let slot = usize::try_from(user_data).unwrap_or(usize::MAX);
-                self.advance(slot, result, now)?;
+                self.advance(usize::try_from(user_data).unwrap_or(usize::MAX), result, now)?;
             }
         }
         reaped.clear();
@@ -279,12 +489,17 @@ impl UringDriver {
         Ok(())
     }
 
-    /// The operation of the exchange in `slot` completed with `result` (bytes or `-errno`).
-    fn advance(&mut self, slot: usize, result: i32, now: Instant) -> io::Result<()> {
-        let Some(exchange) = self.exchanges.get_mut(slot).and_then(Option::as_mut) else { return Ok(()) };
+    /// The operation of the exchange at `index` completed with `result` (bytes or `-errno`).
+    fn advance(&mut self, index: usize, result: i32, now: Instant) -> io::Result<()> {
+        let Some(exchange) = self.exchanges.get_mut(index).and_then(Option::as_mut) else { return Ok(()) };
         exchange.in_flight = false;
-        if let Some(error) = exchange.abandoned {
-            return self.finish(slot, Err(error));
+        match exchange.abandoned {
+            Some(Abandon::Cancelled) => {
+                self.exchanges[index] = None;
+                return Ok(());
+            }
+            Some(Abandon::Timeout(error)) => return self.fail(index, error),
+            None => {}
         }
         let step = match (exchange.phase, result) {
             (Phase::Connecting, r) if r < 0 => Step::Fail(connect_error(-r)),
@@ -300,68 +515,133 @@ impl UringDriver {
                 }
                 Step::Next
             }
-            (Phase::Receiving, 0) => match exchange.reader.eof() {
-                Ok(response) => Step::Done(response, false),
-                Err(error) => Step::Fail(error),
-            },
-            (Phase::Receiving, n) => {
-                let n = usize::try_from(n).unwrap_or(0).min(exchange.inbuf.len());
-                match exchange.reader.feed(&exchange.inbuf[..n]) {
-                    Ok(Progress::More) => Step::Next,
-                    Ok(Progress::Done { response, reusable }) => Step::Done(response, reusable),
-                    Err(error) => Step::Fail(error),
+            (Phase::Receiving, n) => receive(exchange, usize::try_from(n).unwrap_or(0)),
+            (Phase::Body, n) => {
+                let Target::Slot(body) = &mut exchange.target else { return Ok(()) };
+                if n == 0 {
+                    // The server closed before the body was all there.
+                    let error = (!body.until_close).then_some(TransportError::Closed);
+                    Step::BodyEnd(body.received, error)
+                } else {
+                    body.received += u64::try_from(n).unwrap_or(0);
+                    if body.received < body.want {
+                        Step::Next
+                    } else {
+                        return self.body_complete(index, now);
+                    }
                 }
             }
+            (Phase::Tail, n) => {
+                let Target::Slot(body) = &exchange.target else { return Ok(()) };
+                // The close ends the body; any byte more makes it one too long.
+                Step::BodyEnd(body.received + u64::from(n > 0), None)
+            }
+            (Phase::Waiting, _) => Step::Next,
         };
-        let stale =
-            matches!(step, Step::Fail(error) if is_stale(error)) && exchange.reused && !exchange.reader.started();
+        let stale = matches!(step, Step::Fail(error) if is_stale(error))
+            && exchange.reused
+            && exchange.phase == Phase::Receiving
+            && !started(exchange);
         if stale {
             // The idle connection had been closed by the server before we used it: once more,
             // on a fresh connection.
-            let Ok(socket) = new_socket(exchange.route_addr) else {
-                return self.finish(slot, Err(TransportError::Other));
-            };
+            let Ok(socket) = new_socket(exchange.route_addr) else { return self.fail(index, TransportError::Other) };
             exchange.socket = socket;
             exchange.reused = false;
             exchange.sent = 0;
-            exchange.reader = ResponseReader::new(&exchange.method, self.max_body);
+            if let Target::Memory { reader, method } = &mut exchange.target {
+                *reader = ResponseReader::new(method, self.max_body);
+            }
             exchange.phase = Phase::Connecting;
-            return self.submit_next(slot, now);
+            return self.submit_next(index, now);
         }
         match step {
-            Step::Next => self.submit_next(slot, now),
-            Step::Done(response, reusable) => {
-                if reusable && let Some(exchange) = self.exchanges[slot].take() {
+            Step::Next => self.submit_next(index, now),
+            Step::Whole(response, reusable) => {
+                let Some(exchange) = self.exchanges[index].take() else { return Ok(()) };
+                if reusable {
                     self.idle.push((exchange.route_addr, exchange.socket));
-                    self.finished.push_back((exchange.id, Ok(response)));
-                    return Ok(());
                 }
-                self.finish(slot, Ok(response))
+                self.events.push_back(Event::Response(exchange.id, Ok(response)));
+                Ok(())
             }
-            Step::Fail(error) => self.finish(slot, Err(error)),
+            Step::Head(response) => {
+                let partial = response.status() == http::StatusCode::PARTIAL_CONTENT;
+                let id = exchange.id;
+                if partial && let Target::Slot(body) = &mut exchange.target {
+                    // The body bytes that came with the head go to the front of the slot (one
+                    // more than fits only says the body is too long).
+                    let early = &body.head[body.head_len..];
+                    let fits = early.len().min(usize::try_from(body.capacity).unwrap_or(usize::MAX));
+                    if !self.buffers.fill(body.slot, &early[..fits]) {
+                        return self.fail(index, TransportError::Other);
+                    }
+                    body.received = fits as u64 + u64::from(early.len() > fits);
+                    exchange.phase = Phase::Waiting;
+                } else {
+                    // Nothing of this body is wanted: the connection goes with it.
+                    self.exchanges[index] = None;
+                }
+                self.events.push_back(Event::Head(id, Ok(response)));
+                Ok(())
+            }
+            Step::BodyEnd(received, error) => {
+                let id = exchange.id;
+                self.exchanges[index] = None;
+                self.events.push_back(Event::Body { id, received, error });
+                Ok(())
+            }
+            Step::Fail(error) => self.fail(index, error),
         }
     }
 
-    /// Frees the slot of an exchange with nothing in flight and reports its result.
-    fn finish(&mut self, slot: usize, result: Result<http::Response<Bytes>, TransportError>) -> io::Result<()> {
-        if let Some(exchange) = self.exchanges[slot].take_if(|e| !e.in_flight) {
-            self.finished.push_back((exchange.id, result));
+    /// The body of the ranged exchange at `index` is all in its slot.
+    fn body_complete(&mut self, index: usize, now: Instant) -> io::Result<()> {
+        let Some(exchange) = self.exchanges[index].as_mut() else { return Ok(()) };
+        let Target::Slot(body) = &exchange.target else { return Ok(()) };
+        if body.until_close && body.received <= body.capacity {
+            exchange.phase = Phase::Tail;
+            return self.submit_next(index, now);
+        }
+        let (id, received, reusable) = (exchange.id, body.received, body.keep_alive && !body.until_close);
+        if let Some(exchange) = self.exchanges[index].take()
+            && reusable
+        {
+            self.idle.push((exchange.route_addr, exchange.socket));
+        }
+        self.events.push_back(Event::Body { id, received, error: None });
+        Ok(())
+    }
+
+    /// Ends the exchange at `index` (nothing in flight) with `error`, reported as its target
+    /// expects.
+    fn fail(&mut self, index: usize, error: TransportError) -> io::Result<()> {
+        if let Some(exchange) = self.exchanges[index].take_if(|e| !e.in_flight) {
+            let event = match (&exchange.target, exchange.phase) {
+                (Target::Slot(body), Phase::Waiting | Phase::Body | Phase::Tail) => {
+                    Event::Body { id: exchange.id, received: body.received, error: Some(error) }
+                }
+                (target, _) => failure(exchange.id, target, error),
+            };
+            self.events.push_back(event);
         }
         Ok(())
     }
 
-    /// Gives up on exchanges past their deadline: cancels their operation; they finish with
-    /// a timeout once its completion is reaped.
+    /// Gives up on exchanges past their deadline: cancels their operation; they fail with a
+    /// timeout once its completion is reaped.
     fn expire(&mut self, now: Instant) -> io::Result<()> {
-        for (slot, exchange) in self.exchanges.iter_mut().enumerate() {
-            let Some(exchange) = exchange.as_mut().filter(|e| e.abandoned.is_none() && e.deadline <= now) else {
+        for (index, exchange) in self.exchanges.iter_mut().enumerate() {
+            let Some(exchange) =
+                exchange.as_mut().filter(|e| e.in_flight && e.abandoned.is_none() && e.deadline <= now)
+            else {
                 continue;
             };
-            exchange.abandoned = Some(match exchange.phase {
+            exchange.abandoned = Some(Abandon::Timeout(match exchange.phase {
                 Phase::Connecting => TransportError::ConnectTimeout,
-                Phase::Sending | Phase::Receiving => TransportError::ReadTimeout,
-            });
-            let cancel = opcode::AsyncCancel::new(slot as u64).build().user_data(CANCEL);
+                _ => TransportError::ReadTimeout,
+            }));
+            let cancel = opcode::AsyncCancel::new(index as u64).build().user_data(CANCEL);
             // SAFETY: a cancellation points to no memory.
             unsafe { self.ring.push(&cancel)? };
         }
@@ -391,14 +671,26 @@ impl UringDriver {
         unsafe { self.ring.push(&entry) }
     }
 
+    /// Makes the slot buffers `count` × `size` bytes at least (registered with the kernel where
+    /// it allows), reusing them when they are. Only with nothing in flight.
+    pub(crate) fn ensure_buffers(&mut self, count: u32, size: u64) -> io::Result<()> {
+        if self.busy() {
+            return Err(io::Error::other("slot buffers cannot change with operations in flight"));
+        }
+        self.buffers.ensure(&self.ring, count, size)
+    }
+
     /// Cancels every operation still in flight and reaps them all, so no memory the kernel may
-    /// still use is freed. If the ring fails meanwhile, that memory is leaked instead.
-    fn quiesce(&mut self) {
+    /// still use is freed or reused. If the ring fails meanwhile, that memory is leaked instead.
+    pub(crate) fn quiesce(&mut self) {
         if self.cancel_all().is_err() {
             self.leak();
             return;
         }
-        while self.exchanges.iter().flatten().any(|e| e.in_flight) || !self.timer.specs.is_empty() {
+        while self.exchanges.iter().flatten().any(|e| e.in_flight)
+            || self.writes.iter().flatten().next().is_some()
+            || !self.timer.specs.is_empty()
+        {
             let mut reaped = Vec::new();
             if self.ring.submit_and_wait().is_err() {
                 self.leak();
@@ -408,22 +700,27 @@ impl UringDriver {
             for (user_data, _) in reaped {
                 if user_data & TIMER != 0 {
                     self.timer.reaped(user_data & !TIMER);
+                } else if user_data & WRITE != 0 {
+                    // Writes to files are not cancellable: they finish, and are forgotten here.
+                    if let Some(write) = usize::try_from(user_data & !WRITE).ok().and_then(|i| self.writes.get_mut(i)) {
+                        *write = None;
+                    }
                 } else if user_data & CANCEL == 0
                     && let Some(Some(exchange)) =
-                        usize::try_from(user_data).ok().and_then(|s| self.exchanges.get_mut(s))
+                        usize::try_from(user_data).ok().and_then(|i| self.exchanges.get_mut(i))
                 {
                     exchange.in_flight = false;
                 }
             }
         }
         self.exchanges.clear();
-        self.finished.clear();
+        self.events.clear();
     }
 
     fn cancel_all(&mut self) -> io::Result<()> {
-        for (slot, exchange) in self.exchanges.iter().enumerate() {
+        for (index, exchange) in self.exchanges.iter().enumerate() {
             if exchange.as_ref().is_some_and(|e| e.in_flight) {
-                let cancel = opcode::AsyncCancel::new(slot as u64).build().user_data(CANCEL);
+                let cancel = opcode::AsyncCancel::new(index as u64).build().user_data(CANCEL);
                 // SAFETY: a cancellation points to no memory.
                 unsafe { self.ring.push(&cancel)? };
             }
@@ -442,13 +739,15 @@ impl UringDriver {
             std::mem::forget(exchange);
         }
         std::mem::forget(std::mem::take(&mut self.timer.specs));
+        std::mem::forget(std::mem::take(&mut self.buffers));
     }
 }
 
 impl Drop for UringDriver {
     fn drop(&mut self) {
-        // Normally a no-op (`drive` quiesces before returning); after a panic in a machine, it
-        // makes sure the kernel is done with the exchanges before they are freed.
+        // Normally a no-op (every run quiesces before returning); after a panic in a machine or
+        // a consumer, it makes sure the kernel is done with the exchanges, writes and slots
+        // before they are freed.
         self.quiesce();
     }
 }
@@ -466,8 +765,71 @@ impl Timer {
 /// What an exchange does after an operation completed.
 enum Step {
     Next,
-    Done(http::Response<Bytes>, bool),
+    /// A whole response, and whether its connection may be reused.
+    Whole(http::Response<Bytes>, bool),
+    /// A ranged response's head.
+    Head(http::Response<()>),
+    /// A ranged body ended with this many bytes, and this error.
+    BodyEnd(u64, Option<TransportError>),
     Fail(TransportError),
+}
+
+/// `n` bytes arrived in the exchange's receive buffer (0: the server closed).
+fn receive(exchange: &mut Exchange, n: usize) -> Step {
+    let data = &exchange.inbuf[..n.min(exchange.inbuf.len())];
+    match &mut exchange.target {
+        Target::Memory { reader, .. } => {
+            let progress = if n == 0 {
+                reader.eof().map(|r| Progress::Done { response: r, reusable: false })
+            } else {
+                reader.feed(data)
+            };
+            match progress {
+                Ok(Progress::More) => Step::Next,
+                Ok(Progress::Done { response, reusable }) => Step::Whole(response, reusable),
+                Err(error) => Step::Fail(error),
+            }
+        }
+        Target::Slot(body) => {
+            if n == 0 {
+                return Step::Fail(TransportError::Closed);
+            }
+            body.head.extend_from_slice(data);
+            let (head, length) = match http1::parse_head(&body.head, false, u64::MAX) {
+                Ok(Some(parsed)) => parsed,
+                Ok(None) => return Step::Next,
+                Err(error) => return Step::Fail(error),
+            };
+            if head.response.status() == http::StatusCode::PARTIAL_CONTENT {
+                if head.content_length().is_none() && !head.until_close() {
+                    // A chunked 206: no server we target sends one, and its framing cannot be
+                    // received in place.
+                    return Step::Fail(TransportError::Protocol);
+                }
+                body.until_close = head.until_close();
+                body.keep_alive = head.keep_alive;
+                body.want = head.content_length().unwrap_or(body.capacity).min(body.capacity);
+                body.head_len = length;
+            }
+            Step::Head(head.response)
+        }
+    }
+}
+
+/// Whether any byte of the exchange's response has arrived.
+fn started(exchange: &Exchange) -> bool {
+    match &exchange.target {
+        Target::Memory { reader, .. } => reader.started(),
+        Target::Slot(body) => !body.head.is_empty(),
+    }
+}
+
+/// The event that reports `error` for a request that got no response head.
+fn failure(id: RequestId, target: &Target, error: TransportError) -> Event {
+    match target {
+        Target::Memory { .. } => Event::Response(id, Err(error)),
+        Target::Slot(_) => Event::Head(id, Err(error)),
+    }
 }
 
 fn new_socket(addr: SocketAddr) -> io::Result<Socket> {

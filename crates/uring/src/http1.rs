@@ -5,7 +5,7 @@
 //! chunked`, or the end of the connection; the reader never holds more than the body cap.
 
 use bytes::{Buf, Bytes, BytesMut};
-use http::header::{CONNECTION, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
+use http::header::{CONNECTION, CONTENT_LENGTH, HOST, RANGE, TRANSFER_ENCODING};
 use http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode, Version};
 use stowage_proto::TransportError;
 
@@ -41,6 +41,18 @@ pub(crate) fn encode_request(request: &Request<Bytes>, host: &str, target: &str)
     }
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(body);
+    out
+}
+
+/// The bytes of `GET target` with `Range: range` (a ranged request of a download).
+pub(crate) fn encode_range_get(host: &str, target: &str, range: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + host.len() + target.len() + range.len());
+    out.extend_from_slice(b"GET ");
+    out.extend_from_slice(target.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    header(&mut out, HOST.as_str(), host.as_bytes());
+    header(&mut out, RANGE.as_str(), range.as_bytes());
+    out.extend_from_slice(b"\r\n");
     out
 }
 
@@ -101,11 +113,84 @@ pub(crate) struct ResponseReader {
     head_request: bool,
 }
 
+/// A parsed response head and how its body is framed.
 #[derive(Debug)]
-struct Head {
-    response: Response<()>,
+pub(crate) struct Head {
+    pub(crate) response: Response<()>,
     framing: Framing,
-    keep_alive: bool,
+    pub(crate) keep_alive: bool,
+}
+
+impl Head {
+    /// The body's length when `Content-Length` frames it (`None`: chunked, or until close).
+    pub(crate) fn content_length(&self) -> Option<u64> {
+        match self.framing {
+            Framing::Length(length) => Some(length),
+            Framing::Chunked(_) | Framing::Close => None,
+        }
+    }
+
+    /// Whether the body ends when the server closes the connection.
+    pub(crate) fn until_close(&self) -> bool {
+        matches!(self.framing, Framing::Close)
+    }
+}
+
+/// Parses the response head at the start of `buffer`: `None` while it is incomplete, else the
+/// head and its length in bytes. An endless head, a bad status line or header, conflicting
+/// lengths or a `Content-Length` over `max_body` are [`TransportError::Protocol`].
+pub(crate) fn parse_head(
+    buffer: &[u8],
+    head_request: bool,
+    max_body: u64,
+) -> Result<Option<(Head, usize)>, TransportError> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut parsed = httparse::Response::new(&mut headers);
+    let length = match parsed.parse(buffer) {
+        Ok(httparse::Status::Complete(length)) => length,
+        Ok(httparse::Status::Partial) if buffer.len() > MAX_HEAD => return Err(TransportError::Protocol),
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(_) => return Err(TransportError::Protocol),
+    };
+    let status = parsed.code.and_then(|c| StatusCode::from_u16(c).ok()).ok_or(TransportError::Protocol)?;
+    let version = if parsed.version == Some(0) { Version::HTTP_10 } else { Version::HTTP_11 };
+    let mut response = Response::new(());
+    *response.status_mut() = status;
+    *response.version_mut() = version;
+    for h in parsed.headers.iter() {
+        let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| TransportError::Protocol)?;
+        let value = HeaderValue::from_bytes(h.value).map_err(|_| TransportError::Protocol)?;
+        response.headers_mut().append(name, value);
+    }
+    let framing = framing(&response, head_request, max_body)?;
+    let keep_alive = keep_alive(&response);
+    Ok(Some((Head { response, framing, keep_alive }, length)))
+}
+
+/// How the body of `response` is framed.
+fn framing(response: &Response<()>, head_request: bool, max_body: u64) -> Result<Framing, TransportError> {
+    let status = response.status();
+    if head_request || status.is_informational() || status == 204 || status == 304 {
+        return Ok(Framing::Length(0));
+    }
+    let headers = response.headers();
+    let chunked = headers
+        .get_all(TRANSFER_ENCODING)
+        .iter()
+        .any(|v| v.to_str().is_ok_and(|v| v.to_ascii_lowercase().contains("chunked")));
+    if chunked {
+        return Ok(Framing::Chunked(Chunk::Size));
+    }
+    let mut lengths = headers.get_all(CONTENT_LENGTH).iter();
+    let Some(first) = lengths.next() else { return Ok(Framing::Close) };
+    if lengths.any(|other| other != first) {
+        return Err(TransportError::Protocol);
+    }
+    let length: u64 = first.to_str().ok().and_then(|v| v.trim().parse().ok()).ok_or(TransportError::Protocol)?;
+    if length > max_body {
+        return Err(TransportError::Protocol);
+    }
+    Ok(Framing::Length(length))
 }
 
 impl ResponseReader {
@@ -131,7 +216,6 @@ impl ResponseReader {
         if self.head.is_none() {
             match self.parse_head()? {
                 Some(head) => self.head = Some(head),
-                None if self.buffer.len() > MAX_HEAD => return Err(TransportError::Protocol),
                 None => return Ok(Progress::More),
             }
         }
@@ -148,52 +232,11 @@ impl ResponseReader {
     }
 
     fn parse_head(&mut self) -> Result<Option<Head>, TransportError> {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut parsed = httparse::Response::new(&mut headers);
-        let length = match parsed.parse(&self.buffer) {
-            Ok(httparse::Status::Complete(length)) => length,
-            Ok(httparse::Status::Partial) => return Ok(None),
-            Err(_) => return Err(TransportError::Protocol),
+        let Some((head, length)) = parse_head(&self.buffer, self.head_request, self.max_body as u64)? else {
+            return Ok(None);
         };
-        let status = parsed.code.and_then(|c| StatusCode::from_u16(c).ok()).ok_or(TransportError::Protocol)?;
-        let version = if parsed.version == Some(0) { Version::HTTP_10 } else { Version::HTTP_11 };
-        let mut response = Response::new(());
-        *response.status_mut() = status;
-        *response.version_mut() = version;
-        for h in parsed.headers.iter() {
-            let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| TransportError::Protocol)?;
-            let value = HeaderValue::from_bytes(h.value).map_err(|_| TransportError::Protocol)?;
-            response.headers_mut().append(name, value);
-        }
-        let framing = self.framing(&response)?;
-        let keep_alive = keep_alive(&response);
         self.buffer.advance(length);
-        Ok(Some(Head { response, framing, keep_alive }))
-    }
-
-    fn framing(&self, response: &Response<()>) -> Result<Framing, TransportError> {
-        let status = response.status();
-        if self.head_request || status.is_informational() || status == 204 || status == 304 {
-            return Ok(Framing::Length(0));
-        }
-        let headers = response.headers();
-        let chunked = headers
-            .get_all(TRANSFER_ENCODING)
-            .iter()
-            .any(|v| v.to_str().is_ok_and(|v| v.to_ascii_lowercase().contains("chunked")));
-        if chunked {
-            return Ok(Framing::Chunked(Chunk::Size));
-        }
-        let mut lengths = headers.get_all(CONTENT_LENGTH).iter();
-        let Some(first) = lengths.next() else { return Ok(Framing::Close) };
-        if lengths.any(|other| other != first) {
-            return Err(TransportError::Protocol);
-        }
-        let length: u64 = first.to_str().ok().and_then(|v| v.trim().parse().ok()).ok_or(TransportError::Protocol)?;
-        if length > self.max_body as u64 {
-            return Err(TransportError::Protocol);
-        }
-        Ok(Framing::Length(length))
+        Ok(Some(head))
     }
 
     fn read_body(&mut self) -> Result<Progress, TransportError> {
@@ -347,6 +390,8 @@ mod tests {
         );
         let get = Request::get("/x").body(Bytes::new()).unwrap();
         assert_eq!(encode_request(&get, "h", "/x"), b"GET /x HTTP/1.1\r\nhost: h\r\n\r\n");
+        let ranged = encode_range_get("h", "/x?y=1", "bytes=0-9");
+        assert_eq!(ranged, b"GET /x?y=1 HTTP/1.1\r\nhost: h\r\nrange: bytes=0-9\r\n\r\n");
     }
 
     #[test]

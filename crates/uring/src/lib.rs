@@ -30,11 +30,15 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+mod buffers;
+mod download;
+mod drive;
 mod driver;
 mod endpoint;
 mod error;
 mod http1;
 mod ring;
 
+pub use download::Download;
 pub use driver::UringDriver;
-pub use error::{RunError, UringError};
+pub use error::{GetError, RunError, UringError};

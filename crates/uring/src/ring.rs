@@ -43,6 +43,24 @@ impl Ring {
         }
     }
 
+    /// Registers `buffers` as the ring's fixed buffers (`IORING_REGISTER_BUFFERS`): fixed reads
+    /// and writes name them by index, and the kernel pins their pages once instead of per
+    /// operation.
+    ///
+    /// # Safety
+    ///
+    /// The memory every `iovec` describes must stay allocated, and not be moved, until
+    /// [`Ring::unregister_buffers`] succeeds or the ring is dropped.
+    pub(crate) unsafe fn register_buffers(&self, buffers: &[libc::iovec]) -> io::Result<()> {
+        // SAFETY: the caller keeps the memory alive and in place while it is registered.
+        unsafe { self.uring.submitter().register_buffers(buffers) }
+    }
+
+    /// Unregisters the fixed buffers; after success their memory may be freed.
+    pub(crate) fn unregister_buffers(&self) -> io::Result<()> {
+        self.uring.submitter().unregister_buffers()
+    }
+
     /// Takes every completion that has arrived, as `(user_data, result)`.
     pub(crate) fn reap(&mut self, into: &mut Vec<(u64, i32)>) {
         into.extend(self.uring.completion().map(|cqe| (cqe.user_data(), cqe.result())));
@@ -64,6 +82,28 @@ mod tests {
         let mut done = Vec::new();
         ring.reap(&mut done);
         assert_eq!(done, [(7, 0)]);
+    }
+
+    #[test]
+    fn registered_buffers_are_filled_in_place_by_fixed_reads() {
+        let ring = Ring::new(8).unwrap();
+        let mut memory = vec![0u8; 4096];
+        let iovec = libc::iovec { iov_base: memory.as_mut_ptr().cast(), iov_len: memory.len() };
+        // SAFETY: `memory` outlives the registration (unregistered below, before it is dropped).
+        unsafe { ring.register_buffers(&[iovec]) }.unwrap();
+        let mut ring = ring;
+        let (ours, mut theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        std::io::Write::write_all(&mut theirs, b"in place").unwrap();
+        let fd = io_uring::types::Fd(std::os::fd::AsRawFd::as_raw_fd(&ours));
+        let read = opcode::ReadFixed::new(fd, memory[100..].as_mut_ptr(), 8, 0).build().user_data(1);
+        // SAFETY: the read points into registered `memory`, alive until the completion below.
+        unsafe { ring.push(&read) }.unwrap();
+        ring.submit_and_wait().unwrap();
+        let mut done = Vec::new();
+        ring.reap(&mut done);
+        assert_eq!(done, [(1, 8)]);
+        ring.unregister_buffers().unwrap();
+        assert_eq!(&memory[100..108], b"in place");
     }
 
     #[test]

@@ -2,11 +2,9 @@
 //! reuse, a stale idle connection retried, refused connections, garbage, stalls, and requests
 //! still in flight when the machine finishes.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::thread;
+mod server;
+
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,6 +12,8 @@ use stowage_proto::{
     Completion, InputError, Instant, Machine, Output, RequestId, RequestIds, Timeouts, Transmit, TransportError,
 };
 use stowage_uring::UringDriver;
+
+use server::{Reply, serve};
 
 /// What a request came to: the status and body, or the transport error.
 type Outcome = Result<(u16, Bytes), TransportError>;
@@ -85,63 +85,6 @@ impl Machine for Fetch {
     fn handle_timeout(&mut self, _now: Instant) {}
 }
 
-/// What a test server does with one request.
-enum Reply {
-    /// Writes these bytes and waits for the next request on the connection.
-    Answer(Vec<u8>),
-    /// Writes these bytes and closes the connection.
-    AnswerAndClose(Vec<u8>),
-    /// Closes the connection without answering.
-    Close,
-}
-
-/// A server on loopback that handles each request on a connection with `respond(path)`; counts
-/// the connections it accepted.
-fn serve(respond: impl Fn(&str) -> Reply + Send + Sync + 'static) -> (String, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let (count, respond) = (Arc::clone(&accepted), Arc::new(respond));
-    thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            count.fetch_add(1, Ordering::SeqCst);
-            let respond = Arc::clone(&respond);
-            thread::spawn(move || answer_all(stream, &*respond));
-        }
-    });
-    (url, accepted)
-}
-
-fn answer_all(stream: TcpStream, respond: &dyn Fn(&str) -> Reply) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut writer = stream;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let path = line.split(' ').nth(1).unwrap_or("").to_owned();
-        loop {
-            let mut header = String::new();
-            if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
-                break;
-            }
-        }
-        match respond(&path) {
-            Reply::Answer(bytes) => {
-                if writer.write_all(&bytes).is_err() {
-                    return;
-                }
-            }
-            Reply::AnswerAndClose(bytes) => {
-                let _ = writer.write_all(&bytes);
-                return;
-            }
-            Reply::Close => return,
-        }
-    }
-}
-
 fn ok(body: &str) -> Reply {
     Reply::Answer(format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len()).into_bytes())
 }
@@ -152,7 +95,7 @@ fn driver(url: &str, read: Duration) -> UringDriver {
 
 #[test]
 fn keep_alive_carries_every_request_on_one_connection() {
-    let (url, accepted) = serve(ok);
+    let (url, accepted) = serve(|r| ok(&r.path));
     let outcomes = driver(&url, Duration::from_secs(5)).drive(Fetch::one_by_one(&["/a", "/b", "/c"])).unwrap().outcome;
     let bodies: Vec<Bytes> = outcomes.into_iter().map(|o| o.unwrap().1).collect();
     assert_eq!(bodies, ["/a", "/b", "/c"]);
@@ -161,7 +104,7 @@ fn keep_alive_carries_every_request_on_one_connection() {
 
 #[test]
 fn concurrent_requests_each_get_their_own_connection_and_answer() {
-    let (url, accepted) = serve(ok);
+    let (url, accepted) = serve(|r| ok(&r.path));
     let paths = ["/1", "/2", "/3", "/4"];
     let outcomes = driver(&url, Duration::from_secs(5)).drive(Fetch::new(&paths, true, false)).unwrap().outcome;
     let bodies: Vec<Bytes> = outcomes.into_iter().map(|o| o.unwrap().1).collect();
@@ -171,7 +114,7 @@ fn concurrent_requests_each_get_their_own_connection_and_answer() {
 
 #[test]
 fn an_idle_connection_the_server_closed_is_retried_once_on_a_fresh_one() {
-    let (url, accepted) = serve(|path| if path == "/close" { Reply::Close } else { ok(path) });
+    let (url, accepted) = serve(|r| if r.path == "/close" { Reply::Close } else { ok(&r.path) });
     let outcomes = driver(&url, Duration::from_secs(5)).drive(Fetch::one_by_one(&["/x", "/close"])).unwrap().outcome;
     assert_eq!(outcomes[0].as_ref().unwrap().1, "/x");
     // `/close` finds the reused connection closed before any answer: it is sent once more on a
@@ -182,7 +125,7 @@ fn an_idle_connection_the_server_closed_is_retried_once_on_a_fresh_one() {
 
 #[test]
 fn a_closed_port_is_connect_refused() {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let url = format!("http://127.0.0.1:{port}");
     let outcomes = driver(&url, Duration::from_secs(5)).drive(Fetch::one_by_one(&["/"])).unwrap().outcome;
     assert_eq!(outcomes, [Err(TransportError::ConnectRefused)]);
@@ -197,11 +140,11 @@ fn garbage_is_a_protocol_error() {
 
 #[test]
 fn a_stalled_answer_is_a_read_timeout_and_the_driver_goes_on() {
-    let (url, _) = serve(|path| {
-        if path == "/stall" {
-            thread::sleep(Duration::from_secs(2));
+    let (url, _) = serve(|r| {
+        if r.path == "/stall" {
+            std::thread::sleep(Duration::from_secs(2));
         }
-        ok(path)
+        ok(&r.path)
     });
     let mut driver = driver(&url, Duration::from_millis(200));
     let outcomes = driver.drive(Fetch::one_by_one(&["/stall", "/fine"])).unwrap().outcome;
@@ -215,11 +158,11 @@ fn a_stalled_answer_is_a_read_timeout_and_the_driver_goes_on() {
 fn requests_in_flight_when_the_machine_finishes_are_cancelled() {
     // `/stall` never answers and the read timeout is an hour: `drive` returns only because
     // it cancels that request once the machine is done with `/fast`.
-    let (url, _) = serve(|path| {
-        if path == "/stall" {
-            thread::sleep(Duration::from_secs(3600));
+    let (url, _) = serve(|r| {
+        if r.path == "/stall" {
+            std::thread::sleep(Duration::from_secs(3600));
         }
-        ok(path)
+        ok(&r.path)
     });
     let mut driver = driver(&url, Duration::from_secs(3600));
     let outcomes = driver.drive(Fetch::new(&["/stall", "/fast"], true, true)).unwrap().outcome;
@@ -230,7 +173,7 @@ fn requests_in_flight_when_the_machine_finishes_are_cancelled() {
 
 #[test]
 fn chunked_and_close_framed_bodies_arrive_whole() {
-    let (url, accepted) = serve(|path| match path {
+    let (url, accepted) = serve(|r| match r.path.as_str() {
         "/chunked" => Reply::Answer(
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n".to_vec(),
         ),

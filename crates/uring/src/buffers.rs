@@ -1,0 +1,151 @@
+//! The slots of ranged downloads: one buffer per slot, registered with the ring.
+
+use std::io;
+
+use stowage_ringslot::Slot;
+
+use crate::ring::Ring;
+
+/// The most buffers a ring may register (`IORING_MAX_REG_BUFFERS`), and so the most slots.
+const MAX_REGISTERED: usize = 1 << 14;
+/// The largest buffer a ring may register.
+const MAX_REGISTERED_SIZE: u64 = 1 << 30;
+
+/// Slot memory: `slots.len()` buffers of `size` bytes, registered as the ring's fixed buffers
+/// (slot `i` is fixed buffer `i`) when the kernel allows, else plain memory.
+///
+/// Invariants: a buffer is never freed, moved or reallocated while an operation may point
+/// into it — [`Buffers::ensure`] runs only with nothing in flight, and the driver quiesces
+/// before it drops them; while registered, the memory outlives the registration.
+#[derive(Default)]
+pub(crate) struct Buffers {
+    slots: Vec<Box<[u8]>>,
+    size: u64,
+    registered: bool,
+}
+
+impl Buffers {
+    /// At least `count` buffers of `size` bytes: the ones there are if they are enough, else
+    /// new ones (zeroed lazily by the allocator), registered if the kernel lets us (it may
+    /// refuse, e.g. over `RLIMIT_MEMLOCK`: then reads and writes go to the same memory
+    /// unregistered). Memory that cannot be had is an error, never an abort.
+    pub(crate) fn ensure(&mut self, ring: &Ring, count: u32, size: u64) -> io::Result<()> {
+        let count = count as usize;
+        if self.slots.len() >= count && self.size >= size {
+            return Ok(());
+        }
+        if self.registered {
+            ring.unregister_buffers()?;
+            self.registered = false;
+        }
+        self.slots.clear();
+        self.size = 0;
+        let len = usize::try_from(size).map_err(|_| too_large(count, size))?;
+        let mut slots = Vec::new();
+        slots.try_reserve_exact(count).map_err(|_| too_large(count, size))?;
+        for _ in 0..count {
+            let mut buffer = Vec::new();
+            buffer.try_reserve_exact(len).map_err(|_| too_large(count, size))?;
+            buffer.resize(len, 0);
+            slots.push(buffer.into_boxed_slice());
+        }
+        self.slots = slots;
+        self.size = size;
+        if count <= MAX_REGISTERED && size <= MAX_REGISTERED_SIZE && size > 0 {
+            let iovecs: Vec<libc::iovec> = self
+                .slots
+                .iter_mut()
+                .map(|b| libc::iovec { iov_base: b.as_mut_ptr().cast(), iov_len: b.len() })
+                .collect();
+            // SAFETY: the buffers stay allocated and in place until they are unregistered
+            // (above, before they are replaced) or the ring is dropped (the ring is declared
+            // before the buffers in the driver, so it is dropped first).
+            self.registered = unsafe { ring.register_buffers(&iovecs) }.is_ok();
+        }
+        Ok(())
+    }
+
+    /// Whether the slots are the ring's fixed buffers.
+    pub(crate) fn registered(&self) -> bool {
+        self.registered
+    }
+
+    /// The fixed-buffer index of `slot`, when registered.
+    pub(crate) fn registered_index(&self, slot: Slot) -> Option<u16> {
+        self.registered.then(|| u16::try_from(slot.0).ok()).flatten()
+    }
+
+    /// Where byte `offset` of `slot` is, for the kernel to read from.
+    pub(crate) fn pointer(&self, slot: Slot, offset: usize) -> Option<*const u8> {
+        self.slots.get(slot.0 as usize).filter(|b| offset <= b.len()).map(|b| b[offset..].as_ptr())
+    }
+
+    /// Where byte `offset` of `slot` is, for the kernel to write to.
+    pub(crate) fn pointer_mut(&mut self, slot: Slot, offset: u64) -> Option<*mut u8> {
+        let offset = usize::try_from(offset).ok()?;
+        self.slots.get_mut(slot.0 as usize).filter(|b| offset <= b.len()).map(|b| b[offset..].as_mut_ptr())
+    }
+
+    /// Copies `bytes` to the front of `slot` (no operation may be writing it); `false` if they
+    /// do not fit.
+    pub(crate) fn fill(&mut self, slot: Slot, bytes: &[u8]) -> bool {
+        match self.slots.get_mut(slot.0 as usize).and_then(|b| b.get_mut(..bytes.len())) {
+            Some(front) => {
+                front.copy_from_slice(bytes);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The first `len` bytes of `slot` (no operation may be writing it).
+    pub(crate) fn bytes(&self, slot: Slot, len: u64) -> Option<&[u8]> {
+        self.slots.get(slot.0 as usize)?.get(..usize::try_from(len).ok()?)
+    }
+}
+
+fn too_large(count: usize, size: u64) -> io::Error {
+    io::Error::new(io::ErrorKind::OutOfMemory, format!("cannot allocate {count} slots of {size} bytes"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buffers_are_reused_when_big_enough_and_registered() {
+        let ring = Ring::new(8).unwrap();
+        let mut buffers = Buffers::default();
+        buffers.ensure(&ring, 4, 1 << 16).unwrap();
+        assert!(buffers.registered(), "registration refused (RLIMIT_MEMLOCK?)");
+        let first = buffers.pointer(Slot(3), 0).unwrap();
+        buffers.ensure(&ring, 2, 1 << 10).unwrap();
+        assert_eq!(buffers.pointer(Slot(3), 0), Some(first));
+        assert_eq!(buffers.registered_index(Slot(3)), Some(3));
+        buffers.ensure(&ring, 8, 1 << 16).unwrap();
+        assert!(buffers.pointer(Slot(7), 1 << 16).is_some());
+        assert!(buffers.pointer(Slot(8), 0).is_none());
+        assert!(buffers.pointer(Slot(0), (1 << 16) + 1).is_none());
+    }
+
+    #[test]
+    fn impossible_sizes_are_errors_not_aborts() {
+        let ring = Ring::new(8).unwrap();
+        let mut buffers = Buffers::default();
+        let error = buffers.ensure(&ring, 16, u64::MAX / 4).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::OutOfMemory);
+        assert!(buffers.pointer(Slot(0), 0).is_none());
+    }
+
+    #[test]
+    fn fill_and_bytes_stay_inside_the_slot() {
+        let ring = Ring::new(8).unwrap();
+        let mut buffers = Buffers::default();
+        buffers.ensure(&ring, 1, 8).unwrap();
+        assert!(buffers.fill(Slot(0), b"abc"));
+        assert!(!buffers.fill(Slot(0), b"123456789"));
+        assert!(!buffers.fill(Slot(1), b"a"));
+        assert_eq!(buffers.bytes(Slot(0), 3), Some(&b"abc"[..]));
+        assert_eq!(buffers.bytes(Slot(0), 9), None);
+    }
+}
