@@ -62,7 +62,7 @@ enum Into {
 #[derive(Debug)]
 enum Failed {
     Download(DownloadError),
-    Other(String),
+    Other(#[expect(dead_code, reason = "shown by the assertions' Debug output")] String),
 }
 
 /// Downloads `url` with `config` through `driver`, consumed `into`.

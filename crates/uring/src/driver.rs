@@ -648,9 +648,18 @@ impl UringDriver {
         Ok(())
     }
 
-    /// Arms the ring's timeout for `deadline` (disarming the previous one), unless it already is.
+    /// Makes sure the ring wakes by `deadline`: keeps the armed timeout when it fires no later
+    /// (an early wake-up only re-arms), else replaces it. Deadlines move with every operation
+    /// submitted (`now + read timeout`), so re-arming on each would cost two submissions per
+    /// completion.
     fn arm(&mut self, deadline: Option<Instant>, now: Instant) -> io::Result<()> {
-        if self.timer.armed.map(|(at, _)| at) == deadline {
+        let early_enough = match (self.timer.armed, deadline) {
+            (Some((at, _)), Some(deadline)) => at <= deadline,
+            // Nothing to wait for: a pending timeout only wakes the loop once more.
+            (Some(_), None) | (None, None) => true,
+            (None, Some(_)) => false,
+        };
+        if early_enough {
             return Ok(());
         }
         if let Some((_, generation)) = self.timer.armed.take() {
