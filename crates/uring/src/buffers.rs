@@ -43,12 +43,12 @@ impl Buffers {
         let len = usize::try_from(size).map_err(|_| too_large(count, size))?;
         let mut slots = Vec::new();
         slots.try_reserve_exact(count).map_err(|_| too_large(count, size))?;
-        for _ in 0..count {
-            let mut buffer = Vec::new();
-            buffer.try_reserve_exact(len).map_err(|_| too_large(count, size))?;
-            buffer.resize(len, 0);
-            slots.push(buffer.into_boxed_slice());
-        }
+        // Refuse (rather than abort on) memory that cannot be had, asking once for all of it;
+        // then take lazily zeroed memory per slot (`calloc` of fresh pages: no memset, the
+        // registration faults them in).
+        let total = len.checked_mul(count).ok_or_else(|| too_large(count, size))?;
+        Vec::<u8>::new().try_reserve_exact(total).map_err(|_| too_large(count, size))?;
+        slots.extend((0..count).map(|_| vec![0u8; len].into_boxed_slice()));
         self.slots = slots;
         self.size = size;
         if count <= MAX_REGISTERED && size <= MAX_REGISTERED_SIZE && size > 0 {

@@ -7,6 +7,7 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io;
+use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
@@ -50,6 +51,9 @@ const WRITE: u64 = 1 << 61;
 /// [`RingSlot`](stowage_ringslot::RingSlot) machine with bodies received straight into
 /// registered slot buffers.
 ///
+/// The driver belongs to the thread that made it (its ring is bound to that thread: not
+/// `Send`); make it where it runs, e.g. inside `tokio::task::spawn_blocking`.
+///
 /// Memory safety: every buffer, address and timespec an in-flight operation points to is
 /// owned by the driver (an [`Exchange`] or a [`FileWrite`] in its tables, a pending timer, or
 /// the slot [`Buffers`]) and is freed or reused only after that operation's completion has been
@@ -75,6 +79,8 @@ pub struct UringDriver {
     pub(crate) buffers: Buffers,
     /// Where ranged downloads count the bytes they deliver.
     pub(crate) progress: Option<Arc<AtomicU64>>,
+    /// Not `Send`: the ring accepts submissions only from the thread that made it.
+    _thread: PhantomData<*const ()>,
 }
 
 /// What the core reports to the front end.
@@ -204,6 +210,7 @@ impl UringDriver {
             reaped: Vec::new(),
             buffers: Buffers::default(),
             progress: None,
+            _thread: PhantomData,
         })
     }
 

