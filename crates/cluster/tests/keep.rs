@@ -146,3 +146,38 @@ async fn expect_100_continue_is_refused_without_the_body_when_full() {
     }
     assert!(rest.contains("200 OK"), "{rest}");
 }
+
+/// Writes a PUT of `parts` (one write each, so the service sees several body frames) with
+/// `Content-Length` of their total, and returns the answer's status line.
+async fn put_in_parts(root: &str, hash: &str, parts: &[&[u8]]) -> String {
+    let addr = root.trim_start_matches("http://").trim_end_matches('/').to_owned();
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    conn.set_nodelay(true).unwrap();
+    let length: usize = parts.iter().map(|p| p.len()).sum();
+    let head = format!("PUT /{hash} HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n");
+    conn.write_all(head.as_bytes()).await.unwrap();
+    for part in parts {
+        conn.write_all(part).await.unwrap();
+        conn.flush().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut buf = vec![0u8; 1024];
+    let n = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf)).await.unwrap().unwrap();
+    String::from_utf8_lossy(&buf[..n]).lines().next().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn bodies_are_verified_frame_by_frame_unless_hashes_are_trusted() {
+    let cluster = KeepCluster::start(KeepClusterConfig::disks(1)).await.unwrap();
+    let root = cluster.services()[0].root.clone();
+    assert_eq!(put_in_parts(&root, FOO_MD5, &[b"f", b"o", b"o"]).await, "HTTP/1.1 200 OK");
+    // Only the last frame differs.
+    assert_eq!(put_in_parts(&root, FOO_MD5, &[b"f", b"o", b"x"]).await, "HTTP/1.1 400 Bad Request");
+    assert_eq!(cluster.replicas(FOO_MD5), 1);
+
+    let config = KeepClusterConfig { trust_hashes: true, ..KeepClusterConfig::disks(1) };
+    let trusting = KeepCluster::start(config).await.unwrap();
+    let root = trusting.services()[0].root.clone();
+    assert_eq!(put_in_parts(&root, FOO_MD5, &[b"b", b"ar"]).await, "HTTP/1.1 200 OK");
+    assert_eq!(trusting.replicas(FOO_MD5), 1);
+}

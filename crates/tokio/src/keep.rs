@@ -165,7 +165,7 @@ impl<T: Transport> KeepClient<T> {
     /// services report classes) and returns its signed locator. `copies == 0` returns
     /// `md5+size` without writing.
     pub async fn put(&self, block: Bytes, copies: u32, classes: &[&str]) -> Result<StoredBlock, KeepError> {
-        let block = Block::new(block)?;
+        let block = hash_block(block)?;
         let hash = block.hash();
         let request_id = request_id(&mut Jitter::from_seed(self.seeds.draw()));
         let config = WriteConfig {
@@ -188,6 +188,22 @@ impl<T: Transport> KeepClient<T> {
                 Err(error)
             }
         }
+    }
+}
+
+/// Above this size a block is hashed with [`tokio::task::block_in_place`] on a multi-threaded
+/// runtime (64 MiB of md5 is about 0.1 s of CPU; the worker's other tasks move to another
+/// thread meanwhile). Below it, and on a current-thread runtime, it is hashed in place.
+const HASH_IN_PLACE_MAX: usize = 1 << 20;
+
+/// The block of `data`, its md5 computed without holding up the runtime's other tasks.
+fn hash_block(data: Bytes) -> Result<Block, BlockError> {
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|handle| handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if multi_thread && data.len() > HASH_IN_PLACE_MAX {
+        tokio::task::block_in_place(|| Block::new(data))
+    } else {
+        Block::new(data)
     }
 }
 

@@ -108,3 +108,21 @@ async fn zero_copies_writes_nothing() {
     assert_eq!(stored.locator, format!("{FOO_MD5}+3"));
     assert!(servers[0].received_requests().await.unwrap().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_block_is_hashed_off_the_runtime_and_sent_whole() {
+    // Over 1 MiB on a multi-threaded runtime: hashed in `block_in_place`.
+    let data = Bytes::from((0..3u32 << 20).map(|i| (i % 251) as u8).collect::<Vec<u8>>());
+    let hash = BlockHash::of(&data);
+    let (servers, services) = keepstores(1).await;
+    Mock::given(method("PUT"))
+        .and(path(format!("/{hash}")))
+        .and(body_bytes(data.to_vec()))
+        .respond_with(ResponseTemplate::new(200).set_body_string(format!("{hash}+{}+Asig@6a000000\n", data.len())))
+        .expect(1)
+        .mount(&servers[0])
+        .await;
+    let stored = client(services).put(data.clone(), 1, &[]).await.unwrap();
+    assert_eq!(stored.locator, format!("{hash}+{}+Asig@6a000000", data.len()));
+    assert_eq!(stored.copies, 1);
+}

@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONNECTION, CONTENT_LENGTH};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use md5::{Digest, Md5};
 
@@ -200,12 +200,12 @@ async fn put(shared: &Shared, service: &ServiceState, hash: &str, request: Reque
     let token = request.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     // Reading the body is what makes hyper answer `Expect: 100-continue`: a refusal above
     // never asks the client for the body.
-    let body = match Limited::new(request.into_body(), MAX_BLOCK_BYTES as usize).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => return plain(StatusCode::BAD_REQUEST, "body unreadable or too large"),
+    let verify = (!shared.trust_hashes).then(Md5::new);
+    let Some(received) = receive(request.into_body(), size, verify).await else {
+        return plain(StatusCode::BAD_REQUEST, "body unreadable, or not Content-Length bytes");
     };
-    if body.len() as u64 != size || (!shared.trust_hashes && hex(&Md5::digest(&body).into()) != hash) {
-        return plain(StatusCode::BAD_REQUEST, "hash or size mismatch");
+    if received.is_some_and(|digest| digest != hash) {
+        return plain(StatusCode::BAD_REQUEST, "hash mismatch");
     }
     let replicas = match service.spec.kind {
         KeepKind::Disk => 1,
@@ -239,6 +239,25 @@ async fn put(shared: &Shared, service: &ServiceState, hash: &str, request: Reque
         headers.insert("x-keep-storage-classes-confirmed", value);
     }
     response
+}
+
+/// Reads a PUT's body of `size` bytes (its `Content-Length`), hashing each frame as it
+/// arrives when `verify` is given: nothing is collected or copied, and the hash is done when
+/// the last frame is in. `None` when the body cannot be read or its length is not `size`;
+/// otherwise the hex md5 (when verifying).
+async fn receive(mut body: Incoming, size: u64, mut verify: Option<Md5>) -> Option<Option<String>> {
+    let mut received: u64 = 0;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.ok()?.into_data() else { continue };
+        received = received.saturating_add(data.len() as u64);
+        if received > size {
+            return None;
+        }
+        if let Some(md5) = &mut verify {
+            md5.update(&data);
+        }
+    }
+    (received == size).then(|| verify.map(|md5| hex(&md5.finalize().into())))
 }
 
 fn plain(status: StatusCode, body: &str) -> Response<Full<Bytes>> {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use bytes::Bytes;
 use stowage_cluster::keep::{KeepCluster, KeepClusterConfig, KeepServiceSpec, Scripted};
-use stowage_replica::{BlockHash, RetryPolicy, Service, ServiceKind};
+use stowage_replica::{RetryPolicy, Service, ServiceKind};
 use stowage_tokio::{KeepClient, KeepError};
 
 use super::{Meta, Run, Target};
@@ -95,10 +95,10 @@ pub(super) fn scenarios() -> Vec<Box<dyn super::Scenario>> {
     read_only[3].read_only = true;
     let big = ReplicaScenario {
         name: "replica-64mib-x3",
-        about: "throughput: 4 blocks of 64 MiB x 3 copies to 8 keepstores",
+        about: "throughput: 8 blocks of 64 MiB x 3 copies to 8 keepstores",
         services: vec![KeepServiceSpec::disk(); 8],
         wanted: 3,
-        blocks: 4,
+        blocks: 8,
         block_size: 64 << 20,
         ..base.clone()
     };
@@ -181,7 +181,50 @@ struct Tally {
     puts: u64,
     passes: u64,
     elapsed: Duration,
+    /// CPU time (user + system) the writer spent in its puts, when it could be read.
+    client_cpu: Option<Duration>,
+    /// CPU time the writer's process or thread spent over the whole run (puts and making the
+    /// blocks): what to take off the harness process's time to leave the keepstores'.
+    writer_cpu_in_process: Duration,
     hashes: Vec<String>,
+}
+
+/// The name of the threads `KeepClient` runs on in this harness.
+const CLIENT_THREAD: &str = "keep-client";
+
+/// CPU time (user + system) used so far by this process's live threads named `name`:
+/// `/proc/self/task/*/schedstat` (nanoseconds). `None` where it cannot be read (not Linux).
+fn threads_cpu(name: &str) -> Option<Duration> {
+    let mut total = Duration::ZERO;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let path = task.ok()?.path();
+        // A thread may end between listing and reading: it is skipped.
+        let (Ok(comm), Ok(stat)) =
+            (std::fs::read_to_string(path.join("comm")), std::fs::read_to_string(path.join("schedstat")))
+        else {
+            continue;
+        };
+        if comm.trim_end() == name {
+            total += Duration::from_nanos(stat.split_whitespace().next()?.parse().ok()?);
+        }
+    }
+    Some(total)
+}
+
+/// CPU time (user + system) used so far by this process, all threads: `/proc/self/stat`
+/// fields 14 and 15, in the kernel's fixed 100 ticks per second. `None` where it cannot be read.
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) may hold spaces; the fields after it are plain numbers.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(Duration::from_millis((utime + stime) * 10))
+}
+
+/// Milliseconds of CPU per GiB of block data (0 when unknown).
+fn cpu_ms_per_gib(cpu: Option<Duration>, bytes: f64) -> u64 {
+    cpu.map_or(0, |cpu| (cpu.as_secs_f64() * 1e3 / (bytes / f64::from(1u32 << 30))).round() as u64)
 }
 
 /// Block `b` of a scenario: deterministic bytes, different for every block.
@@ -198,6 +241,7 @@ async fn run(scenario: &ReplicaScenario, target: Target) -> anyhow::Result<Row> 
         ..KeepClusterConfig::default()
     };
     let cluster = KeepCluster::start(config).await.with_context(|| format!("{}: starting Keep", scenario.name))?;
+    let process_before = process_cpu();
     let tally = match scenario.writer {
         Writer::Stowage => write_with_stowage(scenario, &cluster, target.seed).await?,
         Writer::ArvadosSdk => match sdk_python() {
@@ -205,6 +249,11 @@ async fn run(scenario: &ReplicaScenario, target: Target) -> anyhow::Result<Row> 
             None => return Ok(skipped(scenario)),
         },
     };
+    // This process runs the keepstores (and, for stowage, the writer's thread): what is left
+    // once the writer's time is taken off is the keepstores' (and the idle harness's).
+    let keep_cpu = process_before
+        .zip(process_cpu())
+        .map(|(before, after)| after.saturating_sub(before).saturating_sub(tally.writer_cpu_in_process));
     let wanted = u64::from(scenario.wanted);
     let over: u64 = tally.hashes.iter().map(|h| cluster.replicas(h).saturating_sub(wanted)).sum();
     let read_only_writes: u64 = cluster.stats().iter().map(|s| s.read_only_writes).sum();
@@ -229,6 +278,8 @@ async fn run(scenario: &ReplicaScenario, target: Target) -> anyhow::Result<Row> 
             ("passes", Cell::Count(tally.passes)),
             ("over", Cell::Count(over)),
             ("mb_per_s", Cell::Count(mb_per_s.round() as u64)),
+            ("client_cpu_ms_per_gib", Cell::Count(cpu_ms_per_gib(tally.client_cpu, bytes))),
+            ("keep_cpu_ms_per_gib", Cell::Count(cpu_ms_per_gib(keep_cpu, bytes))),
             ("elapsed", Cell::Seconds(tally.elapsed.as_secs_f64())),
         ],
         ok,
@@ -240,15 +291,28 @@ fn skipped(scenario: &ReplicaScenario) -> Row {
         family: FAMILY,
         scenario: scenario.name.to_owned(),
         outcome: "skipped: no Python with arvados-python-client (set STOWAGE_PYTHON)".to_owned(),
-        columns: ["wanted", "stored", "puts", "passes", "over", "mb_per_s"]
-            .into_iter()
-            .map(|k| (k, Cell::Count(0)))
-            .chain([("elapsed", Cell::Seconds(0.0))])
-            .collect(),
+        columns: [
+            "wanted",
+            "stored",
+            "puts",
+            "passes",
+            "over",
+            "mb_per_s",
+            "client_cpu_ms_per_gib",
+            "keep_cpu_ms_per_gib",
+        ]
+        .into_iter()
+        .map(|k| (k, Cell::Count(0)))
+        .chain([("elapsed", Cell::Seconds(0.0))])
+        .collect(),
         ok: true,
     }
 }
 
+/// Writes the scenario's blocks with `KeepClient`, one after the other, on a thread of its
+/// own with its own single-threaded runtime (hyper's connection tasks included): the client's
+/// CPU time is that of the threads named [`CLIENT_THREAD`], apart from the keepstores' on the
+/// harness runtime — as the SDK's is its own process's.
 async fn write_with_stowage(scenario: &ReplicaScenario, cluster: &KeepCluster, seed: u64) -> anyhow::Result<Tally> {
     let services = cluster
         .services()
@@ -263,29 +327,48 @@ async fn write_with_stowage(scenario: &ReplicaScenario, cluster: &KeepCluster, s
         .policy(RetryPolicy::go(Duration::from_millis(100)))
         .seed(seed)
         .build()?;
+    let (blocks, block_size, wanted) = (scenario.blocks, scenario.block_size, scenario.wanted);
+    let client = std::thread::Builder::new().name(CLIENT_THREAD.to_owned()).spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().thread_name(CLIENT_THREAD).enable_all().build()?;
+        let started_cpu = threads_cpu(CLIENT_THREAD);
+        let mut tally = runtime.block_on(put_blocks(&keep, blocks, block_size, wanted))?;
+        tally.writer_cpu_in_process =
+            started_cpu.zip(threads_cpu(CLIENT_THREAD)).map_or(Duration::ZERO, |(b, a)| a.saturating_sub(b));
+        anyhow::Ok(tally)
+    })?;
+    tokio::task::spawn_blocking(move || client.join()).await?.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+async fn put_blocks(keep: &KeepClient, blocks: usize, block_size: usize, wanted: u32) -> anyhow::Result<Tally> {
     let mut tally = Tally::default();
-    for b in 0..scenario.blocks {
-        let data = block(b, scenario.block_size);
-        tally.hashes.push(BlockHash::of(&data).to_string());
+    let mut client_cpu = threads_cpu(CLIENT_THREAD).map(|_| Duration::ZERO);
+    for b in 0..blocks {
+        let data = block(b, block_size);
+        let cpu_started = threads_cpu(CLIENT_THREAD);
         let started = Instant::now();
-        let result = keep.put(data, scenario.wanted, &[]).await;
+        let result = keep.put(data, wanted, &[]).await;
         tally.elapsed += started.elapsed();
+        client_cpu =
+            client_cpu.zip(cpu_started).zip(threads_cpu(CLIENT_THREAD)).map(|((sum, b), a)| sum + a.saturating_sub(b));
         match result {
             Ok(stored) => {
                 tally.stored += 1;
                 tally.copies += stored.copies;
                 tally.puts += stored.per_service.iter().map(|s| u64::from(s.attempts)).sum::<u64>();
                 tally.passes += u64::from(stored.passes);
+                tally.hashes.push(stored.locator.chars().take(32).collect());
             }
-            Err(KeepError::Failed { got, per_service, passes, .. }) => {
+            Err(KeepError::Failed { hash, got, per_service, passes, .. }) => {
                 tally.failed += 1;
                 tally.copies += got;
                 tally.puts += per_service.iter().map(|s| u64::from(s.attempts)).sum::<u64>();
                 tally.passes += u64::from(passes);
+                tally.hashes.push(hash.to_string());
             }
             Err(error) => return Err(error).context("the write could not run"),
         }
     }
+    tally.client_cpu = client_cpu;
     Ok(tally)
 }
 
@@ -326,6 +409,7 @@ async fn write_with_sdk(scenario: &ReplicaScenario, cluster: &KeepCluster, pytho
     let got: serde_json::Value = serde_json::from_slice(&out.stdout).context("the SDK script's output")?;
     let mut tally = Tally {
         elapsed: Duration::from_secs_f64(got["seconds"].as_f64().unwrap_or(0.0)),
+        client_cpu: got["cpu_seconds"].as_f64().map(Duration::from_secs_f64),
         puts: cluster.puts() - before,
         ..Tally::default()
     };
