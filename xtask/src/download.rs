@@ -2,7 +2,8 @@
 //!
 //! Installs nginx, curl and aria2 from Debian packages when missing (`apt-get update` first),
 //! serves a 1 GiB file from nginx on loopback and fetches it, to a sink, with `curl` (one
-//! stream), `aria2c -x8 -s8` and `stowage get` (the tokio driver) at 4, 8 and 16 workers. Then
+//! stream), `aria2c -x8 -s8` and `stowage get` with each driver (tokio, io_uring) at 4, 8 and 16
+//! workers, in order to stdout, and at 8 workers to a sink (`--sink`). Then
 //! against the embedded cluster (`stowage serve`): the AIStore Python SDK's parallel iterator
 //! (`num_workers=8`, when `aistore` is importable by `$STOWAGE_PYTHON` or `python3`) and `stowage
 //! get` on the same 1 GiB object, and `stowage get` on a 16 GiB object (memory bound). Last, the
@@ -94,12 +95,21 @@ pub(crate) fn bench(root: &Path) -> Result<()> {
             &url,
         ],
     )?);
+    // Both drivers in order to stdout (here /dev/null), interleaved so drift hits both alike.
     for workers in ["4", "8", "16"] {
-        let name = format!("stowage get --workers {workers}");
+        for driver in ["tokio", "uring"] {
+            rows.push(measure_shell(
+                &format!("stowage get --driver {driver} --workers {workers}"),
+                GIB,
+                &format!("{} get -q --driver {driver} --workers {workers} '{url}' > /dev/null", stowage.display()),
+            )?);
+        }
+    }
+    for driver in ["tokio", "uring"] {
         rows.push(measure_shell(
-            &name,
+            &format!("stowage get --driver {driver} --workers 8 --sink"),
             GIB,
-            &format!("{} get -q --workers {workers} '{url}' > /dev/null", stowage.display()),
+            &format!("{} get -q --driver {driver} --workers 8 --sink '{url}'", stowage.display()),
         )?);
     }
     drop(nginx);
@@ -119,17 +129,21 @@ pub(crate) fn bench(root: &Path) -> Result<()> {
         None => println!("xtask: SKIPPED the AIStore SDK run: no python with `aistore` (set STOWAGE_PYTHON)"),
     }
     let one = object("1g.bin");
-    rows.push(measure_shell(
-        "stowage get --workers 8, cluster",
-        GIB,
-        &format!("{} get -q --workers 8 '{one}' > /dev/null", stowage.display()),
-    )?);
     let big = object("16g.bin");
-    rows.push(measure_shell(
-        "stowage get --workers 8, cluster, 16 GiB",
-        16 * GIB,
-        &format!("{} get -q --workers 8 '{big}' > /dev/null", stowage.display()),
-    )?);
+    for driver in ["tokio", "uring"] {
+        rows.push(measure_shell(
+            &format!("stowage get --driver {driver} --workers 8, cluster"),
+            GIB,
+            &format!("{} get -q --driver {driver} --workers 8 '{one}' > /dev/null", stowage.display()),
+        )?);
+    }
+    for driver in ["tokio", "uring"] {
+        rows.push(measure_shell(
+            &format!("stowage get --driver {driver} --workers 8, cluster, 16 GiB"),
+            16 * GIB,
+            &format!("{} get -q --driver {driver} --workers 8 '{big}' > /dev/null", stowage.display()),
+        )?);
+    }
     drop(cluster);
 
     println!("\n{}", table(&rows));
@@ -142,12 +156,13 @@ pub(crate) fn bench(root: &Path) -> Result<()> {
 }
 
 /// The harness's download scenarios (`crates/stowage/src/suite/download.rs`).
-const HARNESS_SCENARIOS: [&str; 7] = [
+const HARNESS_SCENARIOS: [&str; 8] = [
     "download-stream",
     "download-read-all",
     "download-capped",
+    "download-capped-8m",
     "download-faults",
-    "download-faults-hedged",
+    "download-faults-unhedged",
     "download-straggler",
     "download-straggler-hedged",
 ];

@@ -162,15 +162,21 @@ impl FaultRule {
         {
             return Err(InvalidFault::Method { method: method.clone() });
         }
-        if !self.path_prefix.is_empty() && !self.path_prefix.starts_with('/') {
-            return Err(InvalidFault::PathPrefix { prefix: self.path_prefix.clone() });
-        }
-        Ok(())
+        check_path_prefix(&self.path_prefix)
     }
 
     fn matches(&self, method: &http::Method, path: &str) -> bool {
         self.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method.as_str()))
             && path.starts_with(&self.path_prefix)
+    }
+}
+
+/// A path prefix is empty or starts with `/` (anything else matches no request path).
+pub(crate) fn check_path_prefix(prefix: &str) -> Result<(), InvalidFault> {
+    if prefix.is_empty() || prefix.starts_with('/') {
+        Ok(())
+    } else {
+        Err(InvalidFault::PathPrefix { prefix: prefix.to_owned() })
     }
 }
 

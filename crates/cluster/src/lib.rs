@@ -77,6 +77,6 @@ pub use jobs::{JobScript, JobStep, Jobs, Span, TargetScript, USER_ABORT};
 pub use objects::MAX_PUT_BYTES;
 pub use scenario::{BucketSpec, ClusterConfig, MAX_GENERATED_SIZE, ObjectSpec, ScenarioError};
 pub use server::{Cluster, ClusterError, SHUTDOWN_GRACE};
-pub use shaping::{Link, RangeFault, RangeFaultRule};
+pub use shaping::{InvalidLink, Link, RangeFault, RangeFaultRule};
 pub use stats::Stats;
 pub use store::DEFAULT_COLD_GET_LOCK;

@@ -1,9 +1,12 @@
 //! Scenarios: the cluster's configuration, in code or in a TOML or JSON file.
 //!
-//! A file lists buckets (`[[bucket]]`), their objects (`[[bucket.object]]`) and fault rules
-//! (`[[fault]]`); see `scenarios/cold-get.toml` in this crate for a commented example, and
-//! `scenarios/faults.json` for the JSON shape (`{"bucket": [...], "fault": [...]}`; the plural
-//! keys `buckets`, `objects` and `faults` are accepted too). Unknown keys are errors.
+//! A file lists buckets (`[[bucket]]`), their objects (`[[bucket.object]]`), fault rules
+//! (`[[fault]]`), the link object GETs go through (`[link]`: a per-connection bandwidth cap and
+//! first-byte latency) and range fault rules (`[[range_fault]]`); see
+//! `scenarios/cold-get.toml` and `scenarios/ranged.toml` in this crate for commented examples,
+//! and `scenarios/faults.json` for the JSON shape (`{"bucket": [...], "fault": [...]}`; the
+//! plural keys `buckets`, `objects`, `faults` and `range_faults` are accepted too). Unknown
+//! keys are errors.
 //!
 //! Parsing checks the shape; [`ClusterConfig::validate`] (run by every constructor here and
 //! by [`Cluster::start`](crate::Cluster::start)) checks the meaning and names what is wrong.
@@ -18,6 +21,7 @@ use serde::Deserialize;
 use stowage_proto::ais::{Bucket, Namespace, Provider, UnknownProvider};
 
 use crate::faults::{FaultRule, InvalidFault};
+use crate::shaping::{InvalidLink, Link, RangeFaultRule};
 use crate::store::{Content, DEFAULT_COLD_GET_LOCK};
 
 /// The largest generated object a scenario may declare: 64 GiB.
@@ -36,6 +40,13 @@ pub struct ClusterConfig {
     /// Fault rules, tried in order (`[[fault]]`, `"fault": [...]`).
     #[serde(default, rename = "fault", alias = "faults")]
     pub faults: Vec<FaultRule>,
+    /// The bandwidth cap per connection and first-byte latency of object GETs (`[link]`);
+    /// no cap, no latency by default.
+    #[serde(default)]
+    pub link: Link,
+    /// Range fault rules, tried in order (`[[range_fault]]`, `"range_fault": [...]`).
+    #[serde(default, rename = "range_fault", alias = "range_faults")]
+    pub range_faults: Vec<RangeFaultRule>,
 }
 
 /// A bucket to create at start.
@@ -183,6 +194,17 @@ pub enum ScenarioError {
         /// What is wrong.
         source: InvalidFault,
     },
+    /// A range fault rule that cannot be applied.
+    #[error("range_fault #{index}: {source}")]
+    RangeFault {
+        /// Its position in the list, from 0.
+        index: usize,
+        /// What is wrong.
+        source: InvalidFault,
+    },
+    /// A link that cannot be applied.
+    #[error(transparent)]
+    Link(#[from] InvalidLink),
 }
 
 /// A validated configuration, ready to seed a cluster.
@@ -190,6 +212,8 @@ pub enum ScenarioError {
 pub(crate) struct Scenario {
     pub(crate) buckets: Vec<SeedBucket>,
     pub(crate) faults: Vec<FaultRule>,
+    pub(crate) link: Link,
+    pub(crate) range_faults: Vec<RangeFaultRule>,
 }
 
 /// A validated bucket and its backend's objects.
@@ -228,7 +252,7 @@ impl ClusterConfig {
         Ok(config)
     }
 
-    /// Checks names, providers, namespaces, object contents and fault rules.
+    /// Checks names, providers, namespaces, object contents, fault rules and the link.
     pub fn validate(&self) -> Result<(), ScenarioError> {
         self.resolve().map(drop)
     }
@@ -247,7 +271,11 @@ impl ClusterConfig {
         for (index, rule) in self.faults.iter().enumerate() {
             rule.validate().map_err(|source| ScenarioError::Fault { index, source })?;
         }
-        Ok(Scenario { buckets, faults: self.faults.clone() })
+        for (index, rule) in self.range_faults.iter().enumerate() {
+            rule.validate().map_err(|source| ScenarioError::RangeFault { index, source })?;
+        }
+        self.link.validate()?;
+        Ok(Scenario { buckets, faults: self.faults.clone(), link: self.link, range_faults: self.range_faults.clone() })
     }
 }
 

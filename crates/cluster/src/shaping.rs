@@ -3,16 +3,42 @@
 //! requests ([`RangeFaultRule`]).
 //!
 //! Both apply to object `GET`s only; range faults only to those with a `Range` header.
+//!
+//! In a scenario file they read
+//!
+//! ```toml
+//! [link]
+//! bytes_per_sec = 100000000   # per-connection cap; none when absent
+//! first_byte_ms = 5           # every object GET waits this long before its head; default 0
+//!
+//! [[range_fault]]
+//! path_prefix = "/v1/objects/data/"          # optional; raw path prefix, "" matches all
+//! fault = { kind = "status", status = 503 }  # status{status} | cut_mid_body | stall_mid_body{ms}
+//!                                            # | delay{ms} | wrong_content_range | ignore_range
+//! skip = 25                                  # let the first N matching range requests through
+//! every = 50                                 # then hit one in N (default 1: all)
+//! times = 4                                  # at most N times; forever when absent
+//! ```
+//!
+//! and in JSON `{"link": {"bytes_per_sec": 100000000, "first_byte_ms": 5}, "range_fault":
+//! [{"fault": {"kind": "stall_mid_body", "ms": 5000}, "every": 100}]}`.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::faults::{self, InvalidFault};
 
 /// How fast the cluster answers object GETs.
 ///
 /// HTTP/1.1 connections carry one response at a time, so a cap per response is a cap per
 /// connection: a client gets more bandwidth only by opening more connections, as with real
 /// object stores.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+///
+/// Serialised as `{bytes_per_sec = N, first_byte_ms = N}` (both optional).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(from = "LinkRepr")]
 pub struct Link {
     /// The most bytes per second one response body (of a generated object) is sent at; no cap
     /// when `None`.
@@ -21,8 +47,47 @@ pub struct Link {
     pub first_byte: Duration,
 }
 
+/// The serde shape of [`Link`]: the latency in whole milliseconds.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LinkRepr {
+    #[serde(default)]
+    bytes_per_sec: Option<u64>,
+    #[serde(default)]
+    first_byte_ms: u64,
+}
+
+impl From<LinkRepr> for Link {
+    fn from(repr: LinkRepr) -> Self {
+        Link { bytes_per_sec: repr.bytes_per_sec, first_byte: Duration::from_millis(repr.first_byte_ms) }
+    }
+}
+
+/// Why a [`Link`] cannot be applied as written.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidLink {
+    /// A cap of 0 bytes per second (leave it out for no cap).
+    #[error("link bytes_per_sec must be at least 1 (leave it out for no cap)")]
+    ZeroRate,
+}
+
+impl Link {
+    /// Checks that the link can be applied as written.
+    pub fn validate(&self) -> Result<(), InvalidLink> {
+        match self.bytes_per_sec {
+            Some(0) => Err(InvalidLink::ZeroRate),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// What a [`RangeFaultRule`] does to a range request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+///
+/// Serialised internally tagged by `kind`: `{kind = "status", status = 503}`,
+/// `{kind = "cut_mid_body"}`, `{kind = "stall_mid_body", ms = 5000}`, `{kind = "delay", ms =
+/// 2000}`, `{kind = "wrong_content_range"}`, `{kind = "ignore_range"}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(from = "RangeFaultRepr")]
 pub enum RangeFault {
     /// Answer this status (with a short error body) instead of the range.
     Status {
@@ -47,24 +112,61 @@ pub enum RangeFault {
     IgnoreRange,
 }
 
+/// The serde shape of [`RangeFault`]: unit variants as empty struct variants, so unknown
+/// fields next to their `kind` are rejected (see `faults::FaultRepr`).
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+enum RangeFaultRepr {
+    Status { status: u16 },
+    CutMidBody {},
+    StallMidBody { ms: u64 },
+    Delay { ms: u64 },
+    WrongContentRange {},
+    IgnoreRange {},
+}
+
+impl From<RangeFaultRepr> for RangeFault {
+    fn from(repr: RangeFaultRepr) -> Self {
+        match repr {
+            RangeFaultRepr::Status { status } => RangeFault::Status { status },
+            RangeFaultRepr::CutMidBody {} => RangeFault::CutMidBody,
+            RangeFaultRepr::StallMidBody { ms } => RangeFault::StallMidBody { ms },
+            RangeFaultRepr::Delay { ms } => RangeFault::Delay { ms },
+            RangeFaultRepr::WrongContentRange {} => RangeFault::WrongContentRange,
+            RangeFaultRepr::IgnoreRange {} => RangeFault::IgnoreRange,
+        }
+    }
+}
+
 /// A range fault and the range requests it applies to.
 ///
 /// A rule matches an object GET with a `Range` header whose raw path starts with
 /// `path_prefix`. Of the matching requests it lets `skip` through, then applies to every
 /// `every`-th one (`every` = 1: all of them), at most `times` times. Rules are tried in the
 /// order they were added; the first that applies wins.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// In a scenario file (`[[range_fault]]`) every field but `fault` is optional.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RangeFaultRule {
     /// The prefix of the raw request path to match; `""` matches every path.
+    #[serde(default)]
     pub path_prefix: String,
     /// What to do.
     pub fault: RangeFault,
     /// Matching requests let through first.
+    #[serde(default)]
     pub skip: u32,
     /// Apply to every `every`-th matching request after the skipped ones (0 is taken as 1).
+    #[serde(default = "one")]
     pub every: u32,
     /// How many times to apply; forever when `None`.
+    #[serde(default)]
     pub times: Option<u32>,
+}
+
+fn one() -> u32 {
+    1
 }
 
 impl RangeFaultRule {
@@ -95,6 +197,15 @@ impl RangeFaultRule {
     pub fn times(mut self, n: u32) -> Self {
         self.times = Some(n);
         self
+    }
+
+    /// Checks that the rule can be applied as written: a final status, a path prefix that a
+    /// request path can have.
+    pub fn validate(&self) -> Result<(), InvalidFault> {
+        if let RangeFault::Status { status } = self.fault {
+            faults::status_code(status)?;
+        }
+        faults::check_path_prefix(&self.path_prefix)
     }
 }
 

@@ -19,7 +19,7 @@ pub(crate) struct State {
 
 impl State {
     /// A cluster seeded from a validated scenario: its buckets, their backends' objects (cold
-    /// in remote buckets) and its fault rules.
+    /// in remote buckets), its fault rules, its link and its range fault rules.
     pub(crate) fn seeded(scenario: Scenario) -> Self {
         let state = State::default();
         for seed in scenario.buckets {
@@ -30,6 +30,10 @@ impl State {
         }
         for rule in scenario.faults {
             state.faults.add(rule);
+        }
+        state.shaping.set_link(scenario.link);
+        for rule in scenario.range_faults {
+            state.shaping.add(rule);
         }
         state
     }

@@ -7,8 +7,11 @@ use std::path::{Path, PathBuf};
 use common::*;
 use http::{Method, StatusCode};
 use http_body_util::Full;
+use std::time::Duration;
+
 use stowage_cluster::{
-    BucketSpec, Cluster, ClusterConfig, ClusterError, Fault, FaultRule, InvalidFault, ObjectSpec, ScenarioError,
+    BucketSpec, Cluster, ClusterConfig, ClusterError, Fault, FaultRule, InvalidFault, InvalidLink, Link, ObjectSpec,
+    RangeFault, RangeFaultRule, ScenarioError,
 };
 use stowage_proto::ais::{Bucket, Namespace, Provider};
 
@@ -102,6 +105,7 @@ fn json_and_toml_read_the_same() {
                 .object(ObjectSpec::generated("x", 10)),
         ],
         faults: vec![FaultRule::new(Fault::Status { status: 503 })],
+        ..ClusterConfig::default()
     };
     assert_eq!(from_toml, expected);
     assert_eq!(ClusterConfig::from_toml_str("").unwrap(), ClusterConfig::default());
@@ -121,6 +125,90 @@ fn fault_kinds_in_both_formats() {
     let json = r#"{"fault": [{"fault": {"kind": "reset"}, "skip": 2, "times": 3, "method": "GET"}]}"#;
     let rule = &ClusterConfig::from_json_str(json).unwrap().faults[0];
     assert_eq!(*rule, FaultRule::new(Fault::Reset).method("GET").skip(2).times(3));
+}
+
+#[test]
+fn the_ranged_example_parses() {
+    let config = ClusterConfig::from_file(&example("ranged.toml")).unwrap();
+    assert_eq!(config.link, Link { bytes_per_sec: Some(100_000_000), first_byte: Duration::from_millis(5) });
+    assert_eq!(
+        config.range_faults,
+        [
+            RangeFaultRule::new(RangeFault::Status { status: 503 }).path_prefix("/v1/objects/data/").skip(25).every(50),
+            RangeFaultRule::new(RangeFault::StallMidBody { ms: 5000 }).skip(50).every(100).times(10),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn range_faults_and_the_link_from_a_file_are_applied() {
+    let json = r#"{
+        "bucket": [{"name": "data", "object": [{"name": "o", "size": 1000}]}],
+        "link": {"bytes_per_sec": 1000000000, "first_byte_ms": 1},
+        "range_fault": [
+            {"fault": {"kind": "status", "status": 503}, "skip": 1, "times": 1},
+            {"path_prefix": "/v1/objects/data/", "fault": {"kind": "wrong_content_range"}, "times": 1},
+            {"fault": {"kind": "ignore_range"}, "times": 1}
+        ]
+    }"#;
+    let cluster = Cluster::start(ClusterConfig::from_json_str(json).unwrap()).await.unwrap();
+    let uri = object_uri(&Bucket::new("data", Provider::Ais), "o", &[]);
+    let addr = cluster.addr();
+    // Rule 1 lets the first range through (rule 2 takes it), answers the second 503; rule 3
+    // takes the third; then none is left.
+    let reply = get_range(addr, &uri, "bytes=0-9").await;
+    assert_eq!((reply.status, reply.header("content-range")), (StatusCode::PARTIAL_CONTENT, "bytes 1-10/1000"));
+    assert_eq!(get_range(addr, &uri, "bytes=0-9").await.status, StatusCode::SERVICE_UNAVAILABLE);
+    let reply = get_range(addr, &uri, "bytes=0-9").await;
+    assert_eq!((reply.status, reply.body.len()), (StatusCode::OK, 1000));
+    let reply = get_range(addr, &uri, "bytes=0-9").await;
+    assert_eq!((reply.status, reply.header("content-range")), (StatusCode::PARTIAL_CONTENT, "bytes 0-9/1000"));
+    assert_eq!(get(addr, &uri).await.status, StatusCode::OK, "range faults leave whole GETs alone");
+    assert_eq!(cluster.stats().faults_injected, 3);
+}
+
+#[test]
+fn range_fault_kinds_in_both_formats() {
+    for (toml, fault) in [
+        (r#"{ kind = "status", status = 500 }"#, RangeFault::Status { status: 500 }),
+        (r#"{ kind = "cut_mid_body" }"#, RangeFault::CutMidBody),
+        (r#"{ kind = "stall_mid_body", ms = 9 }"#, RangeFault::StallMidBody { ms: 9 }),
+        (r#"{ kind = "delay", ms = 3 }"#, RangeFault::Delay { ms: 3 }),
+        (r#"{ kind = "wrong_content_range" }"#, RangeFault::WrongContentRange),
+        (r#"{ kind = "ignore_range" }"#, RangeFault::IgnoreRange),
+    ] {
+        let config = ClusterConfig::from_toml_str(&format!("[[range_fault]]\nfault = {toml}")).unwrap();
+        assert_eq!(config.range_faults, [RangeFaultRule::new(fault)]);
+    }
+    let json =
+        r#"{"range_faults": [{"fault": {"kind": "cut_mid_body"}, "skip": 2, "every": 3, "times": 4}], "link": {}}"#;
+    let config = ClusterConfig::from_json_str(json).unwrap();
+    assert_eq!(config.range_faults, [RangeFaultRule::new(RangeFault::CutMidBody).skip(2).every(3).times(4)]);
+    assert_eq!(config.link, Link::default());
+}
+
+#[test]
+fn range_fault_and_link_errors() {
+    for bad in [
+        "[[range_fault]]\nfault = { kind = \"cut_mid_body\", ms = 1 }",
+        "[[range_fault]]\nfault = { kind = \"explode\" }",
+        "[[range_fault]]\nfault = { kind = \"delay\" }",
+        "[[range_fault]]\nfault = { kind = \"ignore_range\" }\nmethod = \"GET\"",
+        "[[range_fault]]\nskip = 1",
+        "[link]\nfirst_byte = 5",
+        "[link]\nbytes_per_sec = -1",
+    ] {
+        assert!(matches!(toml_err(bad), ScenarioError::Toml(_)), "{bad}");
+    }
+    let status = toml_err(
+        "[[range_fault]]\nfault = { kind = \"ignore_range\" }\n[[range_fault]]\nfault = { kind = \"status\", status = 99 }",
+    );
+    assert!(matches!(status, ScenarioError::RangeFault { index: 1, source: InvalidFault::Status { status: 99 } }));
+    assert!(status.to_string().starts_with("range_fault #1: "), "{status}");
+    let prefix = toml_err("[[range_fault]]\npath_prefix = \"v1\"\nfault = { kind = \"cut_mid_body\" }");
+    assert!(matches!(prefix, ScenarioError::RangeFault { index: 0, source: InvalidFault::PathPrefix { .. } }));
+    let rate = toml_err("[link]\nbytes_per_sec = 0");
+    assert!(matches!(rate, ScenarioError::Link(InvalidLink::ZeroRate)), "{rate}");
 }
 
 #[test]

@@ -79,6 +79,7 @@ impl Clock {
     }
 
     /// Records `now` and returns the latest instant seen so far.
+    #[inline]
     pub fn observe(&mut self, now: Instant) -> Instant {
         self.latest = self.latest.max(now);
         self.latest

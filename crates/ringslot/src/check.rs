@@ -6,7 +6,7 @@ use stowage_proto::TransportError;
 use stowage_proto::ais::header::VERSION;
 
 use crate::config::MAX_CHUNK_SIZE_HEADER;
-use crate::range::ContentRange;
+use crate::range::{ContentRange, digits};
 use crate::{ByteRange, DownloadError, Failure};
 
 /// `ais-version`, parsed once.
@@ -34,10 +34,42 @@ pub(crate) struct Identity {
 }
 
 impl Identity {
-    /// Adopts the headers not seen yet and compares those already seen.
-    fn check(&mut self, headers: &HeaderMap) -> Result<(), DownloadError> {
-        compare(&mut self.etag, headers.get(ETAG), "ETag")?;
-        compare(&mut self.version, headers.get(&AIS_VERSION), VERSION)
+    /// Adopts the values not seen yet and compares those already seen.
+    fn check(&mut self, etag: Option<&HeaderValue>, version: Option<&HeaderValue>) -> Result<(), DownloadError> {
+        compare(&mut self.etag, etag, "ETag")?;
+        compare(&mut self.version, version, VERSION)
+    }
+}
+
+/// The headers a range check reads, found in one pass over the head (the first value of each,
+/// as `HeaderMap::get` would give): one walk over a handful of entries costs less than four
+/// hashed lookups.
+#[derive(Default)]
+struct RangeHeaders<'a> {
+    content_range: Option<&'a HeaderValue>,
+    content_length: Option<&'a HeaderValue>,
+    etag: Option<&'a HeaderValue>,
+    version: Option<&'a HeaderValue>,
+}
+
+impl<'a> RangeHeaders<'a> {
+    fn scan(headers: &'a HeaderMap) -> Self {
+        let mut seen = RangeHeaders::default();
+        for (name, value) in headers {
+            let slot = if name == CONTENT_RANGE {
+                &mut seen.content_range
+            } else if name == CONTENT_LENGTH {
+                &mut seen.content_length
+            } else if name == ETAG {
+                &mut seen.etag
+            } else if name == AIS_VERSION {
+                &mut seen.version
+            } else {
+                continue;
+            };
+            slot.get_or_insert(value);
+        }
+        seen
     }
 }
 
@@ -65,9 +97,9 @@ fn retryable(status: StatusCode) -> bool {
     status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS
 }
 
-/// A header as a `u64`, if it is one.
-fn header_u64(headers: &HeaderMap, name: impl http::header::AsHeaderName) -> Option<u64> {
-    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+/// A header as a `u64`, if it is one (digits only, surrounding blanks allowed).
+fn header_u64(value: Option<&HeaderValue>) -> Option<u64> {
+    digits(value?.as_bytes())
 }
 
 /// What a HEAD tells: the size and the chunk size the object suggests.
@@ -91,11 +123,11 @@ pub(crate) fn head(result: &Result<http::Response<()>, TransportError>, identity
         return Verdict::Fatal(DownloadError::HeadStatus { status: status.as_u16() });
     }
     let headers = response.headers();
-    let Some(size) = header_u64(headers, CONTENT_LENGTH) else { return Verdict::Fatal(DownloadError::NoSize) };
-    if let Err(error) = identity.check(headers) {
+    let Some(size) = header_u64(headers.get(CONTENT_LENGTH)) else { return Verdict::Fatal(DownloadError::NoSize) };
+    if let Err(error) = identity.check(headers.get(ETAG), headers.get(&AIS_VERSION)) {
         return Verdict::Fatal(error);
     }
-    let max_chunk = header_u64(headers, &MAX_CHUNK_SIZE).filter(|&chunk| chunk > 0);
+    let max_chunk = header_u64(headers.get(&MAX_CHUNK_SIZE)).filter(|&chunk| chunk > 0);
     Verdict::Accept(Head { size, max_chunk })
 }
 
@@ -122,8 +154,8 @@ pub(crate) fn range(
     if status != StatusCode::PARTIAL_CONTENT {
         return Verdict::Fatal(DownloadError::Status { range, status: status.as_u16() });
     }
-    let headers = response.headers();
-    let raw = headers.get(CONTENT_RANGE);
+    let headers = RangeHeaders::scan(response.headers());
+    let raw = headers.content_range;
     let parsed = raw.and_then(|value| ContentRange::parse(value.as_bytes()));
     match parsed {
         Some(parsed) if parsed.range == range => {
@@ -136,7 +168,7 @@ pub(crate) fn range(
             return Verdict::Fatal(DownloadError::WrongRange { range, got });
         }
     }
-    if let Some(announced) = header_u64(headers, CONTENT_LENGTH) {
+    if let Some(announced) = header_u64(headers.content_length) {
         if announced > range.len() {
             return Verdict::Fatal(DownloadError::LongBody { range, received: announced });
         }
@@ -144,7 +176,7 @@ pub(crate) fn range(
             return Verdict::Fatal(DownloadError::ShortBody { range, received: announced });
         }
     }
-    match identity.check(headers) {
+    match identity.check(headers.etag, headers.version) {
         Ok(()) => Verdict::Accept(()),
         Err(error) => Verdict::Fatal(error),
     }

@@ -209,11 +209,32 @@ pub struct RingSlot {
     slots: Vec<SlotState>,
     /// Free slots (a stack).
     free: Vec<Slot>,
-    outputs: VecDeque<Output>,
+    /// Entries of `window` in [`EntryState::Backoff`] (so a ring without retries pending never
+    /// scans the window for them).
+    backoffs: usize,
+    /// `plan.ranges()`, computed once.
+    ranges: u64,
+    outputs: VecDeque<Pending>,
+    /// Durations of finished ranges (hedging only).
     samples: crate::samples::Samples,
     /// Cached median of `samples` (hedging only).
     median: Option<Duration>,
     summary: Summary,
+}
+
+/// An output waiting to be polled, kept small: an [`Output`] is as large as the HEAD's
+/// `http::Request` (264 bytes), and every range moves three outputs through the queue. The
+/// HEAD's request and the [`Plan`] are made when polled; the final result is boxed (once per
+/// download).
+#[derive(Clone, Debug)]
+enum Pending {
+    Head(RequestId),
+    Plan,
+    Fetch(Fetch),
+    Deliver { slot: Slot, range: ByteRange },
+    Landed { range: ByteRange },
+    Cancel(RequestId),
+    Done(Box<Result<Summary, DownloadError>>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -297,7 +318,9 @@ impl RingSlot {
             flights: Vec::with_capacity(config.workers as usize),
             slots: vec![SlotState::Free; slots as usize],
             free: (0..slots).rev().map(Slot).collect(),
-            outputs: VecDeque::new(),
+            backoffs: 0,
+            ranges: 0,
+            outputs: VecDeque::with_capacity(slots as usize + 2),
             samples: crate::samples::Samples::default(),
             median: None,
             summary: Summary::default(),
@@ -353,19 +376,25 @@ impl RingSlot {
 
     fn send_head(&mut self, attempts: u32) {
         let id = self.ids.next_id();
+        self.outputs.push_back(Pending::Head(id));
+        self.phase = Phase::Head { id, attempts };
+    }
+
+    /// The HEAD request of the object.
+    fn head_request(&self) -> http::Request<Bytes> {
         let mut request = http::Request::new(Bytes::new());
         *request.method_mut() = Method::HEAD;
         *request.uri_mut() = self.uri.clone();
-        self.outputs.push_back(Output::Head(Transmit { id, request }));
-        self.phase = Phase::Head { id, attempts };
+        request
     }
 
     /// The size is known: plan, and start fetching (or finish at once when there is nothing).
     fn start(&mut self, now: Instant, size: u64, max_chunk: Option<u64>) {
         let chunk = self.chunk.or(max_chunk).unwrap_or(DEFAULT_CHUNK);
         self.plan = Plan::new(size, self.offset, self.end, chunk);
+        self.ranges = self.plan.ranges();
         self.phase = Phase::Running;
-        self.outputs.push_back(Output::Plan(self.plan));
+        self.outputs.push_back(Pending::Plan);
         if self.plan.is_empty() {
             self.finish(Ok(self.summary));
         } else {
@@ -375,10 +404,10 @@ impl RingSlot {
 
     fn finish(&mut self, result: Result<Summary, DownloadError>) {
         for flight in self.flights.drain(..) {
-            self.outputs.push_back(Output::Cancel(flight.id));
+            self.outputs.push_back(Pending::Cancel(flight.id));
         }
         self.phase = Phase::Done;
-        self.outputs.push_back(Output::Done(result));
+        self.outputs.push_back(Pending::Done(Box::new(result)));
     }
 
     fn entry(&mut self, index: u64) -> Option<&mut Entry> {
@@ -406,7 +435,7 @@ impl RingSlot {
         if hedge {
             self.summary.hedges += 1;
         }
-        self.outputs.push_back(Output::Fetch(Fetch { id, range, slot, hedge }));
+        self.outputs.push_back(Pending::Fetch(Fetch { id, range, slot, hedge }));
     }
 
     /// Starts what can be started: due retries first, then a hedge of the head of line, then
@@ -416,7 +445,7 @@ impl RingSlot {
             return;
         }
         // Due retries, oldest range first.
-        for offset in 0..self.window.len() {
+        for offset in 0..if self.backoffs > 0 { self.window.len() } else { 0 } {
             if self.flights.len() >= self.workers {
                 return;
             }
@@ -427,12 +456,15 @@ impl RingSlot {
                 entry.state = EntryState::Fetching;
                 entry.attempts += 1;
                 entry.hedged = false;
+                self.backoffs -= 1;
                 self.summary.retries += 1;
                 self.send_range(now, self.base + offset as u64, slot, false);
             }
         }
-        self.hedge_head(now);
-        let ranges = self.plan.ranges();
+        if self.hedge.is_some() {
+            self.hedge_head(now);
+        }
+        let ranges = self.ranges;
         while self.flights.len() < self.workers {
             // With hedging on, new ranges behind a head of line leave one slot free for its
             // hedge: otherwise the ranges behind a straggler fill every slot and it can never be
@@ -519,17 +551,17 @@ impl RingSlot {
             };
         }
         self.flights.swap_remove(position);
-        self.samples.push(now.saturating_duration_since(flight.started));
         if self.hedge.is_some() {
+            self.samples.push(now.saturating_duration_since(flight.started));
             self.median = self.samples.median();
-        }
-        // The other request for the same range, if hedged, lost.
-        if let Some(loser) = self.flights.iter().position(|f| f.index == flight.index) {
-            let loser = self.flights.swap_remove(loser);
-            self.outputs.push_back(Output::Cancel(loser.id));
-            self.free_slot(loser.slot);
-            if flight.hedge {
-                self.summary.hedge_wins += 1;
+            // The other request for the same range, if hedged, lost.
+            if let Some(loser) = self.flights.iter().position(|f| f.index == flight.index) {
+                let loser = self.flights.swap_remove(loser);
+                self.outputs.push_back(Pending::Cancel(loser.id));
+                self.free_slot(loser.slot);
+                if flight.hedge {
+                    self.summary.hedge_wins += 1;
+                }
             }
         }
         let mode = self.mode;
@@ -539,13 +571,13 @@ impl RingSlot {
             Mode::WholeObject => {
                 entry.state = EntryState::Landed;
                 self.free_slot(flight.slot);
-                self.outputs.push_back(Output::Landed { range });
+                self.outputs.push_back(Pending::Landed { range });
                 self.summary.bytes += range.len();
                 self.summary.ranges += 1;
             }
         }
         self.advance();
-        if self.base >= self.plan.ranges() {
+        if self.base >= self.ranges {
             self.finish(Ok(self.summary));
         }
     }
@@ -558,7 +590,7 @@ impl RingSlot {
                 EntryState::Ready { slot } => {
                     let Some(range) = self.plan.range(self.base) else { return };
                     self.slots[slot.0 as usize] = SlotState::Delivered;
-                    self.outputs.push_back(Output::Deliver { slot, range });
+                    self.outputs.push_back(Pending::Deliver { slot, range });
                     self.summary.bytes += range.len();
                     self.summary.ranges += 1;
                 }
@@ -587,6 +619,19 @@ impl RingSlot {
         }
         let until = now.saturating_add(backoff.delay(attempts));
         entry.state = EntryState::Backoff { until, slot: flight.slot };
+        self.backoffs += 1;
+    }
+
+    /// When the earliest retry in backoff is due.
+    fn next_retry(&self) -> Option<Instant> {
+        if self.backoffs == 0 {
+            return None;
+        }
+        let due = self.window.iter().filter_map(|entry| match entry.state {
+            EntryState::Backoff { until, .. } => Some(until),
+            _ => None,
+        });
+        due.min()
     }
 
     fn release(&mut self, slot: Slot) -> Result<(), Rejected> {
@@ -651,7 +696,15 @@ impl Machine for RingSlot {
 
     fn poll_output(&mut self, now: Instant) -> Option<Output> {
         self.clock.observe(now);
-        self.outputs.pop_front()
+        Some(match self.outputs.pop_front()? {
+            Pending::Head(id) => Output::Head(Transmit { id, request: self.head_request() }),
+            Pending::Plan => Output::Plan(self.plan),
+            Pending::Fetch(fetch) => Output::Fetch(fetch),
+            Pending::Deliver { slot, range } => Output::Deliver { slot, range },
+            Pending::Landed { range } => Output::Landed { range },
+            Pending::Cancel(id) => Output::Cancel(id),
+            Pending::Done(result) => Output::Done(*result),
+        })
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
@@ -664,14 +717,7 @@ impl Machine for RingSlot {
         if self.flights.len() >= self.workers {
             return None;
         }
-        let retry = self
-            .window
-            .iter()
-            .filter_map(|entry| match entry.state {
-                EntryState::Backoff { until, .. } => Some(until),
-                _ => None,
-            })
-            .min();
+        let retry = self.next_retry();
         let hedge = self.hedge_due().filter(|_| !self.free.is_empty()).map(|(due, _)| due);
         match (retry, hedge) {
             (Some(a), Some(b)) => Some(a.min(b)),

@@ -91,33 +91,84 @@ pub(crate) struct ContentRange {
 }
 
 impl ContentRange {
-    /// Parses a satisfied-range value; anything else (`bytes */total`, garbage, `last < first`,
-    /// numbers past `u64`) is `None`.
+    /// Parses a satisfied-range value, `bytes first-last/total` (`total` may be `*`); anything
+    /// else (`bytes */total`, garbage, `last < first`, numbers past `u64`) is `None`. Blanks
+    /// (spaces, tabs) are allowed around each part. One pass over the bytes.
     pub(crate) fn parse(value: &[u8]) -> Option<Self> {
-        let value = std::str::from_utf8(value).ok()?.trim();
-        let rest = value.strip_prefix("bytes")?.trim_start();
-        let (span, total) = rest.split_once('/')?;
-        let (first, last) = span.trim().split_once('-')?;
-        let first: u64 = digits(first)?;
-        let last: u64 = digits(last)?;
-        if last < first {
+        let mut cursor = Cursor { bytes: value, at: 0 };
+        cursor.blanks();
+        cursor.eat_word(b"bytes")?;
+        cursor.blanks();
+        let first = cursor.number()?;
+        cursor.blanks();
+        cursor.eat(b'-')?;
+        cursor.blanks();
+        let last = cursor.number()?;
+        cursor.blanks();
+        cursor.eat(b'/')?;
+        cursor.blanks();
+        let total = match cursor.eat(b'*') {
+            Some(()) => None,
+            None => Some(cursor.number()?),
+        };
+        cursor.blanks();
+        if !cursor.at_end() || last < first {
             return None;
         }
-        let total = match total.trim() {
-            "*" => None,
-            total => Some(digits(total)?),
-        };
         Some(ContentRange { range: ByteRange { start: first, end: last.checked_add(1)? }, total })
     }
 }
 
-/// A non-empty run of ASCII digits (no sign, no spaces inside) as a `u64`.
-fn digits(text: &str) -> Option<u64> {
-    let text = text.trim();
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+/// A non-empty run of ASCII digits (no sign, no blanks inside; blanks around allowed) as a
+/// `u64`; `None` past `u64::MAX`.
+pub(crate) fn digits(text: &[u8]) -> Option<u64> {
+    let mut cursor = Cursor { bytes: text, at: 0 };
+    cursor.blanks();
+    let number = cursor.number()?;
+    cursor.blanks();
+    cursor.at_end().then_some(number)
+}
+
+/// A position in a header value being parsed.
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl Cursor<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
     }
-    text.parse().ok()
+
+    fn at_end(&self) -> bool {
+        self.at >= self.bytes.len()
+    }
+
+    /// Skips spaces and tabs (the only blanks a header value can hold).
+    fn blanks(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t')) {
+            self.at += 1;
+        }
+    }
+
+    fn eat(&mut self, byte: u8) -> Option<()> {
+        (self.peek()? == byte).then(|| self.at += 1)
+    }
+
+    fn eat_word(&mut self, word: &[u8]) -> Option<()> {
+        self.bytes.get(self.at..)?.starts_with(word).then(|| self.at += word.len())
+    }
+
+    /// One or more ASCII digits as a `u64`; `None` when there is none or it overflows.
+    fn number(&mut self) -> Option<u64> {
+        let start = self.at;
+        let mut number: u64 = 0;
+        while let Some(digit) = self.peek().map(|b| b.wrapping_sub(b'0')).filter(|&d| d <= 9) {
+            number = number.checked_mul(10)?.checked_add(u64::from(digit))?;
+            self.at += 1;
+        }
+        (self.at > start).then_some(number)
+    }
 }
 
 #[cfg(test)]
@@ -148,13 +199,35 @@ mod tests {
     }
 
     #[test]
+    fn digits_parsing() {
+        assert_eq!(digits(b" 42\t"), Some(42));
+        assert_eq!(digits(b"18446744073709551615"), Some(u64::MAX));
+        for bad in [&b""[..], b" ", b"+1", b"-1", b"1 2", b"18446744073709551616", b"0x10", b"1.0"] {
+            assert_eq!(digits(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
     fn content_range_parsing() {
         let parsed = ContentRange::parse(b"bytes 0-99/1000").unwrap();
         assert_eq!(parsed, ContentRange { range: ByteRange { start: 0, end: 100 }, total: Some(1000) });
         assert_eq!(ContentRange::parse(b"bytes 5-5/*").unwrap().total, None);
-        for bad in
-            [&b"bytes */1000"[..], b"bytes 9-3/10", b"items 0-1/2", b"bytes -1-3/4", b"bytes 0-18446744073709551615/1"]
-        {
+        assert_eq!(ContentRange::parse(b" bytes\t1 - 2 / 3 ").unwrap().range, ByteRange { start: 1, end: 3 });
+        assert_eq!(ContentRange::parse(b"bytes1-2/3").unwrap().total, Some(3));
+        for bad in [
+            &b"bytes */1000"[..],
+            b"bytes 9-3/10",
+            b"items 0-1/2",
+            b"bytes -1-3/4",
+            b"bytes 0-18446744073709551615/1",
+            b"bytes 0-1/2/3",
+            b"bytes 0-1/2 x",
+            b"bytes 0 1-2/3",
+            b"bytes 0-1/",
+            b"bytes 0-1/99999999999999999999",
+            b"bytes +0-1/2",
+            b"",
+        ] {
             assert_eq!(ContentRange::parse(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
     }

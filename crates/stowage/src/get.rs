@@ -1,8 +1,10 @@
-//! `stowage get URL [-o FILE] [--workers N] [--chunk SIZE]`: a parallel ranged download with a
-//! progress bar, to a file (written at offsets, fsynced) or to stdout (in order).
+//! `stowage get URL [-o FILE] [--workers N] [--chunk SIZE] [--driver uring|tokio]`: a parallel
+//! ranged download with a progress bar, to a file (written at offsets, fsynced) or to stdout
+//! (in order), through the io_uring driver — or the tokio driver, asked for or where io_uring
+//! is unavailable (with a warning).
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -10,7 +12,18 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
+use stowage_ringslot::{Config, Mode};
 use stowage_tokio::download::{self, DownloadOptions};
+use stowage_uring::{UringDriver, UringError};
+
+/// Which driver runs the download.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Driver {
+    /// io_uring: bodies received straight into registered slots, one thread.
+    Uring,
+    /// tokio + hyper.
+    Tokio,
+}
 
 /// The arguments of `stowage get`.
 #[derive(Debug, clap::Args)]
@@ -31,6 +44,12 @@ pub(crate) struct Args {
     /// Buffers (at least --workers); default 2 × workers.
     #[arg(long)]
     slots: Option<u32>,
+    /// Receive the bytes and drop them (for measuring): no output at all.
+    #[arg(long, conflicts_with = "output")]
+    sink: bool,
+    /// The driver; `uring` falls back to `tokio` (with a warning) where io_uring is unavailable.
+    #[arg(long, value_enum, default_value_t = Driver::Uring)]
+    driver: Driver,
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
@@ -85,23 +104,73 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
 }
 
 async fn fetch(args: &Args, options: DownloadOptions) -> anyhow::Result<()> {
+    if args.driver == Driver::Uring {
+        let (url, output, sink) = (args.url.clone(), args.output.clone(), args.sink);
+        // The same settings as the tokio driver's (the driver picks the mode).
+        let (config, timeouts, progress) = (options.config(Mode::Stream), options.timeouts, options.progress.clone());
+        // The ring is made on the thread that runs it.
+        let ran = tokio::task::spawn_blocking(move || {
+            let driver = UringDriver::new(&url, timeouts)?;
+            Ok(uring_fetch(driver, &url, config, output.as_deref(), sink, progress))
+        })
+        .await
+        .context("the io_uring download thread")?;
+        match ran {
+            Ok(result) => return result.with_context(|| format!("GET {}", args.url)),
+            Err::<_, UringError>(error) => eprintln!("warning: {error}; falling back to the tokio driver"),
+        }
+    }
     if let Some(path) = &args.output {
         download::download(&args.url, path, options).await.with_context(|| format!("GET {}", args.url))?;
         return Ok(());
     }
     let mut stream = download::get(&args.url, options)?;
-    // Unbuffered where possible: the chunks are large, and stdout's line buffering would scan
-    // every one for newlines.
-    let mut stdout: Box<dyn Write> = match std::fs::OpenOptions::new().write(true).open("/dev/stdout") {
-        Ok(file) => Box::new(file),
-        Err(_) => Box::new(std::io::stdout().lock()),
-    };
+    let mut stdout = stdout();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.with_context(|| format!("GET {}", args.url))?;
-        stdout.write_all(&chunk).context("writing to stdout")?;
+        if !args.sink {
+            stdout.write_all(&chunk).context("writing to stdout")?;
+        }
     }
     stdout.flush().context("writing to stdout")?;
     Ok(())
+}
+
+/// The download on this (blocking) thread through io_uring.
+fn uring_fetch(
+    mut driver: UringDriver,
+    url: &str,
+    config: Config,
+    output: Option<&Path>,
+    sink: bool,
+    progress: Option<Arc<AtomicU64>>,
+) -> anyhow::Result<()> {
+    driver.set_progress(progress);
+    if let Some(path) = output {
+        driver.download(url, config, path)?;
+        return Ok(());
+    }
+    if sink {
+        // Ranges land in any order and are dropped: no ordering, no copy.
+        driver.sink(url, config)?;
+        return Ok(());
+    }
+    let mut download = driver.get(url, config)?;
+    let mut stdout = stdout();
+    while let Some(chunk) = download.next_chunk()? {
+        stdout.write_all(chunk).context("writing to stdout")?;
+    }
+    stdout.flush().context("writing to stdout")?;
+    Ok(())
+}
+
+/// Standard output, unbuffered where possible: the chunks are large, and stdout's line
+/// buffering would scan every one for newlines.
+fn stdout() -> Box<dyn Write + Send> {
+    match std::fs::OpenOptions::new().write(true).open("/dev/stdout") {
+        Ok(file) => Box::new(file),
+        Err(_) => Box::new(std::io::stdout()),
+    }
 }
 
 fn progress_bar() -> ProgressBar {

@@ -12,9 +12,7 @@ mod get;
 mod report;
 mod serve;
 mod suite;
-
-use std::net::SocketAddr;
-use std::path::PathBuf;
+mod units;
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -34,14 +32,7 @@ enum Command {
     /// Download an object with parallel range requests, to a file or stdout.
     Get(get::Args),
     /// Run the embedded cluster standalone and print its address.
-    Serve {
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:0")]
-        addr: SocketAddr,
-        /// A scenario file (TOML or JSON) with buckets, objects and faults.
-        #[arg(long)]
-        scenario: Option<PathBuf>,
-    },
+    Serve(serve::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -54,6 +45,6 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Bench(args) => runtime.block_on(bench::run(args)),
         Command::Get(args) => runtime.block_on(get::run(args)),
-        Command::Serve { addr, scenario } => runtime.block_on(serve::run(addr, scenario)),
+        Command::Serve(args) => runtime.block_on(serve::run(args)),
     }
 }

@@ -115,6 +115,17 @@ async fn read_all_fills_one_buffer() {
 }
 
 #[tokio::test]
+async fn read_all_with_summary_counts_the_requests() {
+    let data = Arc::new(content(20_000));
+    // The second range request answers 503 once.
+    let server = serve(&data, |n, _, _, _| (n == 2).then(|| ResponseTemplate::new(503))).await;
+    let got = download::read_all_with_summary(&url(&server), options(4, 1000)).await.unwrap();
+    assert_eq!(&got.bytes[..], &data[..]);
+    let summary = got.summary;
+    assert_eq!((summary.bytes, summary.ranges, summary.requests, summary.retries), (20_000, 20, 21, 1));
+}
+
+#[tokio::test]
 async fn download_writes_the_file_at_offsets() {
     let data = Arc::new(content(50_000));
     let server = serve(&data, honest).await;

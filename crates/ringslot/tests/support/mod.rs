@@ -56,5 +56,5 @@ pub fn drain(ring: &mut RingSlot, now: Instant) -> Vec<Output> {
 
 /// The fetches among `outputs`.
 pub fn fetches(outputs: &[Output]) -> Vec<Fetch> {
-    outputs.iter().filter_map(|o| if let Output::Fetch(f) = o { Some(f.clone()) } else { None }).collect()
+    outputs.iter().filter_map(|o| if let Output::Fetch(f) = o { Some(*f) } else { None }).collect()
 }

@@ -3,7 +3,7 @@
 //! - [`get`]: the object as an in-order [`Stream`](futures_util::Stream) of [`Bytes`], with at
 //!   most `slots` ranges buffered (a slot is reused once the consumer has taken its bytes).
 //! - [`read_all`]: the object in one [`Bytes`], one allocation filled in place by every range
-//!   at its own offset.
+//!   at its own offset ([`read_all_with_summary`] also says what it took: requests, retries).
 //! - [`download`]: the object into a file, every range written at its offset, `fsync` at the
 //!   end.
 //!
@@ -42,8 +42,11 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use http::Uri;
+use stowage_proto::Backoff;
 use stowage_ringslot::{Config, ConfigError, DownloadError, Hedge, Mode, RetryPolicy, RingSlot, Summary};
 use tokio::sync::mpsc;
 
@@ -67,7 +70,9 @@ pub struct DownloadOptions {
     pub end: Option<u64>,
     /// Per-range retries.
     pub retry: RetryPolicy,
-    /// Duplicate requests for a slow head-of-line range ([`get`] only).
+    /// Duplicate requests for a slow head-of-line range ([`get`] only: in whole-object mode a
+    /// duplicate would fill the same destination bytes, so [`read_all`] and [`download`]
+    /// ignore it).
     pub hedge: Option<Hedge>,
     /// Connect and read timeouts of every request.
     pub timeouts: Timeouts,
@@ -76,8 +81,14 @@ pub struct DownloadOptions {
 }
 
 impl Default for DownloadOptions {
-    /// 8 workers, 16 slots, 8 MiB ranges (or the object's chunk size), default retries and
-    /// timeouts, no hedging.
+    /// 8 workers, 16 slots, 8 MiB ranges (or the object's chunk size), default timeouts, and
+    /// what a download of many ranges wants:
+    /// - [`RANGE_RETRY`]: a failed range is retried soon (the other ranges go on meanwhile,
+    ///   so a long first backoff only idles its slot);
+    /// - hedging on ([`Hedge::default`]: a head-of-line range taking 3 × the median, and at
+    ///   least 50 ms, gets a second request): a stalled or straggling range costs about one
+    ///   range time instead of a read timeout. It applies to [`get`]; set `hedge: None` to
+    ///   never send duplicates.
     fn default() -> Self {
         DownloadOptions {
             workers: 8,
@@ -86,16 +97,26 @@ impl Default for DownloadOptions {
             size: None,
             offset: 0,
             end: None,
-            retry: RetryPolicy::default(),
-            hedge: None,
+            retry: RANGE_RETRY,
+            hedge: Some(Hedge::default()),
             timeouts: Timeouts::default(),
             progress: None,
         }
     }
 }
 
+/// The default retry policy of a range: 5 attempts, waiting 20, 40, 80, 160 ms (doubling, at
+/// most 1 s). Shorter than [`RetryPolicy::default`] (100 ms first), which suits a lone
+/// request: here one range's wait holds back only its slot.
+pub const RANGE_RETRY: RetryPolicy = RetryPolicy {
+    max_attempts: 5,
+    backoff: Backoff { multiplier: 0.02, min: Duration::from_millis(20), max: Duration::from_secs(1) },
+};
+
 impl DownloadOptions {
-    fn config(&self, mode: Mode) -> Config {
+    /// The machine's configuration for these options in `mode` (for running the same download
+    /// through another driver).
+    pub fn config(&self, mode: Mode) -> Config {
         Config {
             size: self.size,
             offset: self.offset,
@@ -207,10 +228,24 @@ impl futures_util::Stream for ByteStream {
 /// The object at `url` in one buffer: one allocation of its size, every range written in place
 /// at its own offset.
 pub async fn read_all(url: &str, options: DownloadOptions) -> Result<Bytes, GetError> {
+    Ok(read_all_with_summary(url, options).await?.bytes)
+}
+
+/// What [`read_all_with_summary`] got: the bytes, and what it took to get them.
+#[derive(Clone, Debug)]
+pub struct Downloaded {
+    /// The object's bytes (`[offset, end)` of it).
+    pub bytes: Bytes,
+    /// Ranges, requests, retries.
+    pub summary: Summary,
+}
+
+/// [`read_all`], with the machine's [`Summary`] of the download.
+pub async fn read_all_with_summary(url: &str, options: DownloadOptions) -> Result<Downloaded, GetError> {
     let (ring, transport) = prepare(url, &options, Mode::WholeObject)?;
     let sink = Sink::Memory { rest: bytes::BytesMut::new(), landed: Default::default() };
     let finished = Engine::new(ring, transport, sink, options.progress.clone()).run(None).await?;
-    Ok(finished.bytes.unwrap_or_default())
+    Ok(Downloaded { bytes: finished.bytes.unwrap_or_default(), summary: finished.summary })
 }
 
 /// The object at `url` into the file at `path` (created or truncated): every range written at
