@@ -7,8 +7,8 @@
 //! against the embedded cluster (`stowage serve`): the AIStore Python SDK's parallel iterator
 //! (`num_workers=8`, when `aistore` is importable by `$STOWAGE_PYTHON` or `python3`) and `stowage
 //! get` on the same 1 GiB object, and `stowage get` on a 16 GiB object (memory bound). Last, the
-//! harness's download scenarios (capped link, faults, stragglers), one `stowage bench --only`
-//! at a time.
+//! harness's download scenarios (capped link, faults, stragglers) with each driver (`stowage
+//! bench --only ringslot`, which runs them one at a time).
 //!
 //! Each client runs under `/usr/bin/time`, which reports its wall time, CPU time (user + system,
 //! children included) and peak RSS. Every figure is the median of [`RUNS`] runs. Nothing here is
@@ -147,25 +147,11 @@ pub(crate) fn bench(root: &Path) -> Result<()> {
     drop(cluster);
 
     println!("\n{}", table(&rows));
-    // One at a time: the harness runs the scenarios it is given concurrently.
-    println!("xtask: the harness's download scenarios (embedded cluster, in-process), one by one:");
-    for scenario in HARNESS_SCENARIOS {
-        super::run(Command::new(&stowage).args(["bench", "--only", scenario]))?;
-    }
+    // The family's scenarios measure rates, so the harness runs them one at a time.
+    println!("xtask: the harness's download scenarios (embedded cluster, in-process), each driver:");
+    super::run(Command::new(&stowage).args(["bench", "--only", "ringslot"]))?;
     Ok(())
 }
-
-/// The harness's download scenarios (`crates/stowage/src/suite/download.rs`).
-const HARNESS_SCENARIOS: [&str; 8] = [
-    "download-stream",
-    "download-read-all",
-    "download-capped",
-    "download-capped-8m",
-    "download-faults",
-    "download-faults-unhedged",
-    "download-straggler",
-    "download-straggler-hedged",
-];
 
 /// The AIStore SDK's ring-buffer iterator over the whole object, bytes counted and dropped.
 const SDK_SCRIPT: &str = r#"import sys

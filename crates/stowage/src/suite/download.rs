@@ -1,10 +1,20 @@
-//! The ringslot family: parallel ranged downloads of a generated object through the tokio
-//! driver, checked byte for byte against the object's seed, with a capped link, per-range
-//! faults and stragglers. MB/s is the download's: the clock stops when the last byte is in the
-//! consumer's hands (streamed chunks are checked on another thread meanwhile; `read_all`'s
-//! buffer after), so checking what arrived last is not counted. Every scenario runs with the driver's default options (retries,
-//! hedging on) except where its name says otherwise (`-unhedged`, `download-straggler`).
+//! The ringslot family: parallel ranged downloads of a generated object, checked against the
+//! object's seed, with a capped link, per-range faults and stragglers — every scenario once
+//! through each driver: `download-…` is the tokio driver, `download-…-uring` the io_uring
+//! driver with the same options. MB/s is the download's: the clock stops when the last byte is
+//! in the consumer's hands, so checking what arrived is not counted:
+//! - tokio: streamed chunks are checked byte for byte on another thread meanwhile, `read_all`'s
+//!   buffer after;
+//! - io_uring: a streamed chunk is lent in place until the next one is asked for, so the
+//!   consumer keeps a 4 KiB sample from its start, middle and end and they are checked after
+//!   (every byte of both drivers is checked by `tests/download.rs`); the whole-object row
+//!   downloads into a file on `/dev/shm` (fixed writes at the ranges' offsets, so memory like
+//!   `read_all`'s), checked byte for byte after.
+//!
+//! Every scenario runs with the driver's default options (retries, hedging on) except where its
+//! name says otherwise (`-unhedged`, `download-straggler`).
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -12,9 +22,10 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use stowage_cluster::{Cluster, ClusterConfig, Generator, Link, RangeFault, RangeFaultRule};
 use stowage_proto::ais::{Bucket, Provider};
-use stowage_ringslot::{Hedge, Summary};
+use stowage_ringslot::{Hedge, Mode, Summary};
 use stowage_tokio::Timeouts;
-use stowage_tokio::download::{self, DownloadOptions, GetError};
+use stowage_tokio::download::{self, DownloadOptions};
+use stowage_uring::UringDriver;
 
 use super::{Meta, Run, Target};
 use crate::report::{Cell, Row};
@@ -36,10 +47,24 @@ const VERIFY_QUEUE: usize = 2;
 /// The read timeout where bodies stall: a stall past it is retried.
 const STALL_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// Bytes of each streamed chunk the io_uring consumer keeps, from each of three places.
+const SAMPLE: usize = 4 << 10;
+
+/// Which driver runs a scenario.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Driver {
+    Tokio,
+    Uring,
+}
+
 /// One scenario: how the cluster misbehaves and how the client is set up.
 #[derive(Clone, Debug)]
 struct DownloadScenario {
+    /// The tokio driver's row.
     name: &'static str,
+    /// The io_uring driver's row.
+    uring_name: &'static str,
+    driver: Driver,
     about: &'static str,
     link: Link,
     faults: Vec<RangeFaultRule>,
@@ -55,7 +80,11 @@ struct DownloadScenario {
 
 impl super::Scenario for DownloadScenario {
     fn meta(&self) -> Meta {
-        Meta { family: FAMILY, name: self.name, about: self.about }
+        let name = match self.driver {
+            Driver::Tokio => self.name,
+            Driver::Uring => self.uring_name,
+        };
+        Meta { family: FAMILY, name, about: self.about }
     }
 
     fn runs_alone(&self) -> bool {
@@ -76,6 +105,8 @@ fn every(n: u32, fault: RangeFault) -> RangeFaultRule {
 pub(super) fn scenarios() -> Vec<Box<dyn super::Scenario>> {
     let plain = DownloadScenario {
         name: "download-stream",
+        uring_name: "download-stream-uring",
+        driver: Driver::Tokio,
         about: "512 MiB in 4 MiB ranges, 8 workers, in order",
         link: Link::default(),
         faults: vec![],
@@ -92,12 +123,14 @@ pub(super) fn scenarios() -> Vec<Box<dyn super::Scenario>> {
         plain.clone(),
         DownloadScenario {
             name: "download-read-all",
+            uring_name: "download-read-all-uring",
             about: "the same into one buffer, ranges landing at their offsets",
             read_all: true,
             ..plain.clone()
         },
         DownloadScenario {
             name: "download-capped",
+            uring_name: "download-capped-uring",
             about: "100 MB/s per connection, 5 ms to first byte, 16 MiB ranges: parallelism pays",
             link: capped,
             chunk: 16 << 20,
@@ -105,6 +138,7 @@ pub(super) fn scenarios() -> Vec<Box<dyn super::Scenario>> {
         },
         DownloadScenario {
             name: "download-capped-8m",
+            uring_name: "download-capped-8m-uring",
             about: "the same link in 8 MiB ranges (the 5 ms first byte costs 5.6% of each range)",
             link: capped,
             chunk: 8 << 20,
@@ -112,6 +146,7 @@ pub(super) fn scenarios() -> Vec<Box<dyn super::Scenario>> {
         },
         DownloadScenario {
             name: "download-faults",
+            uring_name: "download-faults-uring",
             about: "2% of ranges answer 503 once, 1% stall 5 s mid-body (1 s read timeout)",
             read_timeout: STALL_TIMEOUT,
             faults: faults.clone(),
@@ -119,6 +154,7 @@ pub(super) fn scenarios() -> Vec<Box<dyn super::Scenario>> {
         },
         DownloadScenario {
             name: "download-faults-unhedged",
+            uring_name: "download-faults-unhedged-uring",
             about: "the same faults without hedging: each stall costs the read timeout",
             read_timeout: STALL_TIMEOUT,
             faults,
@@ -127,6 +163,7 @@ pub(super) fn scenarios() -> Vec<Box<dyn super::Scenario>> {
         },
         DownloadScenario {
             name: "download-straggler",
+            uring_name: "download-straggler-uring",
             about: "one range in 50 answers 2 s late, no hedging",
             faults: straggler.clone(),
             hedge: None,
@@ -134,12 +171,14 @@ pub(super) fn scenarios() -> Vec<Box<dyn super::Scenario>> {
         },
         DownloadScenario {
             name: "download-straggler-hedged",
+            uring_name: "download-straggler-hedged-uring",
             about: "one range in 50 answers 2 s late, hedged at 3 x the median (the default)",
             faults: straggler,
             ..plain
         },
     ]
     .into_iter()
+    .flat_map(|s| [DownloadScenario { driver: Driver::Uring, ..s.clone() }, s])
     .map(|s| Box::new(s) as Box<dyn super::Scenario>)
     .collect()
 }
@@ -156,7 +195,7 @@ struct Read {
 async fn run(scenario: &DownloadScenario, _target: Target) -> anyhow::Result<Row> {
     let cluster = Cluster::start(ClusterConfig::default())
         .await
-        .with_context(|| format!("{}: starting the embedded cluster", scenario.name))?;
+        .with_context(|| format!("{}: starting the embedded cluster", super::Scenario::meta(scenario).name))?;
     let bucket = Bucket::new("local", Provider::Ais);
     cluster.put_generated(&bucket, OBJECT, SIZE);
     cluster.set_link(scenario.link);
@@ -171,7 +210,17 @@ async fn run(scenario: &DownloadScenario, _target: Target) -> anyhow::Result<Row
         timeouts: Timeouts { read: scenario.read_timeout, ..Timeouts::default() },
         ..DownloadOptions::default()
     };
-    let result = if scenario.read_all { read_all(&url, options).await } else { stream(&url, options).await };
+    let result = match (scenario.driver, scenario.read_all) {
+        (Driver::Tokio, false) => stream(&url, options).await.map_err(|e| e.to_string()),
+        (Driver::Tokio, true) => read_all(&url, options).await.map_err(|e| e.to_string()),
+        (Driver::Uring, whole) => {
+            let (url, endpoint) = (url.clone(), cluster.url());
+            // The driver blocks its thread; the cluster goes on serving on the runtime's.
+            tokio::task::spawn_blocking(move || uring(&endpoint, &url, &options, whole))
+                .await
+                .unwrap_or_else(|e| Err(format!("the io_uring thread: {e}")))
+        }
+    };
     let faults = cluster.stats().faults_injected;
     cluster.shutdown().await;
     Ok(row(scenario, result, faults))
@@ -180,7 +229,7 @@ async fn run(scenario: &DownloadScenario, _target: Target) -> anyhow::Result<Row
 /// Streams the object, handing each chunk to a checker on a blocking thread (a few chunks
 /// behind at most); the clock stops when the last chunk is in hand, before the checker
 /// finishes.
-async fn stream(url: &str, options: DownloadOptions) -> Result<Read, GetError> {
+async fn stream(url: &str, options: DownloadOptions) -> Result<Read, download::GetError> {
     let started = Instant::now();
     let mut stream = download::get(url, options)?;
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<(u64, Bytes)>(VERIFY_QUEUE);
@@ -209,21 +258,67 @@ async fn stream(url: &str, options: DownloadOptions) -> Result<Read, GetError> {
 }
 
 /// Reads the object into one buffer; the clock stops when it is there, then it is checked.
-async fn read_all(url: &str, options: DownloadOptions) -> Result<Read, GetError> {
+async fn read_all(url: &str, options: DownloadOptions) -> Result<Read, download::GetError> {
     let started = Instant::now();
     let download::Downloaded { bytes: all, summary } = download::read_all_with_summary(url, options).await?;
     let elapsed = started.elapsed();
-    let generator = Generator::for_object(OBJECT);
-    let mut expected = vec![0; VERIFY_BLOCK];
-    let verified = all.len() as u64 == SIZE
-        && all.chunks(VERIFY_BLOCK).enumerate().all(|(i, chunk)| {
-            generator.fill((i * VERIFY_BLOCK) as u64, &mut expected[..chunk.len()]);
-            expected[..chunk.len()] == *chunk
-        });
+    let verified = all.len() as u64 == SIZE && matches_seed(&all);
     Ok(Read { bytes: all.len() as u64, elapsed, verified, summary: Some(summary) })
 }
 
-fn row(scenario: &DownloadScenario, result: Result<Read, GetError>, faults: u64) -> Row {
+/// Whether `all` is the whole object, byte for byte.
+fn matches_seed(all: &[u8]) -> bool {
+    let generator = Generator::for_object(OBJECT);
+    let mut expected = vec![0; VERIFY_BLOCK];
+    all.chunks(VERIFY_BLOCK).enumerate().all(|(i, chunk)| {
+        generator.fill((i * VERIFY_BLOCK) as u64, &mut expected[..chunk.len()]);
+        expected[..chunk.len()] == *chunk
+    })
+}
+
+/// The download through the io_uring driver, on this (blocking) thread: streamed (a sample of
+/// each chunk kept and checked after) or whole into a file (checked after).
+fn uring(endpoint: &str, url: &str, options: &DownloadOptions, whole: bool) -> Result<Read, String> {
+    let mut driver = UringDriver::new(endpoint, options.timeouts).map_err(|e| e.to_string())?;
+    let config = options.config(Mode::Stream);
+    let started = Instant::now();
+    if whole {
+        // In memory where there is a tmpfs (like tokio's `read_all`): the disk is not measured.
+        let shm = Path::new("/dev/shm");
+        let dir = if shm.is_dir() { shm.to_path_buf() } else { std::env::temp_dir() };
+        let path = dir.join(format!("stowage-bench-{}.bin", std::process::id()));
+        let result = driver.download(url, config, &path);
+        let elapsed = started.elapsed();
+        let bytes = std::fs::read(&path).unwrap_or_default();
+        let _ = std::fs::remove_file(&path);
+        let summary = result.map_err(|e| e.to_string())?;
+        let verified = bytes.len() as u64 == SIZE && matches_seed(&bytes);
+        return Ok(Read { bytes: summary.bytes, elapsed, verified, summary: Some(summary) });
+    }
+    let mut download = driver.get(url, config).map_err(|e| e.to_string())?;
+    let mut samples = Vec::new();
+    let mut offset = 0u64;
+    while let Some(chunk) = download.next_chunk().map_err(|e| e.to_string())? {
+        let len = chunk.len();
+        for at in [0, len.saturating_sub(SAMPLE) / 2, len.saturating_sub(SAMPLE)] {
+            let end = (at + SAMPLE).min(len);
+            samples.push((offset + at as u64, chunk[at..end].to_vec()));
+        }
+        offset += len as u64;
+    }
+    let elapsed = started.elapsed();
+    let summary = download.summary();
+    let generator = Generator::for_object(OBJECT);
+    let verified = offset == SIZE
+        && samples.iter().all(|(at, sample)| {
+            let mut expected = vec![0; sample.len()];
+            generator.fill(*at, &mut expected);
+            expected == *sample
+        });
+    Ok(Read { bytes: offset, elapsed, verified, summary: Some(summary) })
+}
+
+fn row(scenario: &DownloadScenario, result: Result<Read, String>, faults: u64) -> Row {
     let elapsed = result.as_ref().map_or(Duration::ZERO, |read| read.elapsed);
     let secs = elapsed.as_secs_f64().max(1e-9);
     let (outcome, read) = match result {
@@ -237,7 +332,7 @@ fn row(scenario: &DownloadScenario, result: Result<Read, GetError>, faults: u64)
     let rate = read.as_ref().map_or(0, |r| (r.bytes as f64 / secs / 1e6) as u64);
     Row {
         family: FAMILY,
-        scenario: scenario.name.to_owned(),
+        scenario: super::Scenario::meta(scenario).name.to_owned(),
         outcome,
         columns: vec![
             ("MB/s", Cell::Count(rate)),
