@@ -3,7 +3,9 @@
 //! - `uncontended/*`: one acquire + release of a free lock, with nobody else around — through
 //!   the machine ([`Locks`]: `request` + `poll_output` + `release`, the owner already holding
 //!   the BGL), through the tokio handle ([`LockManager::acquire`] polled once + dropping the
-//!   guard), and with `tokio::sync::RwLock::write` and `parking_lot::RwLock::write`.
+//!   guard), and with `tokio::sync::RwLock::write` and `parking_lot::RwLock::write`;
+//!   `uncontended/build-request` is the part of the first two spent building the request (its
+//!   name list: an allocation and a reference count), which the plain locks do not have.
 //! - `handle/*`: what settles mutex vs actor for the tokio handle, both inside
 //!   `Runtime::block_on` on a current-thread runtime: the whole acquire + release through the
 //!   mutex-guarded machine, against one bare message round trip to an actor task (mpsc in,
@@ -73,6 +75,13 @@ fn uncontended(c: &mut Criterion) {
             let request =
                 Request::new(Owner(0), Level::Node, Names::Exact(one.clone()), stowage_locks::Mode::Exclusive);
             drop(black_box(ready(manager.acquire(request, None)).unwrap()));
+        })
+    });
+
+    // What every named acquire pays before the lock manager sees it: the request's name list.
+    group.bench_function("uncontended/build-request", |b| {
+        b.iter(|| {
+            black_box(Request::new(Owner(0), Level::Node, Names::Exact(one.clone()), stowage_locks::Mode::Exclusive))
         })
     });
 

@@ -19,6 +19,8 @@
 
 mod error;
 mod event;
+mod hash;
+mod holdings;
 mod level;
 mod lock;
 mod manager;

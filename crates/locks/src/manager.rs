@@ -1,11 +1,11 @@
 //! [`Locks`]: the lock manager — every level's locks, the owners, the requests in progress.
 
-use std::collections::hash_map::DefaultHasher;
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::hash::BuildHasherDefault;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use stowage_proto::{Clock, Instant};
 
+use crate::hash::FastMap;
+use crate::holdings::Holdings;
 use crate::lock::{Entry, Lock, Position};
 use crate::slab::{Key, Slab};
 use crate::{BGL, Event, FailReason, Level, LockError, MIN_TIMEOUT, Mode, NAL, Name, Names, Owner, Request, RequestId};
@@ -19,19 +19,15 @@ struct LevelSet {
 
 /// What an owner holds and whether it has a request in progress.
 ///
-/// Holdings are one hash map per level (SipHash with fixed keys: deterministic, and O(1) where
-/// the holdings of an owner are touched on every call). Nothing iterates them where the order
-/// could show: callers sort by name where order matters.
+/// Holdings are kept per level ([`Holdings`]: O(1) per lock, touched on every call). Nothing
+/// iterates them where the order could show: callers sort by name where order matters.
 ///
 /// Invariant: an owner that holds nothing and has nothing in progress has no entry at all.
 #[derive(Debug, Default)]
 struct OwnerState {
-    held: [HashMap<Key, Mode, Fixed>; Level::ALL.len()],
+    held: [Holdings; Level::ALL.len()],
     pending: Option<RequestId>,
 }
-
-/// Deterministic hashing for the holdings maps.
-type Fixed = BuildHasherDefault<DefaultHasher>;
 
 impl OwnerState {
     fn holds_at(&self, level: Level) -> bool {
@@ -44,11 +40,11 @@ impl OwnerState {
     }
 
     fn held_at(&self, level: Level) -> impl Iterator<Item = (Key, Mode)> + '_ {
-        self.held[level.index()].iter().map(|(&key, &mode)| (key, mode))
+        self.held[level.index()].iter()
     }
 
     fn mode(&self, level: Level, key: Key) -> Option<Mode> {
-        self.held[level.index()].get(&key).copied()
+        self.held[level.index()].get(key)
     }
 
     fn insert(&mut self, level: Level, key: Key, mode: Mode) {
@@ -56,11 +52,11 @@ impl OwnerState {
     }
 
     fn remove(&mut self, level: Level, key: Key) -> Option<Mode> {
-        self.held[level.index()].remove(&key)
+        self.held[level.index()].remove(key)
     }
 
     fn is_idle(&self) -> bool {
-        self.pending.is_none() && self.held.iter().all(HashMap::is_empty)
+        self.pending.is_none() && self.held.iter().all(Holdings::is_empty)
     }
 }
 
@@ -180,7 +176,8 @@ pub struct Locks {
     levels: Vec<LevelSet>,
     /// The BGL's key (the cluster level is not modifiable, so it never changes).
     bgl: Key,
-    owners: BTreeMap<Owner, OwnerState>,
+    /// Owners holding or wanting something (iterated only by the monitor, which sorts).
+    owners: FastMap<Owner, OwnerState>,
     requests: BTreeMap<RequestId, Pending>,
     deadlines: BTreeSet<(Instant, RequestId)>,
     next_req: u64,
@@ -222,7 +219,7 @@ impl Locks {
             locks,
             levels,
             bgl,
-            owners: BTreeMap::new(),
+            owners: FastMap::default(),
             requests: BTreeMap::new(),
             deadlines: BTreeSet::new(),
             next_req: 0,
@@ -260,7 +257,8 @@ impl Locks {
         let now = self.begin(now);
         let Request { owner, level, names, mode, priority, deadline, opportunistic } = request;
         let mut holds_bgl = false;
-        if let Some(state) = self.owners.get(&owner) {
+        let mut state = self.owners.get_mut(&owner);
+        if let Some(state) = &state {
             if let Some(req) = state.pending {
                 return Err(LockError::OwnerBusy { owner, req });
             }
@@ -278,8 +276,10 @@ impl Locks {
         let (all, targets) = match names {
             Names::All => (true, Vec::new()),
             Names::Exact(mut names) => {
-                names.sort_unstable();
-                names.dedup();
+                if names.len() > 1 {
+                    names.sort_unstable();
+                    names.dedup();
+                }
                 if let Some(min) = opportunistic
                     && min > names.len()
                 {
@@ -289,9 +289,16 @@ impl Locks {
                 if let [name] = names.as_slice()
                     && opportunistic.is_none()
                     && let Some(&key) = level_set.names.get(name)
-                    && self.locks.get(key).is_some_and(|l| l.can_take(mode))
+                    && let Some(lock) = self.locks.get_mut(key)
+                    && lock.can_take(mode)
                 {
-                    return Ok(self.grant_at_once(owner, level, mode, names, &[key]));
+                    // The most common call, one free lock: granted with one owner lookup.
+                    lock.hold(owner, mode);
+                    match state.take() {
+                        Some(state) => state.insert(level, key, mode),
+                        None => self.owners.entry(owner).or_default().insert(level, key, mode),
+                    }
+                    return Ok(self.granted_at_once(names));
                 }
                 let mut keys = Vec::with_capacity(names.len());
                 let mut free = true;
@@ -342,8 +349,6 @@ impl Locks {
     /// The fast path of [`request`](Locks::request): every lock of an exact request is free to
     /// take now, so it is granted without queuing — the same outcome as taking them one by one.
     fn grant_at_once(&mut self, owner: Owner, level: Level, mode: Mode, names: Vec<Name>, keys: &[Key]) -> RequestId {
-        let id = RequestId(self.next_req);
-        self.next_req += 1;
         let state = self.owners.entry(owner).or_default();
         for &key in keys {
             if let Some(lock) = self.locks.get_mut(key) {
@@ -351,6 +356,13 @@ impl Locks {
                 state.insert(level, key, mode);
             }
         }
+        self.granted_at_once(names)
+    }
+
+    /// A new request id, granted `names` at once.
+    fn granted_at_once(&mut self, names: Vec<Name>) -> RequestId {
+        let id = RequestId(self.next_req);
+        self.next_req += 1;
         self.events.push_back(Event::Granted { req: id, names });
         id
     }
@@ -371,17 +383,20 @@ impl Locks {
     /// for the BGL while the owner holds locks of other levels.
     pub fn release(&mut self, now: Instant, owner: Owner, level: Level, names: Names) -> Result<(), LockError> {
         let now = self.begin(now);
-        let single = match (&names, self.owners.get(&owner)) {
-            (Names::All, Some(state)) if state.pending.is_none() && state.held[level.index()].len() == 1 => {
-                state.held_at(level).next().map(|(key, _)| key)
-            }
-            _ => None,
-        };
         if level != Level::Cluster
-            && let Some(key) = single
+            && names == Names::All
+            && let Some(state) = self.owners.get_mut(&owner)
+            && state.pending.is_none()
+            && let Some(key) = state.held[level.index()].single()
         {
-            // One lock at a non-cluster level: no list to build.
-            self.unhold(owner, level, key);
+            // One lock at a non-cluster level: one owner lookup, no list to build.
+            let mode = state.remove(level, key);
+            if state.is_idle() {
+                self.owners.remove(&owner);
+            }
+            if let Some(mode) = mode {
+                self.unhold_lock(key, mode);
+            }
             self.settle(now);
             return Ok(());
         }
@@ -531,6 +546,16 @@ impl Locks {
         self.events.pop_front()
     }
 
+    /// The latest `now` a call was given (time going backwards counts as no time).
+    ///
+    /// Time matters only to deadlines: while [`poll_timeout`](Locks::poll_timeout) is `None`,
+    /// a call that brings no deadline of its own (any call but a `request` with one) has the
+    /// same outcome for every `now` from this one on. A driver may then pass this instead of
+    /// reading its clock.
+    pub fn now(&self) -> Instant {
+        self.clock.latest()
+    }
+
     /// The nearest deadline of a request in progress.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.deadlines.first().map(|&(deadline, _)| deadline)
@@ -585,10 +610,11 @@ impl Locks {
     pub fn monitor(&self) -> Vec<crate::LockInfo> {
         let mut owners_of: BTreeMap<Key, Vec<Owner>> = BTreeMap::new();
         for (&owner, state) in &self.owners {
-            for key in state.held.iter().flat_map(HashMap::keys).copied() {
+            for (key, _) in state.held.iter().flat_map(Holdings::iter) {
                 owners_of.entry(key).or_default().push(owner);
             }
         }
+        owners_of.values_mut().for_each(|owners| owners.sort_unstable());
         let mut infos = Vec::new();
         for level_set in &self.levels {
             let keys = std::iter::once(level_set.set_lock).chain(level_set.names.values().copied());
@@ -628,8 +654,12 @@ impl Locks {
     // ---- the engine -------------------------------------------------------------------------
 
     /// Every call starts here: the monotonic `now`, and the deadlines that passed.
+    ///
+    /// Every call ends with [`settle`](Locks::settle), so nothing is left to grant on entry
+    /// but what the expired requests free.
     fn begin(&mut self, now: Instant) -> Instant {
         let now = self.clock.observe(now);
+        let mut expired = false;
         while let Some(&(deadline, req)) = self.deadlines.first() {
             if deadline > now {
                 break;
@@ -637,9 +667,12 @@ impl Locks {
             self.deadlines.pop_first();
             if let Some(pending) = self.requests.remove(&req) {
                 self.end(req, pending, End::TimedOut);
+                expired = true;
             }
         }
-        self.settle(now);
+        if expired {
+            self.settle(now);
+        }
         now
     }
 
@@ -795,7 +828,7 @@ impl Locks {
 
     fn downgrade_one(&mut self, now: Instant, owner: Owner, level: Level, key: Key) {
         let Some(state) = self.owners.get_mut(&owner) else { return };
-        let Some(mode) = state.held[level.index()].get_mut(&key) else { return };
+        let Some(mode) = state.held[level.index()].get_mut(key) else { return };
         if *mode == Mode::Shared {
             return;
         }
@@ -882,6 +915,11 @@ impl Locks {
         if state.is_idle() {
             self.owners.remove(&owner);
         }
+        self.unhold_lock(key, mode);
+    }
+
+    /// Drops one holding of lock `key`; if that frees it, it is granted at the end of the call.
+    fn unhold_lock(&mut self, key: Key, mode: Mode) {
         // A free lock nobody waits for or watches needs no wake-up.
         if let Some(lock) = self.locks.get_mut(key)
             && lock.unhold(mode)

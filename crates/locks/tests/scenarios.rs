@@ -729,3 +729,59 @@ fn time_going_backwards_counts_as_no_time() {
     l.handle_timeout(ms(15));
     assert_eq!(drain(&mut l), vec![timed_out(rb)]);
 }
+
+#[test]
+fn an_owner_holding_many_locks_releases_and_downgrades_them_by_name() {
+    let mut locks = cluster(&[A, B, C, D]);
+    let many: Vec<String> = (0..40).map(|i| format!("m{i:02}")).collect();
+    locks.register(Level::Node, many.iter().map(String::as_str)).unwrap();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    let ra = locks.request(T0, Request::exclusive(A, Level::Node, many.iter().copied())).unwrap();
+    let rb = locks.request(T0, Request::shared(B, Level::Node, ["m05"])).unwrap();
+    let rc = locks.request(T0, Request::exclusive(C, Level::Node, ["m15"])).unwrap();
+    let rd = locks.request(T0, Request::exclusive(D, Level::Node, ["m39"])).unwrap();
+    assert_eq!(drain(&mut locks), vec![granted(ra, &many)]);
+
+    locks.downgrade(T0, A, Level::Node, exact(&["m05"])).unwrap();
+    assert_eq!(drain(&mut locks), vec![granted(rb, &["m05"])]);
+    locks.release(T0, A, Level::Node, exact(&many[10..30])).unwrap();
+    assert_eq!(drain(&mut locks), vec![granted(rc, &["m15"])]);
+    let owned = locks.owned(A, Level::Node);
+    assert_eq!(owned.len(), 20);
+    assert!(owned.iter().all(|(name, mode)| (name.as_ref() == "m05") == (*mode == Mode::Shared)));
+    assert_eq!(
+        locks.release(T0, A, Level::Node, exact(&["m15"])),
+        Err(LockError::NotHeld { owner: A, level: Level::Node, name: Some("m15".into()) })
+    );
+
+    locks.release(T0, A, Level::Node, Names::All).unwrap();
+    assert_eq!(drain(&mut locks), vec![granted(rd, &["m39"])]);
+    assert!(locks.owned(A, Level::Node).is_empty());
+    assert_eq!(node(&locks, "m05").owners, vec![B]);
+}
+
+#[test]
+fn time_matters_only_to_deadlines() {
+    // The same calls, none with a deadline, once with time passing and once all at T0: the
+    // same events (what lets a driver pass `Locks::now` instead of reading its clock).
+    let run = |at: &dyn Fn(u64) -> Instant| {
+        let mut locks = cluster(&[A, B, C, D]);
+        locks.request(at(1), Request::exclusive(A, Level::Node, ["n1", "n2"])).unwrap();
+        locks.request(at(2), Request::shared(B, Level::Node, ["n2", "n3"])).unwrap();
+        locks.request(at(3), Request::shared(C, Level::Node, ["n2"]).priority(-1)).unwrap();
+        locks.request(at(4), Request::exclusive(D, Level::Node, ["n3", "n4"]).opportunistic(2)).unwrap();
+        locks.downgrade(at(5), A, Level::Node, exact(&["n2"])).unwrap();
+        locks.release(at(6), A, Level::Node, Names::All).unwrap();
+        locks.release(at(7), C, Level::Node, Names::All).unwrap();
+        locks.release(at(8), D, Level::Node, Names::All).unwrap();
+        locks.release(at(9), B, Level::Node, Names::All).unwrap();
+        assert_eq!(locks.poll_timeout(), None);
+        (drain(&mut locks), locks.monitor())
+    };
+    let (events, monitor) = run(&|n| ms(n * 1000));
+    assert_eq!(events.len(), 4, "{events:?}");
+    assert_eq!((events, monitor), run(&|_| T0));
+    let mut locks = cluster(&[A]);
+    locks.handle_timeout(ms(7));
+    assert_eq!(locks.now(), ms(7));
+}

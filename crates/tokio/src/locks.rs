@@ -111,6 +111,9 @@ impl State {
 
     /// Releases what can now be released; true if anything was.
     fn retry_deferred(&mut self, now: Instant) -> bool {
+        if self.deferred.is_empty() {
+            return false;
+        }
         let before = self.deferred.len();
         let deferred = std::mem::take(&mut self.deferred);
         for (owner, level) in deferred {
@@ -157,26 +160,28 @@ impl LockManager {
     /// as long as the rules say. Dropping the future withdraws the request.
     pub async fn acquire(&self, request: Request, timeout: Option<Duration>) -> Result<Guard, AcquireError> {
         let (owner, level) = (request.owner, request.level);
-        let (req, deadline, rx) = {
-            let mut state = self.state();
-            let now = self.now();
-            let request = Request { deadline: timeout.map(|t| now.saturating_add(t)), ..request };
-            let deadline = request.deadline;
-            let req = state.locks.request(now, request)?;
-            if let Some(event) = state.dispatch(now, Some(req)) {
-                return self.outcome(owner, level, event);
-            }
-            let (tx, rx) = oneshot::channel();
-            state.waiters.insert(req, tx);
-            (req, deadline, rx)
+        let event = match self.start(request, timeout)? {
+            Ok(event) => event,
+            // The waiting part (channel, timer) lives in its own allocation, made only when the
+            // request has to wait: the future of an uncontended acquire stays small.
+            Err(ticket) => Box::pin(ticket.wait()).await.ok_or(AcquireError::TimedOut)?,
         };
-        let mut ticket = Ticket { manager: self, req, owner, level, rx, done: false };
-        let event = ticket.wait(deadline).await;
-        ticket.done = true;
-        match event {
-            Some(event) => self.outcome(owner, level, event),
-            None => Err(AcquireError::TimedOut),
+        self.outcome(owner, level, event)
+    }
+
+    /// Makes the request: its event if it ended at once, else a ticket to wait for it.
+    fn start(&self, request: Request, timeout: Option<Duration>) -> Result<Result<Event, Ticket<'_>>, LockError> {
+        let (owner, level) = (request.owner, request.level);
+        let mut state = self.state();
+        let now = if timeout.is_some() { self.now() } else { self.now_for(&state) };
+        let deadline = timeout.map(|t| now.saturating_add(t));
+        let req = state.locks.request(now, Request { deadline, ..request })?;
+        if let Some(event) = state.dispatch(now, Some(req)) {
+            return Ok(Ok(event));
         }
+        let (tx, rx) = oneshot::channel();
+        state.waiters.insert(req, tx);
+        Ok(Err(Ticket { manager: self, req, owner, level, deadline, rx, done: false }))
     }
 
     /// Acquires `request` only if every lock can be had at once (a zero timeout: nothing is
@@ -184,7 +189,7 @@ impl LockManager {
     pub fn try_acquire(&self, request: Request) -> Result<Guard, AcquireError> {
         let (owner, level) = (request.owner, request.level);
         let mut state = self.state();
-        let now = self.now();
+        let now = self.now_for(&state);
         let req = state.locks.request(now, Request { deadline: Some(now), ..request })?;
         match state.dispatch(now, Some(req)) {
             Some(event) => self.outcome(owner, level, event),
@@ -207,7 +212,7 @@ impl LockManager {
         acquired: Option<Mode>,
     ) -> Result<(), LockError> {
         let mut state = self.state();
-        let now = self.now();
+        let now = self.now_for(&state);
         let added = state.locks.add(now, owner, level, names, acquired);
         state.dispatch(now, None);
         added
@@ -221,7 +226,7 @@ impl LockManager {
         names: impl IntoIterator<Item = N>,
     ) -> Result<Vec<Name>, LockError> {
         let mut state = self.state();
-        let now = self.now();
+        let now = self.now_for(&state);
         let removed = state.locks.remove(now, owner, level, names);
         state.dispatch(now, None);
         removed
@@ -239,7 +244,7 @@ impl LockManager {
 
     fn outcome(&self, owner: Owner, level: Level, event: Event) -> Result<Guard, AcquireError> {
         match event {
-            Event::Granted { names, .. } => Ok(Guard { manager: self.clone(), owner, level, names }),
+            Event::Granted { names, .. } => Ok(Guard { manager: self.clone(), owner, level, names, released: false }),
             Event::TimedOut { .. } => Err(AcquireError::TimedOut),
             Event::Failed { reason, .. } => Err(AcquireError::Failed(reason)),
         }
@@ -254,6 +259,15 @@ impl LockManager {
         Instant::from_elapsed(self.shared.epoch.elapsed())
     }
 
+    /// The `now` for a call that brings no deadline: while the machine has no deadline
+    /// pending, time changes nothing (see [`Locks::now`]), so the clock is not read.
+    fn now_for(&self, state: &State) -> Instant {
+        match state.locks.poll_timeout() {
+            None => state.locks.now(),
+            Some(_) => self.now(),
+        }
+    }
+
     fn wake_at(&self, deadline: Instant) -> tokio::time::Instant {
         self.shared.epoch + deadline.elapsed_since_epoch()
     }
@@ -265,15 +279,23 @@ struct Ticket<'a> {
     req: RequestId,
     owner: Owner,
     level: Level,
+    deadline: Option<Instant>,
     rx: oneshot::Receiver<Event>,
+    /// Set once the request's event is out of `rx`: nothing left to withdraw.
     done: bool,
 }
 
 impl Ticket<'_> {
     /// The request's event; `None` only if the manager lost track of it (never, by the
     /// invariant of [`State`]).
-    async fn wait(&mut self, deadline: Option<Instant>) -> Option<Event> {
-        let Some(deadline) = deadline else { return (&mut self.rx).await.ok() };
+    async fn wait(mut self) -> Option<Event> {
+        let event = self.receive().await;
+        self.done = true;
+        event
+    }
+
+    async fn receive(&mut self) -> Option<Event> {
+        let Some(deadline) = self.deadline else { return (&mut self.rx).await.ok() };
         let sleep = tokio::time::sleep_until(self.manager.wake_at(deadline));
         tokio::pin!(sleep);
         loop {
@@ -300,7 +322,7 @@ impl Drop for Ticket<'_> {
             return;
         }
         let mut state = self.manager.state();
-        let now = self.manager.now();
+        let now = self.manager.now_for(&state);
         state.waiters.remove(&self.req);
         if state.locks.cancel(now, self.req).is_ok() {
             state.dispatch(now, None);
@@ -319,6 +341,12 @@ impl Drop for Ticket<'_> {
 
 /// The locks one owner holds at one level; released when dropped.
 ///
+/// Part of them can go earlier ([`release`](Guard::release)) or become shared
+/// ([`downgrade_names`](Guard::downgrade_names)); those calls live on the guard, not on the
+/// manager, so that the guard always knows whether it still holds something: one that let go
+/// of everything does nothing when dropped, even if its owner meanwhile took the level again
+/// under another guard.
+///
 /// Drop the guards of one owner latest level first (Rust's reverse declaration order does
 /// this): the machine refuses to release the BGL while later levels are held, and such a
 /// release is then deferred until it is allowed, never lost.
@@ -327,7 +355,10 @@ pub struct Guard {
     manager: LockManager,
     owner: Owner,
     level: Level,
+    /// Invariant: sorted; the granted names not released through the guard since.
     names: Vec<Name>,
+    /// Set once the owner holds nothing at the level any more after a [`Guard::release`].
+    released: bool,
 }
 
 impl Guard {
@@ -341,17 +372,57 @@ impl Guard {
         self.level
     }
 
-    /// The locks granted, sorted.
+    /// The locks granted and not released through the guard since, sorted.
     pub fn names(&self) -> &[Name] {
         &self.names
     }
 
+    /// Releases some of the level's locks now (see [`Locks::release`]; the level's set lock,
+    /// if held, goes too, as in Ganeti); the guard keeps the others. Refused, changing
+    /// nothing, for a name not held or while the owner has a request in progress.
+    pub fn release<N: Into<Name>>(&mut self, names: impl IntoIterator<Item = N>) -> Result<(), LockError> {
+        let mut names: Vec<Name> = names.into_iter().map(Into::into).collect();
+        names.sort_unstable();
+        self.check_held(names.first())?;
+        let mut state = self.manager.state();
+        let now = self.manager.now_for(&state);
+        state.locks.release(now, self.owner, self.level, Names::Exact(names.clone()))?;
+        state.dispatch(now, None);
+        self.names.retain(|name| names.binary_search(name).is_err());
+        self.released = state.locks.owned_set_lock(self.owner, self.level).is_none()
+            && state.locks.owned(self.owner, self.level).is_empty();
+        Ok(())
+    }
+
     /// Downgrades every lock held at this level to shared (see [`Locks::downgrade`]).
     pub fn downgrade(&self) -> Result<(), LockError> {
+        self.check_held(None)?;
+        self.downgrade_level(Names::All)
+    }
+
+    /// Downgrades some of the level's locks to shared (see [`Locks::downgrade`]; the set lock
+    /// follows once no lock of the level is held exclusively). Refused, changing nothing, for
+    /// a name not held.
+    pub fn downgrade_names<N: Into<Name>>(&self, names: impl IntoIterator<Item = N>) -> Result<(), LockError> {
+        let names: Vec<Name> = names.into_iter().map(Into::into).collect();
+        self.check_held(names.first())?;
+        self.downgrade_level(Names::Exact(names))
+    }
+
+    fn downgrade_level(&self, names: Names) -> Result<(), LockError> {
         let mut state = self.manager.state();
-        let now = self.manager.now();
-        state.locks.downgrade(now, self.owner, self.level, Names::All)?;
+        let now = self.manager.now_for(&state);
+        state.locks.downgrade(now, self.owner, self.level, names)?;
         state.dispatch(now, None);
+        Ok(())
+    }
+
+    /// Refuses calls on a guard that let go of everything (the level may be held again under
+    /// another guard, which this one must not touch).
+    fn check_held(&self, name: Option<&Name>) -> Result<(), LockError> {
+        if self.released {
+            return Err(LockError::NotHeld { owner: self.owner, level: self.level, name: name.cloned() });
+        }
         Ok(())
     }
 
@@ -363,8 +434,11 @@ impl Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
+        if self.released {
+            return;
+        }
         let mut state = self.manager.state();
-        let now = self.manager.now();
+        let now = self.manager.now_for(&state);
         state.release(now, self.owner, self.level);
         state.dispatch(now, None);
     }

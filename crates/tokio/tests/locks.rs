@@ -1,14 +1,16 @@
-//! The async lock manager: guards, timeouts on tokio's (paused) clock, cancellation safety, and
-//! a many-seed stress run where tasks take random node locks with random priorities, modes and
-//! timeouts, hold them across random sleeps, and sometimes abandon a wait — checking mutual
-//! exclusion while they hold, that every task finishes (no waiter starves), and that nothing
-//! is held or pending at the end (no guard is lost).
+//! The async lock manager: guards, release and downgrade by name, timeouts on tokio's (paused)
+//! clock, cancellation safety, and a many-seed stress run where tasks take the BGL (sometimes
+//! exclusively) and random node locks with random priorities, modes and timeouts, hold them
+//! across random sleeps, release or downgrade part of them, sometimes abandon a wait, and are
+//! sometimes aborted outright — checking mutual exclusion while they hold, that every task
+//! finishes (no waiter starves), and that nothing is held or pending at the end (no guard is
+//! lost), on one thread with the paused clock and on four worker threads.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use stowage_locks::{BGL, FailReason, Level, LockError, Mode, Owner, Request};
+use stowage_locks::{BGL, FailReason, Level, LockError, Mode, Names, Owner, Request};
 use stowage_tokio::locks::{AcquireError, LockManager};
 
 const NODES: [&str; 5] = ["n0", "n1", "n2", "n3", "n4"];
@@ -139,6 +141,100 @@ async fn bgl_guard_dropped_first_is_released_once_allowed() {
     assert_idle(&m);
 }
 
+#[tokio::test(start_paused = true)]
+async fn release_by_name_lets_part_of_a_level_go() {
+    let m = manager();
+    let _a_bgl = m.acquire(Request::shared(Owner(1), Level::Cluster, [BGL]), None).await.unwrap();
+    let _b_bgl = m.acquire(Request::shared(Owner(2), Level::Cluster, [BGL]), None).await.unwrap();
+    let _c_bgl = m.acquire(Request::shared(Owner(3), Level::Cluster, [BGL]), None).await.unwrap();
+    let mut a = m.acquire(Request::exclusive(Owner(1), Level::Node, ["n0", "n1", "n2"]), None).await.unwrap();
+    let (m2, m3) = (m.clone(), m.clone());
+    let on_n1 = tokio::spawn(async move { m2.acquire(Request::exclusive(Owner(2), Level::Node, ["n1"]), None).await });
+    let on_n2 = tokio::spawn(async move { m3.acquire(Request::exclusive(Owner(3), Level::Node, ["n2"]), None).await });
+    tokio::time::sleep(Duration::from_millis(1)).await;
+
+    // Not held: refused, nothing changes.
+    assert_eq!(
+        a.release(["n3"]).unwrap_err(),
+        LockError::NotHeld { owner: Owner(1), level: Level::Node, name: Some("n3".into()) }
+    );
+    assert_eq!(a.names().len(), 3);
+
+    a.release(["n1"]).unwrap();
+    let b = on_n1.await.unwrap().unwrap();
+    assert_eq!(b.names(), ["n1".into()]);
+    assert_eq!(a.names(), ["n0".into(), "n2".into()]);
+    assert_eq!(a.modes(), vec![("n0".into(), Mode::Exclusive), ("n2".into(), Mode::Exclusive)]);
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    assert!(!on_n2.is_finished(), "n2 is still held");
+
+    drop(a); // releases the rest
+    let c = on_n2.await.unwrap().unwrap();
+    assert_eq!(c.names(), ["n2".into()]);
+    drop((b, c));
+    assert!(m.monitor().iter().filter(|i| i.level == Level::Node).all(|i| i.owners.is_empty()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_guard_released_by_name_does_not_touch_a_later_guard() {
+    let m = manager();
+    let _bgl = m.acquire(Request::shared(Owner(1), Level::Cluster, [BGL]), None).await.unwrap();
+    let mut first = m.acquire(Request::exclusive(Owner(1), Level::Node, ["n0", "n1"]), None).await.unwrap();
+    first.release(["n1", "n0"]).unwrap();
+    assert!(first.names().is_empty());
+    // The owner holds nothing at the level: it may take it again, under a new guard.
+    let second = m.acquire(Request::exclusive(Owner(1), Level::Node, ["n0"]), None).await.unwrap();
+    assert_eq!(
+        first.release(["n0"]).unwrap_err(),
+        LockError::NotHeld { owner: Owner(1), level: Level::Node, name: Some("n0".into()) }
+    );
+    assert!(first.downgrade().is_err());
+    drop(first);
+    assert_eq!(second.modes(), vec![("n0".into(), Mode::Exclusive)]);
+    drop(second);
+    assert!(m.inspect(|l| l.owned(Owner(1), Level::Node)).is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn releasing_part_of_an_all_guard_gives_up_the_set_lock() {
+    let m = manager();
+    let _a_bgl = m.acquire(Request::shared(Owner(1), Level::Cluster, [BGL]), None).await.unwrap();
+    let _b_bgl = m.acquire(Request::shared(Owner(2), Level::Cluster, [BGL]), None).await.unwrap();
+    let mut all = m.acquire(Request::all(Owner(1), Level::Node, Mode::Shared), None).await.unwrap();
+    assert_eq!(all.names().len(), NODES.len());
+    assert_eq!(m.add(Owner(2), Level::Node, ["n9"], None).unwrap_err(), LockError::SetLockBusy(Level::Node));
+    all.release(["n4"]).unwrap();
+    assert_eq!(m.inspect(|l| l.owned_set_lock(Owner(1), Level::Node)), None);
+    m.add(Owner(2), Level::Node, ["n9"], None).unwrap();
+    assert_eq!(all.names().len(), NODES.len() - 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn downgrade_by_name_lets_the_pending_sharers_of_those_names_in() {
+    let m = manager();
+    let _a_bgl = m.acquire(Request::shared(Owner(1), Level::Cluster, [BGL]), None).await.unwrap();
+    let _b_bgl = m.acquire(Request::shared(Owner(2), Level::Cluster, [BGL]), None).await.unwrap();
+    let _c_bgl = m.acquire(Request::shared(Owner(3), Level::Cluster, [BGL]), None).await.unwrap();
+    let a = m.acquire(Request::exclusive(Owner(1), Level::Node, ["n0", "n1"]), None).await.unwrap();
+    let (m2, m3) = (m.clone(), m.clone());
+    let on_n0 = tokio::spawn(async move { m2.acquire(Request::shared(Owner(2), Level::Node, ["n0"]), None).await });
+    let on_n1 = tokio::spawn(async move { m3.acquire(Request::shared(Owner(3), Level::Node, ["n1"]), None).await });
+    tokio::time::sleep(Duration::from_millis(1)).await;
+
+    assert!(a.downgrade_names(["n4"]).is_err());
+    a.downgrade_names(["n0"]).unwrap();
+    let b = on_n0.await.unwrap().unwrap();
+    assert_eq!(b.modes(), vec![("n0".into(), Mode::Shared)]);
+    assert_eq!(a.modes(), vec![("n0".into(), Mode::Shared), ("n1".into(), Mode::Exclusive)]);
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    assert!(!on_n1.is_finished(), "n1 is still exclusive");
+
+    a.downgrade().unwrap();
+    let c = on_n1.await.unwrap().unwrap();
+    assert_eq!(c.modes(), vec![("n1".into(), Mode::Shared)]);
+    drop((a, b, c));
+}
+
 /// SplitMix64, so each seed replays the same schedule.
 struct Rng(u64);
 
@@ -156,23 +252,81 @@ impl Rng {
     }
 }
 
-/// Per node: +1000 for an exclusive holder, +1 per sharer, as the tasks see it.
+/// Per lock (the nodes, then the BGL): +1000 for an exclusive holder, +1 per sharer, as the
+/// tasks see it.
 type Holders = Arc<Vec<AtomicI64>>;
 
+const BGL_SLOT: usize = NODES.len();
+const EXCLUSIVE: i64 = 1000;
+
+/// What one task counts itself as holding in `Holders`; taken back when dropped — before the
+/// guard it mirrors (declared after it), also when the task is aborted.
+struct Held {
+    holders: Holders,
+    slots: Vec<(usize, i64)>,
+}
+
+impl Held {
+    /// Counts `slots` held in `mode`, checking that nobody holds them incompatibly.
+    fn new(holders: &Holders, slots: impl IntoIterator<Item = usize>, mode: Mode) -> Held {
+        let weight = if mode == Mode::Exclusive { EXCLUSIVE } else { 1 };
+        let mut held = Held { holders: holders.clone(), slots: Vec::new() };
+        for slot in slots {
+            let before = holders[slot].fetch_add(weight, Ordering::SeqCst);
+            held.slots.push((slot, weight));
+            assert!(before == 0 || (weight == 1 && before < EXCLUSIVE), "slot {slot}: exclusive with another holder");
+        }
+        held
+    }
+
+    /// Stops counting `slot` (before its lock is released).
+    fn forget(&mut self, slot: usize) {
+        if let Some(at) = self.slots.iter().position(|&(s, _)| s == slot) {
+            let (_, weight) = self.slots.swap_remove(at);
+            self.holders[slot].fetch_sub(weight, Ordering::SeqCst);
+        }
+    }
+
+    /// Counts `slot` as shared from now on (before its lock is downgraded).
+    fn share(&mut self, slot: usize) {
+        if let Some(held) = self.slots.iter_mut().find(|(s, _)| *s == slot)
+            && held.1 == EXCLUSIVE
+        {
+            self.holders[slot].fetch_sub(EXCLUSIVE - 1, Ordering::SeqCst);
+            held.1 = 1;
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        for &(slot, weight) in &self.slots {
+            self.holders[slot].fetch_sub(weight, Ordering::SeqCst);
+        }
+    }
+}
+
+fn slot(name: &str) -> usize {
+    NODES.iter().position(|n| *n == name).unwrap()
+}
+
+/// Rounds of: the BGL (now and then exclusively), random nodes with random mode, priority,
+/// timeout and opportunism, sometimes abandoned mid-wait; while holding, random sleeps,
+/// partial releases and downgrades by name, checked against `holders`.
 async fn job(m: LockManager, owner: u64, seed: u64, rounds: u32, holders: Holders) -> u32 {
     let mut rng = Rng(seed ^ owner.wrapping_mul(0x1234_5678_9abc));
     let mut got = 0;
     for _ in 0..rounds {
-        let bgl = m.acquire(Request::shared(Owner(owner), Level::Cluster, [BGL]), None).await.unwrap();
+        let bgl_mode = if rng.below(8) == 0 { Mode::Exclusive } else { Mode::Shared };
+        let bgl =
+            m.acquire(Request::new(Owner(owner), Level::Cluster, Names::Exact(vec![BGL.into()]), bgl_mode), None).await;
+        let bgl = bgl.unwrap();
+        let _bgl_held = Held::new(&holders, [BGL_SLOT], bgl_mode);
         let picked: Vec<&str> = NODES.iter().copied().filter(|_| rng.below(3) == 0).collect();
         let mode = if rng.below(2) == 0 { Mode::Shared } else { Mode::Exclusive };
-        let mut request = Request::new(
-            Owner(owner),
-            Level::Node,
-            stowage_locks::Names::Exact(picked.iter().map(|&n| n.into()).collect()),
-            mode,
-        )
-        .priority(rng.below(3) as i32 - 1);
+        let mut request =
+            Request::new(Owner(owner), Level::Node, Names::Exact(picked.iter().map(|&n| n.into()).collect()), mode)
+                .priority(rng.below(3) as i32 - 1);
         if rng.below(4) == 0 {
             request = request.opportunistic((rng.below(2) as usize).min(picked.len()));
         }
@@ -188,58 +342,81 @@ async fn job(m: LockManager, owner: u64, seed: u64, rounds: u32, holders: Holder
             attempt.await
         };
         match result {
-            Ok(guard) => {
+            Ok(mut guard) => {
                 got += 1;
-                let weight = if mode == Mode::Exclusive { 1000 } else { 1 };
-                for name in guard.names() {
-                    let i = NODES.iter().position(|n| **n == **name).unwrap();
-                    let before = holders[i].fetch_add(weight, Ordering::SeqCst);
-                    assert!(before == 0 || (weight == 1 && before < 1000), "{name}: exclusive with another holder");
-                }
+                let mut held = Held::new(&holders, guard.names().iter().map(|n| slot(n)), mode);
                 tokio::time::sleep(Duration::from_millis(rng.below(5))).await;
+                if let Some(name) = guard.names().first().cloned() {
+                    match rng.below(4) {
+                        0 => {
+                            held.forget(slot(&name));
+                            guard.release([name]).unwrap();
+                        }
+                        1 => {
+                            held.share(slot(&name));
+                            guard.downgrade_names([name]).unwrap();
+                        }
+                        _ => {}
+                    }
+                }
                 if rng.below(4) == 0 {
                     tokio::task::yield_now().await;
                 }
-                for name in guard.names() {
-                    let i = NODES.iter().position(|n| **n == **name).unwrap();
-                    holders[i].fetch_sub(weight, Ordering::SeqCst);
-                }
+                tokio::time::sleep(Duration::from_millis(rng.below(3))).await;
+                drop(held);
                 drop(guard);
             }
             Err(AcquireError::TimedOut) => {}
             Err(other) => panic!("unexpected {other}"),
         }
+        drop(_bgl_held);
         drop(bgl);
     }
     got
 }
 
-async fn stress(seed: u64, tasks: u64, rounds: u32) {
+/// `tasks` jobs on one manager; a few of them are aborted at a random moment (cancellation at
+/// any await point: waiting, or holding guards). At the end nothing is held or pending.
+/// Returns how many tasks were aborted before they finished.
+async fn stress(seed: u64, tasks: u64, rounds: u32) -> u64 {
     let m = manager();
-    let holders: Holders = Arc::new(NODES.iter().map(|_| AtomicI64::new(0)).collect());
+    let holders: Holders = Arc::new((0..=NODES.len()).map(|_| AtomicI64::new(0)).collect());
     let handles: Vec<_> =
         (0..tasks).map(|owner| tokio::spawn(job(m.clone(), owner, seed, rounds, holders.clone()))).collect();
-    let mut granted = 0;
-    for handle in handles {
-        granted += handle.await.unwrap();
+    let mut rng = Rng(seed);
+    for _ in 0..tasks / 4 {
+        tokio::time::sleep(Duration::from_millis(rng.below(40))).await;
+        handles[rng.below(tasks) as usize].abort();
     }
-    assert!(granted > 0);
+    let (mut granted, mut aborted) = (0, 0);
+    for handle in handles {
+        match handle.await {
+            Ok(got) => granted += got,
+            Err(e) if e.is_cancelled() => aborted += 1,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+    assert!(granted > 0 && aborted < tasks);
+    assert!(holders.iter().all(|h| h.load(Ordering::SeqCst) == 0));
     assert_idle(&m);
+    aborted
 }
 
 #[tokio::test(start_paused = true)]
 async fn stress_many_seeds_on_one_thread() {
+    let mut aborted = 0;
     for seed in 0..64 {
         // Simulated time: a deadlock or a starving waiter would never finish.
-        tokio::time::timeout(Duration::from_secs(3600), stress(seed, 12, 30))
+        aborted += tokio::time::timeout(Duration::from_secs(3600), stress(seed, 12, 30))
             .await
             .unwrap_or_else(|_| panic!("seed {seed}: a waiter starved"));
     }
+    assert!(aborted > 0, "no task was aborted mid-run");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn stress_on_four_threads() {
-    for seed in 0..4 {
+    for seed in 0..8 {
         tokio::time::timeout(Duration::from_secs(120), stress(seed, 16, 20))
             .await
             .unwrap_or_else(|_| panic!("seed {seed}: a waiter starved"));
