@@ -3,7 +3,9 @@
 //! Installs nginx, curl and aria2 from Debian packages when missing (`apt-get update` first),
 //! serves a 1 GiB file from nginx on loopback and fetches it, to a sink, with `curl` (one
 //! stream), `aria2c -x8 -s8` and `stowage get` with each driver (tokio, io_uring) at 4, 8 and 16
-//! workers, in order to stdout, and at 8 workers to a sink (`--sink`). Then
+//! workers, in order to stdout, and at 8 workers to a sink (`--sink`); nginx runs on the first
+//! core, and the sink rows are repeated with the client held to the second (`taskset`), where
+//! its own CPU cost sets its rate. Then
 //! against the embedded cluster (`stowage serve`): the AIStore Python SDK's parallel iterator
 //! (`num_workers=8`, when `aistore` is importable by `$STOWAGE_PYTHON` or `python3`) and `stowage
 //! get` on the same 1 GiB object, and `stowage get` on a 16 GiB object (memory bound). Last, the
@@ -111,6 +113,23 @@ pub(crate) fn bench(root: &Path) -> Result<()> {
             GIB,
             &format!("{} get -q --driver {driver} --workers 8 --sink '{url}'", stowage.display()),
         )?);
+    }
+    // Throughput per CPU: the client held to one core (nginx keeps the other), so its own CPU
+    // cost sets its rate instead of the server's.
+    if on_path("taskset") && std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2) {
+        let one_core = "taskset -c 1";
+        rows.push(measure_shell(
+            "curl (1 stream), one core",
+            GIB,
+            &format!("{one_core} curl -sS -o /dev/null '{url}'"),
+        )?);
+        for driver in ["tokio", "uring"] {
+            rows.push(measure_shell(
+                &format!("stowage get --driver {driver} --workers 8 --sink, one core"),
+                GIB,
+                &format!("{one_core} {} get -q --driver {driver} --workers 8 --sink '{url}'", stowage.display()),
+            )?);
+        }
     }
     drop(nginx);
 
@@ -238,7 +257,15 @@ impl Nginx {
             ),
         )?;
         fs::create_dir_all(work.join("tmp"))?;
-        let child = Command::new("nginx")
+        // On the first core when `taskset` is there, so a client can be given the other alone.
+        let mut command = if on_path("taskset") {
+            let mut command = Command::new("taskset");
+            command.args(["-c", "0", "nginx"]);
+            command
+        } else {
+            Command::new("nginx")
+        };
+        let child = command
             .args(["-c", &conf.to_string_lossy(), "-p", &work.to_string_lossy()])
             .stdout(Stdio::null())
             .spawn()
