@@ -99,37 +99,16 @@ pub(crate) fn bench(root: &Path) -> Result<()> {
     )?);
     // Both drivers in order to stdout (here /dev/null), interleaved so drift hits both alike.
     for workers in ["4", "8", "16"] {
-        for driver in ["tokio", "uring"] {
-            rows.push(measure_shell(
-                &format!("stowage get --driver {driver} --workers {workers}"),
-                GIB,
-                &format!("{} get -q --driver {driver} --workers {workers} '{url}' > /dev/null", stowage.display()),
-            )?);
-        }
+        both_drivers(&mut rows, &stowage, GIB, "", &format!("--workers {workers}"), &url, "")?;
     }
-    for driver in ["tokio", "uring"] {
-        rows.push(measure_shell(
-            &format!("stowage get --driver {driver} --workers 8 --sink"),
-            GIB,
-            &format!("{} get -q --driver {driver} --workers 8 --sink '{url}'", stowage.display()),
-        )?);
-    }
+    both_drivers(&mut rows, &stowage, GIB, "", "--workers 8 --sink", &url, "")?;
     // Throughput per CPU: the client held to one core (nginx keeps the other), so its own CPU
     // cost sets its rate instead of the server's.
     if on_path("taskset") && std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2) {
-        let one_core = "taskset -c 1";
-        rows.push(measure_shell(
-            "curl (1 stream), one core",
-            GIB,
-            &format!("{one_core} curl -sS -o /dev/null '{url}'"),
-        )?);
-        for driver in ["tokio", "uring"] {
-            rows.push(measure_shell(
-                &format!("stowage get --driver {driver} --workers 8 --sink, one core"),
-                GIB,
-                &format!("{one_core} {} get -q --driver {driver} --workers 8 --sink '{url}'", stowage.display()),
-            )?);
-        }
+        let one_core = "taskset -c 1 ";
+        let curl = format!("{one_core}curl -sS -o /dev/null '{url}'");
+        rows.push(measure_shell("curl (1 stream), one core", GIB, &curl)?);
+        both_drivers(&mut rows, &stowage, GIB, one_core, "--workers 8 --sink", &url, ", one core")?;
     }
     drop(nginx);
 
@@ -147,22 +126,8 @@ pub(crate) fn bench(root: &Path) -> Result<()> {
         }
         None => println!("xtask: SKIPPED the AIStore SDK run: no python with `aistore` (set STOWAGE_PYTHON)"),
     }
-    let one = object("1g.bin");
-    let big = object("16g.bin");
-    for driver in ["tokio", "uring"] {
-        rows.push(measure_shell(
-            &format!("stowage get --driver {driver} --workers 8, cluster"),
-            GIB,
-            &format!("{} get -q --driver {driver} --workers 8 '{one}' > /dev/null", stowage.display()),
-        )?);
-    }
-    for driver in ["tokio", "uring"] {
-        rows.push(measure_shell(
-            &format!("stowage get --driver {driver} --workers 8, cluster, 16 GiB"),
-            16 * GIB,
-            &format!("{} get -q --driver {driver} --workers 8 '{big}' > /dev/null", stowage.display()),
-        )?);
-    }
+    both_drivers(&mut rows, &stowage, GIB, "", "--workers 8", &object("1g.bin"), ", cluster")?;
+    both_drivers(&mut rows, &stowage, 16 * GIB, "", "--workers 8", &object("16g.bin"), ", cluster, 16 GiB")?;
     drop(cluster);
 
     println!("\n{}", table(&rows));
@@ -180,6 +145,25 @@ reader = Client(url).bucket("local").object(name).get_reader(num_workers=workers
 total = sum(len(chunk) for chunk in reader)
 print(total, file=sys.stderr)
 "#;
+
+/// A row per driver: `stowage get -q --driver D FLAGS URL` (to `/dev/null` unless `--sink`),
+/// run after `prefix` (e.g. `taskset`), named `stowage get --driver D FLAGS` and `label`.
+fn both_drivers(
+    rows: &mut Vec<Figures>,
+    stowage: &Path,
+    bytes: u64,
+    prefix: &str,
+    flags: &str,
+    url: &str,
+    label: &str,
+) -> Result<()> {
+    let out = if flags.contains("--sink") { "" } else { " > /dev/null" };
+    for driver in ["tokio", "uring"] {
+        let command = format!("{prefix}{} get -q --driver {driver} {flags} '{url}'{out}", stowage.display());
+        rows.push(measure_shell(&format!("stowage get --driver {driver} {flags}{label}"), bytes, &command)?);
+    }
+    Ok(())
+}
 
 fn ensure_tools() -> Result<()> {
     let wanted = [("nginx", "nginx"), ("curl", "curl"), ("aria2c", "aria2")];

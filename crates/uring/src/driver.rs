@@ -308,14 +308,7 @@ impl UringDriver {
             reused,
             abandoned: None,
         };
-        let index = match self.exchanges.iter().position(Option::is_none) {
-            Some(index) => index,
-            None => {
-                self.exchanges.push(None);
-                self.exchanges.len() - 1
-            }
-        };
-        self.exchanges[index] = Some(exchange);
+        let index = insert(&mut self.exchanges, exchange);
         self.submit_next(index, now)
     }
 
@@ -367,14 +360,7 @@ impl UringDriver {
     /// Writes the first `len` bytes of `slot` to `file` at `offset`; [`Event::Written`] follows.
     pub(crate) fn write(&mut self, id: RequestId, file: &File, slot: Slot, len: usize, offset: u64) -> io::Result<()> {
         let write = FileWrite { id, fd: types::Fd(file.as_raw_fd()), slot, len, offset, written: 0 };
-        let index = match self.writes.iter().position(Option::is_none) {
-            Some(index) => index,
-            None => {
-                self.writes.push(None);
-                self.writes.len() - 1
-            }
-        };
-        self.writes[index] = Some(write);
+        let index = insert(&mut self.writes, write);
         self.submit_write(index)
     }
 
@@ -845,6 +831,20 @@ fn failure(id: RequestId, target: &Target, error: TransportError) -> Event {
     match target {
         Target::Memory { .. } => Event::Response(id, Err(error)),
         Target::Slot(_) => Event::Head(id, Err(error)),
+    }
+}
+
+/// Puts `item` in the first vacant place of `table` (its operations' user data), or a new one.
+fn insert<T>(table: &mut Vec<Option<T>>, item: T) -> usize {
+    match table.iter().position(Option::is_none) {
+        Some(index) => {
+            table[index] = Some(item);
+            index
+        }
+        None => {
+            table.push(Some(item));
+            table.len() - 1
+        }
     }
 }
 
