@@ -16,6 +16,8 @@ use stowage_ringslot::{Config, Mode};
 use stowage_tokio::download::{self, DownloadOptions};
 use stowage_uring::{UringDriver, UringError};
 
+use crate::units;
+
 /// Which driver runs the download.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum Driver {
@@ -39,7 +41,7 @@ pub(crate) struct Args {
     workers: u32,
     /// Range size: bytes, or with a K/M/G suffix (KiB, MiB, GiB). Default: the object's chunk
     /// size, else 8M.
-    #[arg(long, value_parser = parse_size)]
+    #[arg(long, value_parser = units::parse_size)]
     chunk: Option<u64>,
     /// Buffers (at least --workers); default 2 × workers.
     #[arg(long)]
@@ -53,19 +55,6 @@ pub(crate) struct Args {
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
-}
-
-/// `123`, `64K`, `8M`, `1G` (binary multiples).
-fn parse_size(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let (digits, shift) = match text.chars().last().map(|c| c.to_ascii_uppercase()) {
-        Some('K') => (&text[..text.len() - 1], 10),
-        Some('M') => (&text[..text.len() - 1], 20),
-        Some('G') => (&text[..text.len() - 1], 30),
-        _ => (text, 0),
-    };
-    let n: u64 = digits.parse().map_err(|_| format!("{text:?} is not a size (e.g. 8M)"))?;
-    n.checked_mul(1 << shift).filter(|&n| n > 0).ok_or_else(|| format!("{text:?} is not a size from 1 byte up"))
 }
 
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
@@ -179,20 +168,4 @@ fn progress_bar() -> ProgressBar {
         .unwrap_or_else(|_| ProgressStyle::default_spinner());
     bar.set_style(style);
     bar
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_size;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("123"), Ok(123));
-        assert_eq!(parse_size("64k"), Ok(64 << 10));
-        assert_eq!(parse_size("8M"), Ok(8 << 20));
-        assert_eq!(parse_size("1G"), Ok(1 << 30));
-        assert!(parse_size("0").is_err());
-        assert!(parse_size("M").is_err());
-        assert!(parse_size("99999999999G").is_err());
-    }
 }

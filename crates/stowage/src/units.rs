@@ -1,6 +1,19 @@
-//! Command-line quantities: byte rates and durations.
+//! Command-line quantities: sizes, byte rates and durations.
 
 use std::time::Duration;
+
+/// `123`, `64K`, `8M`, `1G` (binary multiples).
+pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (digits, shift) = match text.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&text[..text.len() - 1], 10),
+        Some('M') => (&text[..text.len() - 1], 20),
+        Some('G') => (&text[..text.len() - 1], 30),
+        _ => (text, 0),
+    };
+    let n: u64 = digits.parse().map_err(|_| format!("{text:?} is not a size (e.g. 8M)"))?;
+    n.checked_mul(1 << shift).filter(|&n| n > 0).ok_or_else(|| format!("{text:?} is not a size from 1 byte up"))
+}
 
 /// A byte rate: `100M`, `100MB/s`, `1.5G`, `64Ki`, `250000`. `K`, `M`, `G` are decimal
 /// (10³, 10⁶, 10⁹: `100M` is the 100 MB/s the harness reports), `Ki`, `Mi`, `Gi` binary; a
@@ -54,6 +67,17 @@ fn split_unit(text: &str, unit: impl Fn(&str) -> Option<f64>) -> Option<(f64, f6
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("123"), Ok(123));
+        assert_eq!(parse_size("64k"), Ok(64 << 10));
+        assert_eq!(parse_size("8M"), Ok(8 << 20));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("M").is_err());
+        assert!(parse_size("99999999999G").is_err());
+    }
 
     #[test]
     fn rates() {
