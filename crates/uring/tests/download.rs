@@ -62,6 +62,13 @@ impl Embedded {
     }
 }
 
+/// Whether `RLIMIT_MEMLOCK` lets this process pin `bytes` (root may pin more, whatever it says).
+fn memlock_allows(bytes: u64) -> bool {
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    let soft = limits.lines().find(|l| l.starts_with("Max locked memory")).and_then(|l| l.split_whitespace().nth(3));
+    soft.is_some_and(|soft| soft == "unlimited" || soft.parse::<u64>().is_ok_and(|n| n >= bytes))
+}
+
 fn stream_all(driver: &mut UringDriver, url: &str, config: Config) -> Result<Vec<u8>, GetError> {
     let mut download = driver.get(url, config)?;
     let mut all = Vec::new();
@@ -80,7 +87,8 @@ fn slots_are_registered_and_every_destination_gets_every_byte() {
     while let Some(chunk) = download.next_chunk().unwrap() {
         all.extend_from_slice(chunk);
     }
-    assert!(download.registered(), "the kernel refused to register the slots");
+    // Where the memlock limit is too small the kernel refuses, and plain memory is right.
+    assert!(download.registered() || !memlock_allows(8 * CHUNK), "the kernel refused to register the slots");
     assert_eq!(download.summary().ranges, SIZE.div_ceil(CHUNK));
     drop(download);
     assert!(all == expected());
