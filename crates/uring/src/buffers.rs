@@ -1,4 +1,5 @@
-//! The slots of ranged downloads: one buffer per slot, registered with the ring.
+//! The slots of ranged downloads: one buffer per slot, registered with the ring as it is first
+//! used.
 
 use std::io;
 
@@ -11,8 +12,12 @@ const MAX_REGISTERED: usize = 1 << 14;
 /// The largest buffer a ring may register.
 const MAX_REGISTERED_SIZE: u64 = 1 << 30;
 
-/// Slot memory: `slots.len()` buffers of `size` bytes, registered as the ring's fixed buffers
-/// (slot `i` is fixed buffer `i`) when the kernel allows, else plain memory.
+/// Slot memory: `slots.len()` buffers of `size` bytes. Where the kernel allows, the ring has a
+/// table of as many fixed buffers and slot `i` becomes fixed buffer `i` when it is first used
+/// ([`Buffers::register`]): pinning a buffer faults in and zeroes its pages, so pinning them all
+/// before the first byte would delay every download by the whole ring's worth (≈ 0.1 s for
+/// 256 MiB); one by one, the cost is spread over the first use of each slot. Elsewhere (no
+/// table, or a slot the kernel would not pin) a slot is plain memory.
 ///
 /// Invariants: a buffer is never freed, moved or reallocated while an operation may point
 /// into it — [`Buffers::ensure`] runs only with nothing in flight, and the driver quiesces
@@ -21,7 +26,10 @@ const MAX_REGISTERED_SIZE: u64 = 1 << 30;
 pub(crate) struct Buffers {
     slots: Vec<Box<[u8]>>,
     size: u64,
-    registered: bool,
+    /// The ring has a table of `slots.len()` fixed buffers.
+    table: bool,
+    /// Which slots are in it (empty without a table).
+    registered: Vec<bool>,
 }
 
 impl Buffers {
@@ -34,45 +42,53 @@ impl Buffers {
         if self.slots.len() >= count && self.size >= size {
             return Ok(());
         }
-        if self.registered {
+        if self.table {
             ring.unregister_buffers()?;
-            self.registered = false;
+            self.table = false;
         }
         self.slots.clear();
+        self.registered.clear();
         self.size = 0;
         let len = usize::try_from(size).map_err(|_| too_large(count, size))?;
         let mut slots = Vec::new();
         slots.try_reserve_exact(count).map_err(|_| too_large(count, size))?;
         // Refuse (rather than abort on) memory that cannot be had, asking once for all of it;
-        // then take lazily zeroed memory per slot (`calloc` of fresh pages: no memset, the
-        // registration faults them in).
+        // then take lazily zeroed memory per slot (`calloc` of fresh pages: no memset).
         let total = len.checked_mul(count).ok_or_else(|| too_large(count, size))?;
         Vec::<u8>::new().try_reserve_exact(total).map_err(|_| too_large(count, size))?;
         slots.extend((0..count).map(|_| vec![0u8; len].into_boxed_slice()));
         self.slots = slots;
         self.size = size;
         if count <= MAX_REGISTERED && size <= MAX_REGISTERED_SIZE && size > 0 {
-            let iovecs: Vec<libc::iovec> = self
-                .slots
-                .iter_mut()
-                .map(|b| libc::iovec { iov_base: b.as_mut_ptr().cast(), iov_len: b.len() })
-                .collect();
-            // SAFETY: the buffers stay allocated and in place until they are unregistered
-            // (above, before they are replaced) or the ring is dropped (the ring is declared
-            // before the buffers in the driver, so it is dropped first).
-            self.registered = unsafe { ring.register_buffers(&iovecs) }.is_ok();
+            self.table = ring.register_sparse_buffers(count as u32).is_ok();
+            self.registered = vec![false; if self.table { count } else { 0 }];
         }
         Ok(())
     }
 
-    /// Whether the slots are the ring's fixed buffers.
-    pub(crate) fn registered(&self) -> bool {
-        self.registered
+    /// Makes `slot` a fixed buffer of the ring if it is not one yet and the ring has a table
+    /// (the kernel may still refuse, e.g. over `RLIMIT_MEMLOCK`: it stays plain memory).
+    pub(crate) fn register(&mut self, ring: &Ring, slot: Slot) {
+        let index = slot.0 as usize;
+        let (Some(false), Some(buffer)) = (self.registered.get(index).copied(), self.slots.get_mut(index)) else {
+            return;
+        };
+        let iovec = libc::iovec { iov_base: buffer.as_mut_ptr().cast(), iov_len: buffer.len() };
+        // SAFETY: the buffer stays allocated and in place until the table is unregistered
+        // (`ensure`, before the buffers are replaced) or the ring is dropped (declared before the
+        // buffers in the driver, so dropped first).
+        self.registered[index] = unsafe { ring.register_buffer(slot.0, iovec) }.is_ok();
     }
 
-    /// The fixed-buffer index of `slot`, when registered.
+    /// Whether the ring has a table of fixed buffers for the slots.
+    pub(crate) fn registered(&self) -> bool {
+        self.table
+    }
+
+    /// The fixed-buffer index of `slot`, when it is registered.
     pub(crate) fn registered_index(&self, slot: Slot) -> Option<u16> {
-        self.registered.then(|| u16::try_from(slot.0).ok()).flatten()
+        let registered = self.registered.get(slot.0 as usize).copied().unwrap_or(false);
+        registered.then(|| u16::try_from(slot.0).ok()).flatten()
     }
 
     /// Where byte `offset` of `slot` is, for the kernel to read from.
@@ -117,12 +133,15 @@ mod tests {
         let ring = Ring::new(8).unwrap();
         let mut buffers = Buffers::default();
         buffers.ensure(&ring, 4, 1 << 16).unwrap();
+        assert!(buffers.registered(), "no table of fixed buffers");
+        assert_eq!(buffers.registered_index(Slot(3)), None, "registered before its first use");
+        buffers.register(&ring, Slot(3));
         // Where the memlock limit is too small the kernel refuses, and plain memory is right.
-        assert!(buffers.registered() || !memlock_allows(4 << 16), "registration refused");
+        assert!(buffers.registered_index(Slot(3)) == Some(3) || !memlock_allows(1 << 16));
+        assert_eq!(buffers.registered_index(Slot(2)), None);
         let first = buffers.pointer(Slot(3), 0).unwrap();
         buffers.ensure(&ring, 2, 1 << 10).unwrap();
         assert_eq!(buffers.pointer(Slot(3), 0), Some(first));
-        assert_eq!(buffers.registered_index(Slot(3)), Some(3));
         buffers.ensure(&ring, 8, 1 << 16).unwrap();
         assert!(buffers.pointer(Slot(7), 1 << 16).is_some());
         assert!(buffers.pointer(Slot(8), 0).is_none());

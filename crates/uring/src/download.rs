@@ -154,9 +154,9 @@ impl<'d> Download<'d> {
         self.plan
     }
 
-    /// Whether the slots are registered with the kernel (else bodies are received into the same
-    /// memory without `READ_FIXED`: the kernel refused the registration, e.g. over
-    /// `RLIMIT_MEMLOCK`).
+    /// Whether the slots are the ring's fixed buffers (each is registered when first used, and
+    /// then read into with `READ_FIXED`); else bodies are received into the same memory without
+    /// it (the kernel gave no fixed-buffer table).
     pub fn registered(&self) -> bool {
         self.driver.buffers.registered()
     }

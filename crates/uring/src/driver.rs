@@ -423,6 +423,7 @@ impl UringDriver {
                 opcode::Send::new(fd, rest.as_ptr(), len).flags(libc::MSG_NOSIGNAL).build()
             }
             (Phase::Body, Target::Slot(body)) => {
+                self.buffers.register(&self.ring, body.slot);
                 let Some(memory) = self.buffers.pointer_mut(body.slot, body.received) else {
                     return self.fail(index, TransportError::Other);
                 };

@@ -51,17 +51,23 @@ impl Ring {
         }
     }
 
-    /// Registers `buffers` as the ring's fixed buffers (`IORING_REGISTER_BUFFERS`): fixed reads
-    /// and writes name them by index, and the kernel pins their pages once instead of per
-    /// operation.
+    /// Registers an empty table of `count` fixed buffers (`IORING_RSRC_REGISTER_SPARSE`): each
+    /// is filled in by [`Ring::register_buffer`] when first needed.
+    pub(crate) fn register_sparse_buffers(&self, count: u32) -> io::Result<()> {
+        self.uring.submitter().register_buffers_sparse(count)
+    }
+
+    /// Makes `buffer` the ring's fixed buffer `index` (of a table made by
+    /// [`Ring::register_sparse_buffers`]): fixed reads and writes name it by index, and the
+    /// kernel pins its pages once, here, instead of per operation.
     ///
     /// # Safety
     ///
-    /// The memory every `iovec` describes must stay allocated, and not be moved, until
+    /// The memory `buffer` describes must stay allocated, and not be moved, until
     /// [`Ring::unregister_buffers`] succeeds or the ring is dropped.
-    pub(crate) unsafe fn register_buffers(&self, buffers: &[libc::iovec]) -> io::Result<()> {
+    pub(crate) unsafe fn register_buffer(&self, index: u32, buffer: libc::iovec) -> io::Result<()> {
         // SAFETY: the caller keeps the memory alive and in place while it is registered.
-        unsafe { self.uring.submitter().register_buffers(buffers) }
+        unsafe { self.uring.submitter().register_buffers_update(index, &[buffer], None) }.map(drop)
     }
 
     /// Unregisters the fixed buffers; after success their memory may be freed.
@@ -97,13 +103,14 @@ mod tests {
         let ring = Ring::new(8).unwrap();
         let mut memory = vec![0u8; 4096];
         let iovec = libc::iovec { iov_base: memory.as_mut_ptr().cast(), iov_len: memory.len() };
+        ring.register_sparse_buffers(2).unwrap();
         // SAFETY: `memory` outlives the registration (unregistered below, before it is dropped).
-        unsafe { ring.register_buffers(&[iovec]) }.unwrap();
+        unsafe { ring.register_buffer(1, iovec) }.unwrap();
         let mut ring = ring;
         let (ours, mut theirs) = std::os::unix::net::UnixStream::pair().unwrap();
         std::io::Write::write_all(&mut theirs, b"in place").unwrap();
         let fd = io_uring::types::Fd(std::os::fd::AsRawFd::as_raw_fd(&ours));
-        let read = opcode::ReadFixed::new(fd, memory[100..].as_mut_ptr(), 8, 0).build().user_data(1);
+        let read = opcode::ReadFixed::new(fd, memory[100..].as_mut_ptr(), 8, 1).build().user_data(1);
         // SAFETY: the read points into registered `memory`, alive until the completion below.
         unsafe { ring.push(&read) }.unwrap();
         ring.submit_and_wait().unwrap();
