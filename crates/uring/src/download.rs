@@ -1,8 +1,8 @@
 //! Parallel ranged downloads: the [`RingSlot`] machine over io_uring, each range's body
 //! received straight into the slot the machine names.
 //!
-//! The slots are one buffer each, registered with the ring (`IORING_REGISTER_BUFFERS`) where
-//! the kernel allows: a range's body is read from its socket into its slot with `READ_FIXED`
+//! The slots are one buffer each, the ring's fixed buffers where the kernel allows (a sparse
+//! table, each slot registered when it is first used): a range's body is read from its socket into its slot with `READ_FIXED`
 //! (only the few body bytes that arrive with the response head are copied); a download to a
 //! file writes each complete slot at its offset with `WRITE_FIXED`. One worker is one
 //! connection (kept alive from range to range).
