@@ -102,6 +102,17 @@ fn header_u64(value: Option<&HeaderValue>) -> Option<u64> {
     digits(value?.as_bytes())
 }
 
+/// The response of an attempt, or why the attempt failed in a way worth retrying: a transport
+/// failure, a 5xx or a 429.
+fn answered(result: &Result<http::Response<()>, TransportError>) -> Result<&http::Response<()>, Failure> {
+    let response = result.as_ref().map_err(|error| Failure::Transport(*error))?;
+    let status = response.status();
+    if retryable(status) {
+        return Err(Failure::Status(status.as_u16()));
+    }
+    Ok(response)
+}
+
 /// What a HEAD tells: the size and the chunk size the object suggests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Head {
@@ -111,14 +122,11 @@ pub(crate) struct Head {
 
 /// Checks a HEAD answer.
 pub(crate) fn head(result: &Result<http::Response<()>, TransportError>, identity: &mut Identity) -> Verdict<Head> {
-    let response = match result {
-        Err(error) => return Verdict::Retry(Failure::Transport(*error)),
+    let response = match answered(result) {
         Ok(response) => response,
+        Err(retry) => return Verdict::Retry(retry),
     };
     let status = response.status();
-    if retryable(status) {
-        return Verdict::Retry(Failure::Status(status.as_u16()));
-    }
     if status != StatusCode::OK {
         return Verdict::Fatal(DownloadError::HeadStatus { status: status.as_u16() });
     }
@@ -140,14 +148,11 @@ pub(crate) fn range(
     size: u64,
     identity: &mut Identity,
 ) -> Verdict<()> {
-    let response = match result {
-        Err(error) => return Verdict::Retry(Failure::Transport(*error)),
+    let response = match answered(result) {
         Ok(response) => response,
+        Err(retry) => return Verdict::Retry(retry),
     };
     let status = response.status();
-    if retryable(status) {
-        return Verdict::Retry(Failure::Status(status.as_u16()));
-    }
     if status == StatusCode::OK {
         return Verdict::Fatal(DownloadError::RangeIgnored { range });
     }
