@@ -470,12 +470,11 @@ impl UringDriver {
         let mut reaped = std::mem::take(&mut self.reaped);
         self.ring.reap(&mut reaped);
         for &(user_data, result) in &reaped {
-            if user_data & TIMER != 0 {
-                self.timer.reaped(user_data & !TIMER);
-            } else if user_data & WRITE != 0 {
-                self.write_done(usize::try_from(user_data & !WRITE).unwrap_or(usize::MAX), result)?;
-            } else if user_data & CANCEL == 0 {
-                self.advance(usize::try_from(user_data).unwrap_or(usize::MAX), result, now)?;
+            match Op::of(user_data) {
+                Op::Timer(generation) => self.timer.reaped(generation),
+                Op::Write(index) => self.write_done(index, result)?,
+                Op::Exchange(index) => self.advance(index, result, now)?,
+                Op::Cancel => {}
             }
         }
         reaped.clear();
@@ -701,18 +700,20 @@ impl UringDriver {
             }
             self.ring.reap(&mut reaped);
             for (user_data, _) in reaped {
-                if user_data & TIMER != 0 {
-                    self.timer.reaped(user_data & !TIMER);
-                } else if user_data & WRITE != 0 {
+                match Op::of(user_data) {
+                    Op::Timer(generation) => self.timer.reaped(generation),
                     // Writes to files are not cancellable: they finish, and are forgotten here.
-                    if let Some(write) = usize::try_from(user_data & !WRITE).ok().and_then(|i| self.writes.get_mut(i)) {
-                        *write = None;
+                    Op::Write(index) => {
+                        if let Some(write) = self.writes.get_mut(index) {
+                            *write = None;
+                        }
                     }
-                } else if user_data & CANCEL == 0
-                    && let Some(Some(exchange)) =
-                        usize::try_from(user_data).ok().and_then(|i| self.exchanges.get_mut(i))
-                {
-                    exchange.in_flight = false;
+                    Op::Exchange(index) => {
+                        if let Some(Some(exchange)) = self.exchanges.get_mut(index) {
+                            exchange.in_flight = false;
+                        }
+                    }
+                    Op::Cancel => {}
                 }
             }
         }
@@ -761,6 +762,34 @@ impl Timer {
         self.specs.retain(|(g, _)| *g != generation);
         if self.armed.is_some_and(|(_, g)| g == generation) {
             self.armed = None;
+        }
+    }
+}
+
+/// Whose operation a completion's user data names.
+enum Op {
+    /// The timeout of this generation.
+    Timer(u64),
+    /// The file write at this index.
+    Write(usize),
+    /// The exchange at this index.
+    Exchange(usize),
+    /// A cancellation or timer removal (nothing to do).
+    Cancel,
+}
+
+impl Op {
+    fn of(user_data: u64) -> Op {
+        // An index that does not fit is no entry of a table: looked up, it finds nothing.
+        let index = |bits: u64| usize::try_from(bits).unwrap_or(usize::MAX);
+        if user_data & TIMER != 0 {
+            Op::Timer(user_data & !TIMER)
+        } else if user_data & CANCEL != 0 {
+            Op::Cancel
+        } else if user_data & WRITE != 0 {
+            Op::Write(index(user_data & !WRITE))
+        } else {
+            Op::Exchange(index(user_data))
         }
     }
 }
