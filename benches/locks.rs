@@ -31,6 +31,7 @@ use tokio::sync::{mpsc, oneshot};
 const T: Instant = Instant::ZERO;
 
 /// Polls a future once with a no-op waker; the uncontended paths are ready at once.
+#[inline(always)]
 fn ready<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
     match future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
@@ -75,6 +76,14 @@ fn uncontended(c: &mut Criterion) {
             let request =
                 Request::new(Owner(0), Level::Node, Names::Exact(one.clone()), stowage_locks::Mode::Exclusive);
             drop(black_box(ready(manager.acquire(request, None)).unwrap()));
+        })
+    });
+
+    group.bench_function("uncontended/tokio-handle-try", |b| {
+        b.iter(|| {
+            let request =
+                Request::new(Owner(0), Level::Node, Names::Exact(one.clone()), stowage_locks::Mode::Exclusive);
+            drop(black_box(manager.try_acquire(request).unwrap()));
         })
     });
 

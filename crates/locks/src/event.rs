@@ -31,6 +31,7 @@ pub enum Event {
 
 impl Event {
     /// The request this event ends.
+    #[inline]
     pub fn req(&self) -> RequestId {
         match self {
             Event::Granted { req, .. } | Event::TimedOut { req } | Event::Failed { req, .. } => *req,

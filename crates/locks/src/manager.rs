@@ -542,6 +542,7 @@ impl Locks {
     // ---- outputs ----------------------------------------------------------------------------
 
     /// The next event, in the order the rules produced them.
+    #[inline]
     pub fn poll_output(&mut self) -> Option<Event> {
         self.events.pop_front()
     }
@@ -552,11 +553,13 @@ impl Locks {
     /// a call that brings no deadline of its own (any call but a `request` with one) has the
     /// same outcome for every `now` from this one on. A driver may then pass this instead of
     /// reading its clock.
+    #[inline]
     pub fn now(&self) -> Instant {
         self.clock.latest()
     }
 
     /// The nearest deadline of a request in progress.
+    #[inline]
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.deadlines.first().map(|&(deadline, _)| deadline)
     }

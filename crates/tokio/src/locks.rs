@@ -10,6 +10,11 @@
 //! - Dropping an `acquire` future withdraws its request (or releases what it was just granted):
 //!   cancellation is safe at every await point.
 //! - A [`Guard`] holds the locks its owner got at one level and releases them when dropped.
+//!   Like `tokio::sync::RwLock::write`'s guard it borrows the handle it came from;
+//!   [`Guard::into_owned`] makes one that can be moved into a spawned task. Locks an owner
+//!   adds to a level it holds join its guard ([`Guard::add`]); locks added already held by an
+//!   owner without a guard there come with a new one ([`LockManager::add_acquired`]), so no
+//!   held lock is ever without a guard to release it.
 //!
 //! The machine sits behind one `std::sync::Mutex`, held only for the few hundred nanoseconds a
 //! call takes and never across an await. An actor task was the alternative; the `locks` bench
@@ -38,8 +43,11 @@
 //! # }
 //! ```
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use stowage_locks::{
@@ -60,6 +68,77 @@ pub enum AcquireError {
     /// A lock was deleted while waiting for it; nothing is held.
     #[error(transparent)]
     Failed(FailReason),
+}
+
+/// The future of [`LockManager::acquire`]: the request is made when first polled, and
+/// withdrawn if the future is dropped before it is granted.
+///
+/// Written out by hand rather than as an `async fn` so that an uncontended acquisition — the
+/// request granted on the first poll — moves as little as possible: the waiting part
+/// (channel, timer) is allocated only when the request has to wait.
+#[must_use = "futures do nothing unless polled"]
+pub struct Acquire<'a> {
+    manager: &'a LockManager,
+    step: Step<'a>,
+}
+
+/// Where an [`Acquire`] is.
+enum Step<'a> {
+    Start { request: Request, timeout: Option<Duration> },
+    Waiting { owner: Owner, level: Level, wait: Pin<Box<dyn Future<Output = Option<Event>> + Send + 'a>> },
+    Done,
+}
+
+/// What [`LockManager::start`] did with a request.
+enum Started {
+    /// It ended at once (granted, or timed out for lack of time).
+    Ended(Event),
+    /// It waits; its event will come on `rx`.
+    Waiting { req: RequestId, deadline: Option<Instant>, rx: oneshot::Receiver<Event> },
+}
+
+impl std::fmt::Debug for Acquire<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let step = match self.step {
+            Step::Start { .. } => "start",
+            Step::Waiting { .. } => "waiting",
+            Step::Done => "done",
+        };
+        f.debug_struct("Acquire").field("step", &step).finish_non_exhaustive()
+    }
+}
+
+impl<'a> Future for Acquire<'a> {
+    type Output = Result<Guard<'a>, AcquireError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let manager = self.manager;
+        loop {
+            match std::mem::replace(&mut self.step, Step::Done) {
+                Step::Start { request, timeout } => {
+                    let (owner, level) = (request.owner, request.level);
+                    match manager.start(request, timeout) {
+                        Err(refused) => return Poll::Ready(Err(refused.into())),
+                        Ok(Started::Ended(event)) => return Poll::Ready(manager.outcome(owner, level, event)),
+                        Ok(Started::Waiting { req, deadline, rx }) => {
+                            let ticket = Ticket { manager, req, owner, level, deadline, rx, done: false };
+                            self.step = Step::Waiting { owner, level, wait: Box::pin(ticket.wait()) };
+                        }
+                    }
+                }
+                Step::Waiting { owner, level, mut wait } => match wait.as_mut().poll(cx) {
+                    Poll::Pending => {
+                        self.step = Step::Waiting { owner, level, wait };
+                        return Poll::Pending;
+                    }
+                    Poll::Ready(None) => return Poll::Ready(Err(AcquireError::TimedOut)),
+                    Poll::Ready(Some(event)) => return Poll::Ready(manager.outcome(owner, level, event)),
+                },
+                // Polled again after it completed (a misuse of `Future`): it never ends again.
+                Step::Done => return Poll::Pending,
+            }
+        }
+    }
 }
 
 /// A cheaply cloneable handle to one lock manager shared by tasks.
@@ -90,36 +169,47 @@ struct State {
 impl State {
     /// Hands every event to its waiter; returns the one for `mine` (a request still being
     /// made, which has no waiter yet). Then retries deferred releases.
+    #[inline]
     fn dispatch(&mut self, now: Instant, mine: Option<RequestId>) -> Option<Event> {
         let mut own = None;
         loop {
             while let Some(event) = self.locks.poll_output() {
-                let req = event.req();
-                if Some(req) == mine {
+                if Some(event.req()) == mine {
                     own = Some(event);
-                } else if let Some(waiter) = self.waiters.remove(&req) {
-                    // A waiter that is gone has withdrawn: its drop handler finds the request
-                    // ended and releases what the event granted.
-                    let _ = waiter.send(event);
+                } else {
+                    self.wake(event);
                 }
             }
-            if !self.retry_deferred(now) {
+            if self.deferred.is_empty() || !self.retry_deferred(now) {
                 return own;
             }
         }
     }
 
-    /// Releases what can now be released; true if anything was.
-    fn retry_deferred(&mut self, now: Instant) -> bool {
-        if self.deferred.is_empty() {
-            return false;
+    /// Sends an event to the task waiting for it.
+    #[cold]
+    fn wake(&mut self, event: Event) {
+        if let Some(waiter) = self.waiters.remove(&event.req()) {
+            // A waiter that is gone has withdrawn: its drop handler finds the request
+            // ended and releases what the event granted.
+            let _ = waiter.send(event);
         }
+    }
+
+    /// Releases what can now be released; true if anything was.
+    #[cold]
+    fn retry_deferred(&mut self, now: Instant) -> bool {
         let before = self.deferred.len();
         let deferred = std::mem::take(&mut self.deferred);
         for (owner, level) in deferred {
             self.release(now, owner, level);
         }
         self.deferred.len() < before
+    }
+
+    /// Whether `owner` holds anything (a named lock or the set lock) at `level`.
+    fn holds_level(&self, owner: Owner, level: Level) -> bool {
+        self.locks.owned_set_lock(owner, level).is_some() || !self.locks.owned(owner, level).is_empty()
     }
 
     /// Releases a dropped guard's level, or defers it if the machine refuses for now.
@@ -158,35 +248,27 @@ impl LockManager {
 
     /// Acquires `request` (its `deadline` is replaced by `timeout` from now, if given), waiting
     /// as long as the rules say. Dropping the future withdraws the request.
-    pub async fn acquire(&self, request: Request, timeout: Option<Duration>) -> Result<Guard, AcquireError> {
-        let (owner, level) = (request.owner, request.level);
-        let event = match self.start(request, timeout)? {
-            Ok(event) => event,
-            // The waiting part (channel, timer) lives in its own allocation, made only when the
-            // request has to wait: the future of an uncontended acquire stays small.
-            Err(ticket) => Box::pin(ticket.wait()).await.ok_or(AcquireError::TimedOut)?,
-        };
-        self.outcome(owner, level, event)
+    pub fn acquire(&self, request: Request, timeout: Option<Duration>) -> Acquire<'_> {
+        Acquire { manager: self, step: Step::Start { request, timeout } }
     }
 
     /// Makes the request: its event if it ended at once, else a ticket to wait for it.
-    fn start(&self, request: Request, timeout: Option<Duration>) -> Result<Result<Event, Ticket<'_>>, LockError> {
-        let (owner, level) = (request.owner, request.level);
+    fn start(&self, request: Request, timeout: Option<Duration>) -> Result<Started, LockError> {
         let mut state = self.state();
         let now = if timeout.is_some() { self.now() } else { self.now_for(&state) };
         let deadline = timeout.map(|t| now.saturating_add(t));
         let req = state.locks.request(now, Request { deadline, ..request })?;
         if let Some(event) = state.dispatch(now, Some(req)) {
-            return Ok(Ok(event));
+            return Ok(Started::Ended(event));
         }
         let (tx, rx) = oneshot::channel();
         state.waiters.insert(req, tx);
-        Ok(Err(Ticket { manager: self, req, owner, level, deadline, rx, done: false }))
+        Ok(Started::Waiting { req, deadline, rx })
     }
 
     /// Acquires `request` only if every lock can be had at once (a zero timeout: nothing is
     /// queued; see [`MIN_TIMEOUT`](stowage_locks::MIN_TIMEOUT)).
-    pub fn try_acquire(&self, request: Request) -> Result<Guard, AcquireError> {
+    pub fn try_acquire(&self, request: Request) -> Result<Guard<'_>, AcquireError> {
         let (owner, level) = (request.owner, request.level);
         let mut state = self.state();
         let now = self.now_for(&state);
@@ -202,23 +284,50 @@ impl LockManager {
         }
     }
 
-    /// Adds locks to a level on behalf of `owner` (see [`Locks::add`]; locks added `acquired`
-    /// are released with the owner's guard of that level).
+    /// Adds free locks to a level on behalf of `owner` (see [`Locks::add`]: the owner needs the
+    /// BGL, and the level's set lock must be free or held by it exclusively). An owner holding
+    /// the level adds through its guard instead ([`Guard::add`]).
     pub fn add<N: Into<Name>>(
         &self,
         owner: Owner,
         level: Level,
         names: impl IntoIterator<Item = N>,
-        acquired: Option<Mode>,
     ) -> Result<(), LockError> {
         let mut state = self.state();
         let now = self.now_for(&state);
-        let added = state.locks.add(now, owner, level, names, acquired);
+        let added = state.locks.add(now, owner, level, names, None);
         state.dispatch(now, None);
         added
     }
 
-    /// Deletes locks on behalf of `owner`; their waiters fail (see [`Locks::remove`]).
+    /// Adds locks to a level already held by `owner` in `mode`, and returns the guard that
+    /// releases them. For an owner holding nothing at the level yet (one that does adds through
+    /// its guard, [`Guard::add`], so that one guard keeps holding the whole level): refused
+    /// otherwise with [`LockError::DoubleAcquire`].
+    pub fn add_acquired<N: Into<Name>>(
+        &self,
+        owner: Owner,
+        level: Level,
+        names: impl IntoIterator<Item = N>,
+        mode: Mode,
+    ) -> Result<Guard<'_>, LockError> {
+        let mut names: Vec<Name> = names.into_iter().map(Into::into).collect();
+        let mut state = self.state();
+        if state.holds_level(owner, level) {
+            return Err(LockError::DoubleAcquire { owner, level });
+        }
+        let now = self.now_for(&state);
+        let added = state.locks.add(now, owner, level, names.iter().cloned(), Some(mode));
+        state.dispatch(now, None);
+        added?;
+        names.sort_unstable();
+        names.dedup();
+        Ok(Guard { manager: Cow::Borrowed(self), owner, level, names, released: false })
+    }
+
+    /// Deletes locks on behalf of `owner`; their waiters fail (see [`Locks::remove`]). An owner
+    /// holding locks of the level deletes through its guard instead ([`Guard::remove`]), so
+    /// that the guard's names stay true.
     pub fn remove<N: Into<Name>>(
         &self,
         owner: Owner,
@@ -242,9 +351,11 @@ impl LockManager {
         f(&self.state().locks)
     }
 
-    fn outcome(&self, owner: Owner, level: Level, event: Event) -> Result<Guard, AcquireError> {
+    fn outcome(&self, owner: Owner, level: Level, event: Event) -> Result<Guard<'_>, AcquireError> {
         match event {
-            Event::Granted { names, .. } => Ok(Guard { manager: self.clone(), owner, level, names, released: false }),
+            Event::Granted { names, .. } => {
+                Ok(Guard { manager: Cow::Borrowed(self), owner, level, names, released: false })
+            }
             Event::TimedOut { .. } => Err(AcquireError::TimedOut),
             Event::Failed { reason, .. } => Err(AcquireError::Failed(reason)),
         }
@@ -351,8 +462,10 @@ impl Drop for Ticket<'_> {
 /// this): the machine refuses to release the BGL while later levels are held, and such a
 /// release is then deferred until it is allowed, never lost.
 #[derive(Debug)]
-pub struct Guard {
-    manager: LockManager,
+#[must_use = "the locks are released as soon as the guard is dropped"]
+pub struct Guard<'a> {
+    /// Borrowed from the handle that acquired it, or (after [`Guard::into_owned`]) a clone.
+    manager: Cow<'a, LockManager>,
     owner: Owner,
     level: Level,
     /// Invariant: sorted; the granted names not released through the guard since.
@@ -361,7 +474,21 @@ pub struct Guard {
     released: bool,
 }
 
-impl Guard {
+impl Guard<'_> {
+    /// The same guard holding its own handle to the manager, so that it can outlive the
+    /// handle it was acquired through (be moved into a spawned task, stored, …).
+    pub fn into_owned(mut self) -> Guard<'static> {
+        let released = std::mem::replace(&mut self.released, true);
+        let names = std::mem::take(&mut self.names);
+        Guard {
+            manager: Cow::Owned(self.manager.as_ref().clone()),
+            owner: self.owner,
+            level: self.level,
+            names,
+            released,
+        }
+    }
+
     /// The owner.
     pub fn owner(&self) -> Owner {
         self.owner
@@ -389,9 +516,47 @@ impl Guard {
         state.locks.release(now, self.owner, self.level, Names::Exact(names.clone()))?;
         state.dispatch(now, None);
         self.names.retain(|name| names.binary_search(name).is_err());
-        self.released = state.locks.owned_set_lock(self.owner, self.level).is_none()
-            && state.locks.owned(self.owner, self.level).is_empty();
+        self.released = !state.holds_level(self.owner, self.level);
         Ok(())
+    }
+
+    /// Adds locks to the guard's level (see [`Locks::add`]: the guard must hold the level's
+    /// set lock exclusively, as after [`Request::all`] in exclusive mode). Locks added
+    /// `acquired` join the guard; the others are free.
+    pub fn add<N: Into<Name>>(
+        &mut self,
+        names: impl IntoIterator<Item = N>,
+        acquired: Option<Mode>,
+    ) -> Result<(), LockError> {
+        let names: Vec<Name> = names.into_iter().map(Into::into).collect();
+        self.check_held(names.first())?;
+        let mut state = self.manager.state();
+        let now = self.manager.now_for(&state);
+        let added = state.locks.add(now, self.owner, self.level, names.iter().cloned(), acquired);
+        state.dispatch(now, None);
+        added?;
+        if acquired.is_some() {
+            self.names.extend(names);
+            self.names.sort_unstable();
+            self.names.dedup();
+        }
+        Ok(())
+    }
+
+    /// Deletes locks of the guard's level (see [`Locks::remove`]: each must be held by this
+    /// guard exclusively); returns the names deleted, which leave the guard.
+    pub fn remove<N: Into<Name>>(&mut self, names: impl IntoIterator<Item = N>) -> Result<Vec<Name>, LockError> {
+        let names: Vec<Name> = names.into_iter().map(Into::into).collect();
+        self.check_held(names.first())?;
+        let mut state = self.manager.state();
+        let now = self.manager.now_for(&state);
+        let removed = state.locks.remove(now, self.owner, self.level, names);
+        state.dispatch(now, None);
+        let removed = removed?;
+        // Both sorted: the machine removes in name order.
+        self.names.retain(|name| removed.binary_search(name).is_err());
+        self.released = !state.holds_level(self.owner, self.level);
+        Ok(removed)
     }
 
     /// Downgrades every lock held at this level to shared (see [`Locks::downgrade`]).
@@ -432,7 +597,7 @@ impl Guard {
     }
 }
 
-impl Drop for Guard {
+impl Drop for Guard<'_> {
     fn drop(&mut self) {
         if self.released {
             return;

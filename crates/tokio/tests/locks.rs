@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use stowage_locks::{BGL, FailReason, Level, LockError, Mode, Names, Owner, Request};
-use stowage_tokio::locks::{AcquireError, LockManager};
+use stowage_tokio::locks::{AcquireError, Guard, LockManager};
 
 const NODES: [&str; 5] = ["n0", "n1", "n2", "n3", "n4"];
 
@@ -83,7 +83,9 @@ async fn refusals_and_deletions_are_errors() {
     let _b_bgl = m.acquire(Request::shared(Owner(2), Level::Cluster, [BGL]), None).await.unwrap();
     let a = m.acquire(Request::exclusive(Owner(1), Level::Node, ["n1"]), None).await.unwrap();
     let m2 = m.clone();
-    let waiter = tokio::spawn(async move { m2.acquire(Request::shared(Owner(2), Level::Node, ["n1"]), None).await });
+    let waiter = tokio::spawn(async move {
+        m2.acquire(Request::shared(Owner(2), Level::Node, ["n1"]), None).await.map(Guard::into_owned)
+    });
     tokio::time::sleep(Duration::from_millis(1)).await;
     // Owner 1 deletes the lock it holds: the waiter fails; the guard then has nothing to release.
     assert_eq!(m.remove(Owner(1), Level::Node, ["n1"]).unwrap(), vec!["n1".into()]);
@@ -149,8 +151,12 @@ async fn release_by_name_lets_part_of_a_level_go() {
     let _c_bgl = m.acquire(Request::shared(Owner(3), Level::Cluster, [BGL]), None).await.unwrap();
     let mut a = m.acquire(Request::exclusive(Owner(1), Level::Node, ["n0", "n1", "n2"]), None).await.unwrap();
     let (m2, m3) = (m.clone(), m.clone());
-    let on_n1 = tokio::spawn(async move { m2.acquire(Request::exclusive(Owner(2), Level::Node, ["n1"]), None).await });
-    let on_n2 = tokio::spawn(async move { m3.acquire(Request::exclusive(Owner(3), Level::Node, ["n2"]), None).await });
+    let on_n1 = tokio::spawn(async move {
+        m2.acquire(Request::exclusive(Owner(2), Level::Node, ["n1"]), None).await.map(Guard::into_owned)
+    });
+    let on_n2 = tokio::spawn(async move {
+        m3.acquire(Request::exclusive(Owner(3), Level::Node, ["n2"]), None).await.map(Guard::into_owned)
+    });
     tokio::time::sleep(Duration::from_millis(1)).await;
 
     // Not held: refused, nothing changes.
@@ -202,10 +208,10 @@ async fn releasing_part_of_an_all_guard_gives_up_the_set_lock() {
     let _b_bgl = m.acquire(Request::shared(Owner(2), Level::Cluster, [BGL]), None).await.unwrap();
     let mut all = m.acquire(Request::all(Owner(1), Level::Node, Mode::Shared), None).await.unwrap();
     assert_eq!(all.names().len(), NODES.len());
-    assert_eq!(m.add(Owner(2), Level::Node, ["n9"], None).unwrap_err(), LockError::SetLockBusy(Level::Node));
+    assert_eq!(m.add(Owner(2), Level::Node, ["n9"]).unwrap_err(), LockError::SetLockBusy(Level::Node));
     all.release(["n4"]).unwrap();
     assert_eq!(m.inspect(|l| l.owned_set_lock(Owner(1), Level::Node)), None);
-    m.add(Owner(2), Level::Node, ["n9"], None).unwrap();
+    m.add(Owner(2), Level::Node, ["n9"]).unwrap();
     assert_eq!(all.names().len(), NODES.len() - 1);
 }
 
@@ -217,8 +223,12 @@ async fn downgrade_by_name_lets_the_pending_sharers_of_those_names_in() {
     let _c_bgl = m.acquire(Request::shared(Owner(3), Level::Cluster, [BGL]), None).await.unwrap();
     let a = m.acquire(Request::exclusive(Owner(1), Level::Node, ["n0", "n1"]), None).await.unwrap();
     let (m2, m3) = (m.clone(), m.clone());
-    let on_n0 = tokio::spawn(async move { m2.acquire(Request::shared(Owner(2), Level::Node, ["n0"]), None).await });
-    let on_n1 = tokio::spawn(async move { m3.acquire(Request::shared(Owner(3), Level::Node, ["n1"]), None).await });
+    let on_n0 = tokio::spawn(async move {
+        m2.acquire(Request::shared(Owner(2), Level::Node, ["n0"]), None).await.map(Guard::into_owned)
+    });
+    let on_n1 = tokio::spawn(async move {
+        m3.acquire(Request::shared(Owner(3), Level::Node, ["n1"]), None).await.map(Guard::into_owned)
+    });
     tokio::time::sleep(Duration::from_millis(1)).await;
 
     assert!(a.downgrade_names(["n4"]).is_err());
@@ -421,4 +431,57 @@ async fn stress_on_four_threads() {
             .await
             .unwrap_or_else(|_| panic!("seed {seed}: a waiter starved"));
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn locks_added_acquired_come_with_a_guard_that_releases_them() {
+    let m = manager();
+    let _bgl = m.acquire(Request::shared(Owner(1), Level::Cluster, [BGL]), None).await.unwrap();
+    let added = m.add_acquired(Owner(1), Level::Node, ["n9", "n8"], Mode::Exclusive).unwrap();
+    assert_eq!(added.names(), ["n8".into(), "n9".into()]);
+    assert_eq!(
+        m.add_acquired(Owner(1), Level::Node, ["n7"], Mode::Shared).unwrap_err(),
+        LockError::DoubleAcquire { owner: Owner(1), level: Level::Node },
+        "a second guard for the level would release the first one's locks"
+    );
+    drop(added);
+    assert!(m.inspect(|l| l.owned(Owner(1), Level::Node)).is_empty());
+    // The level is free again for the owner: no lock was left behind without a guard.
+    let again = m.acquire(Request::exclusive(Owner(1), Level::Node, ["n9"]), None).await.unwrap();
+    assert_eq!(again.names(), ["n9".into()]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_guard_of_the_whole_level_adds_and_deletes_its_own_locks() {
+    let m = manager();
+    let _bgl = m.acquire(Request::shared(Owner(1), Level::Cluster, [BGL]), None).await.unwrap();
+    let mut all = m.acquire(Request::all(Owner(1), Level::Node, Mode::Exclusive), None).await.unwrap();
+    all.add(["n9"], Some(Mode::Exclusive)).unwrap();
+    all.add(["n10"], None).unwrap();
+    assert!(all.names().contains(&"n9".into()) && !all.names().contains(&"n10".into()));
+    assert_eq!(all.remove(["n9", "n0", "absent"]).unwrap(), vec!["n0".into(), "n9".into()]);
+    assert!(!all.names().contains(&"n9".into()) && !all.names().contains(&"n0".into()));
+    drop(all);
+    assert!(
+        m.inspect(|l| l.owned(Owner(1), Level::Node).is_empty() && l.owned_set_lock(Owner(1), Level::Node).is_none())
+    );
+    // n9 and n10 added, n9 and n0 deleted.
+    assert_eq!(m.inspect(|l| l.len(Level::Node)), NODES.len());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_guard_outlives_the_handle_it_was_acquired_through() {
+    let m = manager();
+    let bgl = m.acquire(Request::shared(Owner(1), Level::Cluster, [BGL]), None).await.unwrap().into_owned();
+    let m2 = m.clone();
+    let node = tokio::spawn(async move {
+        let guard = m2.acquire(Request::exclusive(Owner(1), Level::Node, ["n1"]), None).await.unwrap();
+        guard.into_owned()
+    })
+    .await
+    .unwrap();
+    assert_eq!(node.names(), ["n1".into()]);
+    drop(node);
+    drop(bgl);
+    assert_idle(&m);
 }
