@@ -13,8 +13,11 @@
 //! bench --only ringslot`, which runs them one at a time).
 //!
 //! Each client runs under `/usr/bin/time`, which reports its wall time, CPU time (user + system,
-//! children included) and peak RSS. Every figure is the median of [`RUNS`] runs. Nothing here is
-//! asserted: the figures go into BENCHMARKS.md by hand.
+//! children included) and peak RSS; the server's CPU time over the same run (nginx and `stowage
+//! serve` are single processes) is read from `/proc`, so that the table shows what each byte
+//! costs on both sides of the loopback — on a machine with few cores their sum bounds the rate
+//! (`cores / (client + server CPU s per GiB)` GiB/s). Every figure is the median of [`RUNS`]
+//! runs. Nothing here is asserted: the figures go into BENCHMARKS.md by hand.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -40,6 +43,8 @@ struct Measure {
     wall: f64,
     cpu: f64,
     rss_kib: u64,
+    /// The server's CPU time (user + system) during the run.
+    server_cpu: f64,
 }
 
 /// A client's median figures over its runs.
@@ -56,6 +61,10 @@ impl Figures {
 
     fn cpu_per_gib(&self) -> f64 {
         self.median.cpu / (self.bytes as f64 / GIB as f64)
+    }
+
+    fn server_cpu_per_gib(&self) -> f64 {
+        self.median.server_cpu / (self.bytes as f64 / GIB as f64)
     }
 }
 
@@ -74,13 +83,15 @@ pub(crate) fn bench(root: &Path) -> Result<()> {
     let url = format!("http://127.0.0.1:{port}/1g.bin");
     // Untimed: brings the file into the page cache, so no client pays for the disk.
     super::run(Command::new("curl").args(["-sS", "-o", "/dev/null", &url]))?;
-    rows.push(measure("curl (1 stream)", GIB, &["curl", "-sS", "-o", "/dev/null", &url])?);
+    let server = nginx.0.id();
+    rows.push(measure("curl (1 stream)", GIB, server, &["curl", "-sS", "-o", "/dev/null", &url])?);
     let aria_out = work.join("aria2");
     fs::create_dir_all(&aria_out)?;
     let aria_dir = aria_out.to_string_lossy().into_owned();
     rows.push(measure(
         "aria2c -x8 -s8 (to tmp file)",
         GIB,
+        server,
         &[
             "aria2c",
             "-q",
@@ -99,21 +110,22 @@ pub(crate) fn bench(root: &Path) -> Result<()> {
     )?);
     // Both drivers in order to stdout (here /dev/null), interleaved so drift hits both alike.
     for workers in ["4", "8", "16"] {
-        both_drivers(&mut rows, &stowage, GIB, "", &format!("--workers {workers}"), &url, "")?;
+        rows.extend(both_drivers(&stowage, GIB, server, "", &format!("--workers {workers}"), &url, "")?);
     }
-    both_drivers(&mut rows, &stowage, GIB, "", "--workers 8 --sink", &url, "")?;
+    rows.extend(both_drivers(&stowage, GIB, server, "", "--workers 8 --sink", &url, "")?);
     // Throughput per CPU: the client held to one core (nginx keeps the other), so its own CPU
     // cost sets its rate instead of the server's.
     if on_path("taskset") && std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2) {
         let one_core = "taskset -c 1 ";
         let curl = format!("{one_core}curl -sS -o /dev/null '{url}'");
-        rows.push(measure_shell("curl (1 stream), one core", GIB, &curl)?);
-        both_drivers(&mut rows, &stowage, GIB, one_core, "--workers 8 --sink", &url, ", one core")?;
+        rows.push(measure_shell("curl (1 stream), one core", GIB, server, &curl)?);
+        rows.extend(both_drivers(&stowage, GIB, server, one_core, "--workers 8 --sink", &url, ", one core")?);
     }
     drop(nginx);
 
     let cluster = Serve::start(&stowage, &work)?;
     let object = |name: &str| format!("{}/v1/objects/local/{name}?provider=ais", cluster.url);
+    let server = cluster.child.id();
     match python_with_sdk() {
         Some(python) => {
             let script = work.join("sdk_parallel.py");
@@ -121,13 +133,14 @@ pub(crate) fn bench(root: &Path) -> Result<()> {
             rows.push(measure(
                 "AIStore SDK 2.0.0 parallel iter (8 workers), cluster",
                 GIB,
+                server,
                 &[&python, &script.to_string_lossy(), &cluster.url, "1g.bin", "8"],
             )?);
         }
         None => println!("xtask: SKIPPED the AIStore SDK run: no python with `aistore` (set STOWAGE_PYTHON)"),
     }
-    both_drivers(&mut rows, &stowage, GIB, "", "--workers 8", &object("1g.bin"), ", cluster")?;
-    both_drivers(&mut rows, &stowage, 16 * GIB, "", "--workers 8", &object("16g.bin"), ", cluster, 16 GiB")?;
+    rows.extend(both_drivers(&stowage, GIB, server, "", "--workers 8", &object("1g.bin"), ", cluster")?);
+    rows.extend(both_drivers(&stowage, 16 * GIB, server, "", "--workers 8", &object("16g.bin"), ", cluster, 16 GiB")?);
     drop(cluster);
 
     println!("\n{}", table(&rows));
@@ -149,20 +162,21 @@ print(total, file=sys.stderr)
 /// A row per driver: `stowage get -q --driver D FLAGS URL` (to `/dev/null` unless `--sink`),
 /// run after `prefix` (e.g. `taskset`), named `stowage get --driver D FLAGS` and `label`.
 fn both_drivers(
-    rows: &mut Vec<Figures>,
     stowage: &Path,
     bytes: u64,
+    server: u32,
     prefix: &str,
     flags: &str,
     url: &str,
     label: &str,
-) -> Result<()> {
+) -> Result<Vec<Figures>> {
+    let mut rows = Vec::new();
     let out = if flags.contains("--sink") { "" } else { " > /dev/null" };
     for driver in ["tokio", "uring"] {
         let command = format!("{prefix}{} get -q --driver {driver} {flags} '{url}'{out}", stowage.display());
-        rows.push(measure_shell(&format!("stowage get --driver {driver} {flags}{label}"), bytes, &command)?);
+        rows.push(measure_shell(&format!("stowage get --driver {driver} {flags}{label}"), bytes, server, &command)?);
     }
-    Ok(())
+    Ok(rows)
 }
 
 fn ensure_tools() -> Result<()> {
@@ -320,27 +334,31 @@ fn python_with_sdk() -> Option<String> {
     })
 }
 
-fn measure(name: &str, bytes: u64, argv: &[&str]) -> Result<Figures> {
-    measure_with(name, bytes, |time_file| {
+fn measure(name: &str, bytes: u64, server: u32, argv: &[&str]) -> Result<Figures> {
+    measure_with(name, bytes, server, |time_file| {
         let mut command = Command::new("/usr/bin/time");
         command.args(["-f", "%e %U %S %M", "-o", time_file]).args(argv);
         command
     })
 }
 
-fn measure_shell(name: &str, bytes: u64, script: &str) -> Result<Figures> {
-    measure_with(name, bytes, |time_file| {
+fn measure_shell(name: &str, bytes: u64, server: u32, script: &str) -> Result<Figures> {
+    measure_with(name, bytes, server, |time_file| {
         let mut command = Command::new("/usr/bin/time");
         command.args(["-f", "%e %U %S %M", "-o", time_file, "sh", "-c", script]);
         command
     })
 }
 
-fn measure_with(name: &str, bytes: u64, command: impl Fn(&str) -> Command) -> Result<Figures> {
+/// Runs `command` [`RUNS`] times under `/usr/bin/time` (writing to the file it is given), with
+/// the CPU time of the server process `server` read around each run.
+fn measure_with(name: &str, bytes: u64, server: u32, command: impl Fn(&str) -> Command) -> Result<Figures> {
     let time_file = format!("{WORK}/time.txt");
     let mut runs = Vec::with_capacity(RUNS);
     for run in 1..=RUNS {
+        let server_before = process_cpu(server)?;
         let status = command(&time_file).stdout(Stdio::null()).status().with_context(|| format!("running {name}"))?;
+        let server_cpu = process_cpu(server)? - server_before;
         if !status.success() {
             bail!("{name} failed ({status})");
         }
@@ -348,12 +366,13 @@ fn measure_with(name: &str, bytes: u64, command: impl Fn(&str) -> Command) -> Re
         let line = text.lines().last().context("no output from /usr/bin/time")?;
         let fields: Vec<f64> = line.split_whitespace().filter_map(|f| f.parse().ok()).collect();
         let [wall, user, system, rss] = fields[..] else { bail!("unexpected /usr/bin/time output {line:?}") };
-        let measure = Measure { wall, cpu: user + system, rss_kib: rss as u64 };
+        let measure = Measure { wall, cpu: user + system, rss_kib: rss as u64, server_cpu };
         println!(
-            "xtask: {name} run {run}: {:.0} MB/s, {:.2} CPU s, {} MiB peak RSS",
+            "xtask: {name} run {run}: {:.0} MB/s, {:.2} CPU s, {} MiB peak RSS, server {:.2} CPU s",
             bytes as f64 / wall / 1e6,
             measure.cpu,
-            measure.rss_kib / 1024
+            measure.rss_kib / 1024,
+            measure.server_cpu
         );
         runs.push(measure);
     }
@@ -364,17 +383,34 @@ fn measure_with(name: &str, bytes: u64, command: impl Fn(&str) -> Command) -> Re
 
 fn table(rows: &[Figures]) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "| client | MB/s | CPU s per GiB | peak RSS (MiB) |");
-    let _ = writeln!(out, "|---|---:|---:|---:|");
+    let _ = writeln!(out, "| client | MB/s | CPU s per GiB | peak RSS (MiB) | server CPU s per GiB |");
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|");
     for row in rows {
         let _ = writeln!(
             out,
-            "| {} | {:.0} | {:.2} | {} |",
+            "| {} | {:.0} | {:.2} | {} | {:.2} |",
             row.name,
             row.mb_per_s(),
             row.cpu_per_gib(),
-            row.median.rss_kib / 1024
+            row.median.rss_kib / 1024,
+            row.server_cpu_per_gib()
         );
     }
     out
+}
+
+/// Clock ticks per second of `/proc/<pid>/stat` times (`USER_HZ`, 100 on Linux's x86 and arm ABIs).
+const USER_HZ: f64 = 100.0;
+
+/// CPU seconds (user + system) process `pid` has used so far.
+fn process_cpu(pid: u32) -> Result<f64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).with_context(|| format!("reading /proc/{pid}/stat"))?;
+    // Fields after the command name (which may hold spaces, so split after its closing paren):
+    // state is field 3 of the line, utime and stime fields 14 and 15.
+    let rest = stat.rsplit_once(')').map(|(_, rest)| rest).context("malformed /proc stat")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| -> Result<f64> {
+        fields.get(i).and_then(|f| f.parse::<u64>().ok()).map(|t| t as f64).context("malformed /proc stat")
+    };
+    Ok((ticks(11)? + ticks(12)?) / USER_HZ)
 }
