@@ -194,7 +194,7 @@ mod tests {
         let g = Generator::for_object("o");
         let start = 3;
         let end = 3 + 2 * FRAME_BYTES + 5;
-        let mut body = ResponseBody::generated(g, start, end);
+        let mut body = ResponseBody::generated(g.clone(), start, end);
         assert_eq!(body.size_hint().exact(), Some(end - start));
         let mut offset = start;
         while let Some(frame) = body.frame().await {
@@ -210,7 +210,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_paced_body_goes_at_its_rate() {
         let g = Generator::for_object("o");
-        let body = ResponseBody::generated(g, 0, 4 * FRAME_BYTES).shaped(Shape::paced(Some(FRAME_BYTES)));
+        let body = ResponseBody::generated(g.clone(), 0, 4 * FRAME_BYTES).shaped(Shape::paced(Some(FRAME_BYTES)));
         let start = Instant::now();
         let bytes = body.collect().await.unwrap().to_bytes();
         assert_eq!(bytes.len() as u64, 4 * FRAME_BYTES);
@@ -222,8 +222,8 @@ mod tests {
     async fn hiccups_cut_or_pause_at_their_offset() {
         let g = Generator::for_object("o");
         let at = FRAME_BYTES + 5;
-        let mut cut =
-            ResponseBody::generated(g, 0, 4 * FRAME_BYTES).shaped(Shape::paced(None).with_hiccup(at, Hiccup::Cut));
+        let mut cut = ResponseBody::generated(g.clone(), 0, 4 * FRAME_BYTES)
+            .shaped(Shape::paced(None).with_hiccup(at, Hiccup::Cut));
         let mut sent = 0;
         let error = loop {
             match cut.frame().await.unwrap() {
@@ -235,7 +235,7 @@ mod tests {
         assert!(error.to_string().contains("injected"));
 
         let pause = Duration::from_secs(7);
-        let paused = ResponseBody::generated(g, 0, 4 * FRAME_BYTES)
+        let paused = ResponseBody::generated(g.clone(), 0, 4 * FRAME_BYTES)
             .shaped(Shape::paced(None).with_hiccup(at, Hiccup::Pause(pause)));
         let start = Instant::now();
         assert_eq!(paused.collect().await.unwrap().to_bytes().len() as u64, 4 * FRAME_BYTES);

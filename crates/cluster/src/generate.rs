@@ -6,6 +6,8 @@
 //!
 //! The byte stream itself is specified on [`Generator`].
 
+use std::sync::Arc;
+
 /// SplitMix64's increment (the golden ratio in 64-bit fixed point).
 const GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
 /// FNV-1a 64-bit offset basis.
@@ -14,31 +16,42 @@ const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 /// Bytes per generated word.
 const WORD: u64 = 8;
+/// Words per block: the pad's length (a block is 64 KiB).
+const BLOCK_WORDS: u64 = 8192;
+/// Mixed into the seed for the block keys, so that they are not the pad's own words.
+const KEY_SALT: u64 = 0xd6e8_feb8_6659_fd93;
 
 /// The deterministic byte stream of one generated object.
 ///
 /// Random access: [`Generator::fill`] produces the bytes at any offset without producing the
-/// ones before it.
+/// ones before it, at about the cost of a memory copy (the cluster serves generated objects
+/// faster than a loopback client can take them, so benchmarks measure the client).
 ///
 /// # The generator
 ///
 /// - `seed = FNV-1a-64(name)` (offset basis `0xcbf29ce484222325`, prime `0x100000001b3`, over the
 ///   UTF-8 bytes of the object name).
-/// - The content is the output stream of SplitMix64 seeded with `seed`, each 64-bit output
-///   written little-endian: word `k` (bytes `8k..8k+8`) is
-///   `mix(seed + (k + 1) * 0x9e3779b97f4a7c15)` with wrapping arithmetic, where `mix` is
-///   SplitMix64's finaliser.
+/// - `splitmix(s, i) = mix(s + (i + 1) * 0x9e3779b97f4a7c15)`, the `i`-th output of SplitMix64
+///   seeded with `s` (wrapping arithmetic; `mix` is SplitMix64's finaliser).
+/// - The stream is cut in blocks of 8192 words (64 KiB). Word `k` is
+///   `pad[k % 8192] ^ key[k / 8192]`, with `pad[j] = splitmix(seed, j)` and
+///   `key[b] = splitmix(seed ^ 0xd6e8feb86659fd93, b)`: every block is the same pad under its
+///   own key, so bytes put at a wrong offset — shifted by any amount, or by whole blocks — do
+///   not match.
 /// - Byte `i` is byte `i % 8` (little-endian) of word `i / 8`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Generator {
     seed: u64,
+    /// `pad[j] = splitmix(seed, j)` for one block.
+    pad: Arc<[u64]>,
 }
 
 impl Generator {
-    /// The generator of the object called `name`.
+    /// The generator of the object called `name` (computes its 64 KiB pad).
     pub fn for_object(name: &str) -> Self {
         let seed = name.bytes().fold(FNV_OFFSET, |hash, b| (hash ^ u64::from(b)).wrapping_mul(FNV_PRIME));
-        Generator { seed }
+        let pad = (0..BLOCK_WORDS).map(|j| splitmix(seed, j)).collect();
+        Generator { seed, pad }
     }
 
     /// The seed (`FNV-1a-64` of the name).
@@ -59,25 +72,40 @@ impl Generator {
         for (i, b) in head.iter_mut().enumerate() {
             *b = self.byte_at(offset + i as u64);
         }
-        // Whole words, then the trailing partial word.
+        // Whole words, a block's run at a time (one key each), then the trailing partial word.
         let mut word = (offset + lead as u64) / WORD;
         let mut chunks = rest.chunks_exact_mut(WORD as usize);
-        for chunk in &mut chunks {
-            chunk.copy_from_slice(&self.word(word).to_le_bytes());
-            word += 1;
+        while chunks.len() > 0 {
+            let key = self.key(word / BLOCK_WORDS);
+            let from = (word % BLOCK_WORDS) as usize;
+            let run = chunks.len().min(self.pad.len() - from);
+            for (chunk, pad) in (&mut chunks).take(run).zip(&self.pad[from..]) {
+                chunk.copy_from_slice(&(pad ^ key).to_le_bytes());
+            }
+            word += run as u64;
         }
         let tail = chunks.into_remainder();
         let bytes = self.word(word).to_le_bytes();
         tail.copy_from_slice(&bytes[..tail.len()]);
     }
 
-    /// Word `k` of the stream: the `k`-th output of SplitMix64.
+    /// Word `k` of the stream.
     fn word(&self, k: u64) -> u64 {
-        let mut z = self.seed.wrapping_add(k.wrapping_add(1).wrapping_mul(GAMMA));
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.pad[(k % BLOCK_WORDS) as usize] ^ self.key(k / BLOCK_WORDS)
     }
+
+    /// The key of block `b`.
+    fn key(&self, b: u64) -> u64 {
+        splitmix(self.seed ^ KEY_SALT, b)
+    }
+}
+
+/// The `i`-th output of SplitMix64 seeded with `seed`.
+fn splitmix(seed: u64, i: u64) -> u64 {
+    let mut z = seed.wrapping_add(i.wrapping_add(1).wrapping_mul(GAMMA));
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 #[cfg(test)]
@@ -87,11 +115,26 @@ mod tests {
     #[test]
     fn matches_reference_splitmix64() {
         // SplitMix64 seeded with 1234567 yields 6457827717110365317 first (Vigna's reference).
-        let g = Generator { seed: 1_234_567 };
-        assert_eq!(g.word(0), 6_457_827_717_110_365_317);
+        assert_eq!(splitmix(1_234_567, 0), 6_457_827_717_110_365_317);
+        let g = Generator::for_object("a");
         let mut first = [0u8; 8];
         g.fill(0, &mut first);
-        assert_eq!(u64::from_le_bytes(first), 6_457_827_717_110_365_317);
+        assert_eq!(u64::from_le_bytes(first), splitmix(g.seed(), 0) ^ splitmix(g.seed() ^ KEY_SALT, 0));
+    }
+
+    #[test]
+    fn blocks_differ_and_cross_block_fills_agree() {
+        let g = Generator::for_object("dir/obj");
+        let block = (BLOCK_WORDS * WORD) as usize;
+        let mut two = vec![0u8; 2 * block + 24];
+        g.fill(block as u64 - 5, &mut two);
+        for (i, b) in two.iter().enumerate().step_by(997) {
+            assert_eq!(*b, g.byte_at(block as u64 - 5 + i as u64), "byte {i}");
+        }
+        let (mut first, mut second) = (vec![0u8; block], vec![0u8; block]);
+        g.fill(0, &mut first);
+        g.fill(block as u64, &mut second);
+        assert_ne!(first, second, "a range put one block off must not match");
     }
 
     #[test]

@@ -52,7 +52,7 @@ impl Content {
         match self {
             // Both bounds are at most `bytes.len()`, a usize.
             Content::Bytes(bytes) => ResponseBody::bytes(bytes.slice(start as usize..end as usize)),
-            Content::Generated { generator, .. } => ResponseBody::generated(*generator, start, end),
+            Content::Generated { generator, .. } => ResponseBody::generated(generator.clone(), start, end),
         }
     }
 }
