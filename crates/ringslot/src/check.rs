@@ -6,6 +6,7 @@ use stowage_proto::TransportError;
 use stowage_proto::ais::header::VERSION;
 
 use crate::config::MAX_CHUNK_SIZE_HEADER;
+use crate::exact::Usual;
 use crate::range::{ContentRange, digits};
 use crate::{ByteRange, DownloadError, Failure};
 
@@ -34,8 +35,13 @@ pub(crate) struct Identity {
 }
 
 impl Identity {
-    /// Adopts the values not seen yet and compares those already seen.
+    /// Adopts the values not seen yet and compares those already seen. Inlined, for the
+    /// answers that carry neither header (nothing to do).
+    #[inline]
     fn check(&mut self, etag: Option<&HeaderValue>, version: Option<&HeaderValue>) -> Result<(), DownloadError> {
+        if etag.is_none() && version.is_none() {
+            return Ok(());
+        }
         compare(&mut self.etag, etag, "ETag")?;
         compare(&mut self.version, version, VERSION)
     }
@@ -141,11 +147,12 @@ pub(crate) fn head(result: &Result<http::Response<()>, TransportError>, identity
 
 /// Checks the head of the answer to a request for `range` of a `size`-byte object: a 206 with
 /// exactly that `Content-Range`, a `Content-Length` (if any) of the range's length, and the
-/// same identity as before.
+/// same identity as before. `usual` is the download's [`Usual`], for `size` and its chunk.
 pub(crate) fn range(
     result: &Result<http::Response<()>, TransportError>,
     range: ByteRange,
     size: u64,
+    usual: &Usual,
     identity: &mut Identity,
 ) -> Verdict<()> {
     let response = match answered(result) {
@@ -161,19 +168,25 @@ pub(crate) fn range(
     }
     let headers = RangeHeaders::scan(response.headers());
     let raw = headers.content_range;
-    let parsed = raw.and_then(|value| ContentRange::parse(value.as_bytes()));
-    match parsed {
-        Some(parsed) if parsed.range == range => {
-            if let Some(now) = parsed.total.filter(|&total| total != size) {
-                return Verdict::Fatal(DownloadError::SizeChanged { was: size, now });
+    // The usual spellings are checked without parsing (see `exact`); anything else is parsed.
+    if !raw.is_some_and(|value| usual.content_range(value.as_bytes(), range)) {
+        let parsed = raw.and_then(|value| ContentRange::parse(value.as_bytes()));
+        match parsed {
+            Some(parsed) if parsed.range == range => {
+                if let Some(now) = parsed.total.filter(|&total| total != size) {
+                    return Verdict::Fatal(DownloadError::SizeChanged { was: size, now });
+                }
+            }
+            _ => {
+                let got = raw.map_or_else(String::new, |v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+                return Verdict::Fatal(DownloadError::WrongRange { range, got });
             }
         }
-        _ => {
-            let got = raw.map_or_else(String::new, |v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-            return Verdict::Fatal(DownloadError::WrongRange { range, got });
-        }
     }
-    if let Some(announced) = header_u64(headers.content_length) {
+    if let Some(value) = headers.content_length
+        && !usual.content_length(value.as_bytes(), range.len())
+        && let Some(announced) = digits(value.as_bytes())
+    {
         if announced > range.len() {
             return Verdict::Fatal(DownloadError::LongBody { range, received: announced });
         }

@@ -24,6 +24,7 @@
 mod check;
 mod config;
 mod error;
+mod exact;
 mod machine;
 mod range;
 mod samples;

@@ -11,6 +11,7 @@ use stowage_proto::{Clock, Completion, InputError, Instant, Machine, RequestId, 
 
 use crate::check::{self, Identity, Verdict};
 use crate::config::DEFAULT_CHUNK;
+use crate::exact::Usual;
 use crate::{ByteRange, Config, ConfigError, DownloadError, Failure, Hedge, Mode, Plan, RetryPolicy};
 
 /// One buffer of the ring, named by its index `0..slots`.
@@ -67,7 +68,11 @@ pub enum Input {
 #[derive(Clone, Debug)]
 pub enum Output {
     /// Send this HEAD and feed back its [`Input::Response`].
-    Head(Transmit),
+    ///
+    /// Boxed: an `http::Request` would make every output four times as large (264 bytes, not
+    /// 64), and two outputs go through the machine's queue for every range; the HEAD is sent
+    /// once per download, if at all.
+    Head(Box<Transmit>),
     /// The object's size is known and the download is cut thus (emitted once, before any
     /// [`Output::Fetch`]).
     Plan(Plan),
@@ -199,6 +204,8 @@ pub struct RingSlot {
     phase: Phase,
     plan: Plan,
     identity: Identity,
+    /// What the usual answers to this plan's ranges have in common (set with the plan).
+    usual: Usual,
     /// Ranges `base..base + window.len()`: started and not yet delivered (or landed).
     window: VecDeque<Entry>,
     /// The index of the range at the front of `window`.
@@ -214,27 +221,13 @@ pub struct RingSlot {
     backoffs: usize,
     /// `plan.ranges()`, computed once.
     ranges: u64,
-    outputs: VecDeque<Pending>,
+    /// Outputs waiting to be polled, in order.
+    outputs: VecDeque<Output>,
     /// Durations of finished ranges (hedging only).
     samples: crate::samples::Samples,
     /// Cached median of `samples` (hedging only).
     median: Option<Duration>,
     summary: Summary,
-}
-
-/// An output waiting to be polled, kept small: an [`Output`] is as large as the HEAD's
-/// `http::Request` (264 bytes), and every range moves three outputs through the queue. The
-/// HEAD's request and the [`Plan`] are made when polled; the final result is boxed (once per
-/// download).
-#[derive(Clone, Debug)]
-enum Pending {
-    Head(RequestId),
-    Plan,
-    Fetch(Fetch),
-    Deliver { slot: Slot, range: ByteRange },
-    Landed { range: ByteRange },
-    Cancel(RequestId),
-    Done(Box<Result<Summary, DownloadError>>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -276,6 +269,8 @@ enum EntryState {
 struct Flight {
     id: RequestId,
     index: u64,
+    /// `plan.range(index)`, kept: its answer is checked against it.
+    range: ByteRange,
     slot: Slot,
     started: Instant,
     /// The response head was accepted; the body is arriving.
@@ -313,6 +308,7 @@ impl RingSlot {
             phase: Phase::Done,
             plan: Plan::new(0, 0, None, DEFAULT_CHUNK),
             identity: Identity::default(),
+            usual: Usual::default(),
             window: VecDeque::with_capacity(slots as usize),
             base: 0,
             flights: Vec::with_capacity(config.workers as usize),
@@ -376,16 +372,17 @@ impl RingSlot {
 
     fn send_head(&mut self, attempts: u32) {
         let id = self.ids.next_id();
-        self.outputs.push_back(Pending::Head(id));
+        let head = self.head_request(id);
+        self.outputs.push_back(Output::Head(head));
         self.phase = Phase::Head { id, attempts };
     }
 
     /// The HEAD request of the object.
-    fn head_request(&self) -> http::Request<Bytes> {
+    fn head_request(&self, id: RequestId) -> Box<Transmit> {
         let mut request = http::Request::new(Bytes::new());
         *request.method_mut() = Method::HEAD;
         *request.uri_mut() = self.uri.clone();
-        request
+        Box::new(Transmit { id, request })
     }
 
     /// The size is known: plan, and start fetching (or finish at once when there is nothing).
@@ -393,8 +390,9 @@ impl RingSlot {
         let chunk = self.chunk.or(max_chunk).unwrap_or(DEFAULT_CHUNK);
         self.plan = Plan::new(size, self.offset, self.end, chunk);
         self.ranges = self.plan.ranges();
+        self.usual = Usual::new(&self.plan);
         self.phase = Phase::Running;
-        self.outputs.push_back(Pending::Plan);
+        self.outputs.push_back(Output::Plan(self.plan));
         if self.plan.is_empty() {
             self.finish(Ok(self.summary));
         } else {
@@ -404,10 +402,10 @@ impl RingSlot {
 
     fn finish(&mut self, result: Result<Summary, DownloadError>) {
         for flight in self.flights.drain(..) {
-            self.outputs.push_back(Pending::Cancel(flight.id));
+            self.outputs.push_back(Output::Cancel(flight.id));
         }
         self.phase = Phase::Done;
-        self.outputs.push_back(Pending::Done(Box::new(result)));
+        self.outputs.push_back(Output::Done(result));
     }
 
     fn entry(&mut self, index: u64) -> Option<&mut Entry> {
@@ -430,20 +428,26 @@ impl RingSlot {
     fn send_range(&mut self, now: Instant, index: u64, slot: Slot, hedge: bool) {
         let Some(range) = self.plan.range(index) else { return };
         let id = self.ids.next_id();
-        self.flights.push(Flight { id, index, slot, started: now, receiving: false, hedge });
+        self.flights.push(Flight { id, index, range, slot, started: now, receiving: false, hedge });
         self.summary.requests += 1;
         if hedge {
             self.summary.hedges += 1;
         }
-        self.outputs.push_back(Pending::Fetch(Fetch { id, range, slot, hedge }));
+        self.outputs.push_back(Output::Fetch(Fetch { id, range, slot, hedge }));
     }
 
-    /// Starts what can be started: due retries first, then a hedge of the head of line, then
-    /// new ranges.
+    /// Starts what can be started. Nothing can start without a free worker, so this returns
+    /// at once when every worker is busy (most inputs leave them so).
+    #[inline]
     fn schedule(&mut self, now: Instant) {
-        if self.phase != Phase::Running {
-            return;
+        if self.phase == Phase::Running && self.flights.len() < self.workers {
+            self.start_work(now);
         }
+    }
+
+    /// Starts due retries first, then a hedge of the head of line, then new ranges, while a
+    /// worker is free.
+    fn start_work(&mut self, now: Instant) {
         // Due retries, oldest range first.
         for offset in 0..if self.backoffs > 0 { self.window.len() } else { 0 } {
             if self.flights.len() >= self.workers {
@@ -512,9 +516,9 @@ impl RingSlot {
         self.send_range(now, self.base, slot, true);
     }
 
-    fn on_head(&mut self, now: Instant, completion: Completion) {
+    fn on_head(&mut self, now: Instant, result: &Result<http::Response<()>, TransportError>) {
         let Phase::Head { attempts, .. } = self.phase else { return };
-        match check::head(&completion.result, &mut self.identity) {
+        match check::head(result, &mut self.identity) {
             Verdict::Accept(head) => self.start(now, head.size, head.max_chunk),
             Verdict::Fatal(error) => self.finish(Err(error)),
             Verdict::Retry(last) => {
@@ -528,10 +532,9 @@ impl RingSlot {
         }
     }
 
-    fn on_response(&mut self, now: Instant, position: usize, completion: Completion) {
-        let flight = self.flights[position];
-        let Some(range) = self.plan.range(flight.index) else { return };
-        match check::range(&completion.result, range, self.plan.size, &mut self.identity) {
+    fn on_response(&mut self, now: Instant, position: usize, result: &Result<http::Response<()>, TransportError>) {
+        let range = self.flights[position].range;
+        match check::range(result, range, self.plan.size, &self.usual, &mut self.identity) {
             Verdict::Accept(()) => self.flights[position].receiving = true,
             Verdict::Retry(failure) => self.fail(now, position, range, failure),
             Verdict::Fatal(error) => self.finish(Err(error)),
@@ -540,7 +543,7 @@ impl RingSlot {
 
     fn on_body(&mut self, now: Instant, position: usize, received: u64, error: Option<TransportError>) {
         let flight = self.flights[position];
-        let Some(range) = self.plan.range(flight.index) else { return };
+        let range = flight.range;
         if received > range.len() {
             return self.finish(Err(DownloadError::LongBody { range, received }));
         }
@@ -557,7 +560,7 @@ impl RingSlot {
             // The other request for the same range, if hedged, lost.
             if let Some(loser) = self.flights.iter().position(|f| f.index == flight.index) {
                 let loser = self.flights.swap_remove(loser);
-                self.outputs.push_back(Pending::Cancel(loser.id));
+                self.outputs.push_back(Output::Cancel(loser.id));
                 self.free_slot(loser.slot);
                 if flight.hedge {
                     self.summary.hedge_wins += 1;
@@ -571,7 +574,7 @@ impl RingSlot {
             Mode::WholeObject => {
                 entry.state = EntryState::Landed;
                 self.free_slot(flight.slot);
-                self.outputs.push_back(Pending::Landed { range });
+                self.outputs.push_back(Output::Landed { range });
                 self.summary.bytes += range.len();
                 self.summary.ranges += 1;
             }
@@ -590,7 +593,7 @@ impl RingSlot {
                 EntryState::Ready { slot } => {
                     let Some(range) = self.plan.range(self.base) else { return };
                     self.slots[slot.0 as usize] = SlotState::Delivered;
-                    self.outputs.push_back(Pending::Deliver { slot, range });
+                    self.outputs.push_back(Output::Deliver { slot, range });
                     self.summary.bytes += range.len();
                     self.summary.ranges += 1;
                 }
@@ -658,7 +661,9 @@ impl Machine for RingSlot {
                 _ => Err(InputError::Finished.into()),
             };
         }
-        match input {
+        // Matched by reference: the input (a response head and its header map) is read where
+        // the driver put it and dropped in place, never moved.
+        match &input {
             Input::Response(completion) => {
                 let id = completion.id;
                 if let Phase::Head { id: head, .. } = self.phase {
@@ -666,21 +671,21 @@ impl Machine for RingSlot {
                         return Err(InputError::UnexpectedCompletion(id).into());
                     }
                     let now = self.clock.observe(now);
-                    self.on_head(now, completion);
+                    self.on_head(now, &completion.result);
                     return Ok(());
                 }
                 let position = self.flights.iter().position(|f| f.id == id && !f.receiving);
                 let position = position.ok_or(InputError::UnexpectedCompletion(id))?;
                 let now = self.clock.observe(now);
-                self.on_response(now, position, completion);
+                self.on_response(now, position, &completion.result);
             }
-            Input::Body { id, received, error } => {
+            &Input::Body { id, received, error } => {
                 let position = self.flights.iter().position(|f| f.id == id && f.receiving);
                 let position = position.ok_or(InputError::UnexpectedCompletion(id))?;
                 let now = self.clock.observe(now);
                 self.on_body(now, position, received, error);
             }
-            Input::Release(slot) => {
+            &Input::Release(slot) => {
                 self.release(slot)?;
                 self.clock.observe(now);
             }
@@ -694,17 +699,12 @@ impl Machine for RingSlot {
         Ok(())
     }
 
+    /// Inlined: a driver's `match` then reads the output where the queue holds it, instead of
+    /// a copy of the whole `Output` made through the return slot for every fetch and delivery.
+    #[inline]
     fn poll_output(&mut self, now: Instant) -> Option<Output> {
         self.clock.observe(now);
-        Some(match self.outputs.pop_front()? {
-            Pending::Head(id) => Output::Head(Transmit { id, request: self.head_request() }),
-            Pending::Plan => Output::Plan(self.plan),
-            Pending::Fetch(fetch) => Output::Fetch(fetch),
-            Pending::Deliver { slot, range } => Output::Deliver { slot, range },
-            Pending::Landed { range } => Output::Landed { range },
-            Pending::Cancel(id) => Output::Cancel(id),
-            Pending::Done(result) => Output::Done(*result),
-        })
+        self.outputs.pop_front()
     }
 
     fn poll_timeout(&self) -> Option<Instant> {

@@ -95,7 +95,7 @@ impl ContentRange {
     /// else (`bytes */total`, garbage, `last < first`, numbers past `u64`) is `None`. Blanks
     /// (spaces, tabs) are allowed around each part. One pass over the bytes.
     pub(crate) fn parse(value: &[u8]) -> Option<Self> {
-        let mut cursor = Cursor { bytes: value, at: 0 };
+        let mut cursor = Cursor { rest: value };
         cursor.blanks();
         cursor.eat_word(b"bytes")?;
         cursor.blanks();
@@ -122,52 +122,62 @@ impl ContentRange {
 /// A non-empty run of ASCII digits (no sign, no blanks inside; blanks around allowed) as a
 /// `u64`; `None` past `u64::MAX`.
 pub(crate) fn digits(text: &[u8]) -> Option<u64> {
-    let mut cursor = Cursor { bytes: text, at: 0 };
+    let mut cursor = Cursor { rest: text };
     cursor.blanks();
     let number = cursor.number()?;
     cursor.blanks();
     cursor.at_end().then_some(number)
 }
 
-/// A position in a header value being parsed.
+/// What is left of a header value being parsed.
 struct Cursor<'a> {
-    bytes: &'a [u8],
-    at: usize,
+    rest: &'a [u8],
 }
 
 impl Cursor<'_> {
-    fn peek(&self) -> Option<u8> {
-        self.bytes.get(self.at).copied()
-    }
-
     fn at_end(&self) -> bool {
-        self.at >= self.bytes.len()
+        self.rest.is_empty()
     }
 
     /// Skips spaces and tabs (the only blanks a header value can hold).
     fn blanks(&mut self) {
-        while matches!(self.peek(), Some(b' ' | b'\t')) {
-            self.at += 1;
+        while let [b' ' | b'\t', tail @ ..] = self.rest {
+            self.rest = tail;
         }
     }
 
     fn eat(&mut self, byte: u8) -> Option<()> {
-        (self.peek()? == byte).then(|| self.at += 1)
+        let (&first, tail) = self.rest.split_first()?;
+        (first == byte).then(|| self.rest = tail)
     }
 
     fn eat_word(&mut self, word: &[u8]) -> Option<()> {
-        self.bytes.get(self.at..)?.starts_with(word).then(|| self.at += word.len())
+        self.rest = self.rest.strip_prefix(word)?;
+        Some(())
     }
 
     /// One or more ASCII digits as a `u64`; `None` when there is none or it overflows.
+    ///
+    /// One pass without overflow checks: up to 19 digits cannot overflow (10¹⁹ − 1 <
+    /// `u64::MAX`), so only a longer run is folded again, with checked arithmetic.
     fn number(&mut self) -> Option<u64> {
-        let start = self.at;
         let mut number: u64 = 0;
-        while let Some(digit) = self.peek().map(|b| b.wrapping_sub(b'0')).filter(|&d| d <= 9) {
-            number = number.checked_mul(10)?.checked_add(u64::from(digit))?;
-            self.at += 1;
+        let mut len = 0;
+        for &byte in self.rest {
+            let digit = byte.wrapping_sub(b'0');
+            if digit > 9 {
+                break;
+            }
+            number = number.wrapping_mul(10).wrapping_add(u64::from(digit));
+            len += 1;
         }
-        (self.at > start).then_some(number)
+        let (run, tail) = self.rest.split_at(len);
+        self.rest = tail;
+        match len {
+            0 => None,
+            1..=19 => Some(number),
+            _ => run.iter().try_fold(0u64, |number, byte| number.checked_mul(10)?.checked_add(u64::from(byte - b'0'))),
+        }
     }
 }
 

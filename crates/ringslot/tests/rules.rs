@@ -228,6 +228,57 @@ fn check_wrong_content_range_is_an_error() {
 }
 
 #[test]
+fn check_large_objects_answers_as_strictly() {
+    // Values long enough for the quick comparison of the usual spelling: the same verdicts as
+    // the parser's, which small objects' answers (above) go through.
+    const SIZE: u64 = 8 << 30;
+    const CHUNK: u64 = 8 << 20;
+    let first = range(0, CHUNK);
+    let answer = |content_range: &str, content_length: u64| {
+        http::Response::builder()
+            .status(206)
+            .header("content-range", content_range)
+            .header("content-length", content_length)
+            .body(())
+            .unwrap()
+    };
+    let usual = format!("bytes 0-{}/{SIZE}", CHUNK - 1);
+    for (content_range, content_length, expected) in [
+        (usual.clone(), CHUNK, None),
+        (format!("bytes 000-{}/{SIZE}", CHUNK - 1), CHUNK, None),
+        (
+            format!("bytes 0-{}/{SIZE}", CHUNK),
+            CHUNK,
+            Some(DownloadError::WrongRange { range: first, got: String::new() }),
+        ),
+        (
+            format!("bytes 1-{}/{SIZE}", CHUNK - 1),
+            CHUNK,
+            Some(DownloadError::WrongRange { range: first, got: String::new() }),
+        ),
+        (
+            format!("bytes 0-{}/{}", CHUNK - 1, SIZE + 1),
+            CHUNK,
+            Some(DownloadError::SizeChanged { was: SIZE, now: SIZE + 1 }),
+        ),
+        (usual.clone(), CHUNK + 1, Some(DownloadError::LongBody { range: first, received: CHUNK + 1 })),
+        (usual.clone(), CHUNK - 1, Some(DownloadError::ShortBody { range: first, received: CHUNK - 1 })),
+    ] {
+        let mut ring = ring(sized(SIZE, CHUNK, 1));
+        let fetch = fetches(&drain(&mut ring, T0)).remove(0);
+        respond(&mut ring, T0, fetch.id, answer(&content_range, content_length));
+        let outputs = drain(&mut ring, T0);
+        match expected {
+            None => assert!(done(&outputs).is_none(), "{content_range} accepted"),
+            Some(DownloadError::WrongRange { range, .. }) => {
+                assert_eq!(error_of(&outputs), DownloadError::WrongRange { range, got: content_range });
+            }
+            Some(error) => assert_eq!(error_of(&outputs), error, "{content_range}, {content_length}"),
+        }
+    }
+}
+
+#[test]
 fn check_size_changed_since_the_head() {
     let mut ring = ring(sized(20, 10, 1));
     let fetch = fetches(&drain(&mut ring, T0)).remove(0);
