@@ -293,11 +293,7 @@ impl LockManager {
         level: Level,
         names: impl IntoIterator<Item = N>,
     ) -> Result<(), LockError> {
-        let mut state = self.state();
-        let now = self.now_for(&state);
-        let added = state.locks.add(now, owner, level, names, None);
-        state.dispatch(now, None);
-        added
+        self.call(|state, now| state.locks.add(now, owner, level, names, None))
     }
 
     /// Adds locks to a level already held by `owner` in `mode`, and returns the guard that
@@ -312,14 +308,12 @@ impl LockManager {
         mode: Mode,
     ) -> Result<Guard<'_>, LockError> {
         let mut names: Vec<Name> = names.into_iter().map(Into::into).collect();
-        let mut state = self.state();
-        if state.holds_level(owner, level) {
-            return Err(LockError::DoubleAcquire { owner, level });
-        }
-        let now = self.now_for(&state);
-        let added = state.locks.add(now, owner, level, names.iter().cloned(), Some(mode));
-        state.dispatch(now, None);
-        added?;
+        self.call(|state, now| {
+            if state.holds_level(owner, level) {
+                return Err(LockError::DoubleAcquire { owner, level });
+            }
+            state.locks.add(now, owner, level, names.iter().cloned(), Some(mode))
+        })?;
         names.sort_unstable();
         names.dedup();
         Ok(Guard { manager: Cow::Borrowed(self), owner, level, names, released: false })
@@ -334,11 +328,7 @@ impl LockManager {
         level: Level,
         names: impl IntoIterator<Item = N>,
     ) -> Result<Vec<Name>, LockError> {
-        let mut state = self.state();
-        let now = self.now_for(&state);
-        let removed = state.locks.remove(now, owner, level, names);
-        state.dispatch(now, None);
-        removed
+        self.call(|state, now| state.locks.remove(now, owner, level, names))
     }
 
     /// Every lock with its mode, owners and queue (see [`Locks::monitor`]).
@@ -359,6 +349,17 @@ impl LockManager {
             Event::TimedOut { .. } => Err(AcquireError::TimedOut),
             Event::Failed { reason, .. } => Err(AcquireError::Failed(reason)),
         }
+    }
+
+    /// Runs one call on the machine, at the `now` of [`now_for`](LockManager::now_for), then
+    /// hands out every event it caused — also when the call was refused, since a call first
+    /// expires due deadlines.
+    fn call<T>(&self, f: impl FnOnce(&mut State, Instant) -> T) -> T {
+        let mut state = self.state();
+        let now = self.now_for(&state);
+        let out = f(&mut state, now);
+        state.dispatch(now, None);
+        out
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -511,12 +512,13 @@ impl Guard<'_> {
         let mut names: Vec<Name> = names.into_iter().map(Into::into).collect();
         names.sort_unstable();
         self.check_held(names.first())?;
-        let mut state = self.manager.state();
-        let now = self.manager.now_for(&state);
-        state.locks.release(now, self.owner, self.level, Names::Exact(names.clone()))?;
-        state.dispatch(now, None);
+        let (owner, level) = (self.owner, self.level);
+        let holds = self.manager.call(|state, now| {
+            state.locks.release(now, owner, level, Names::Exact(names.clone()))?;
+            Ok(state.holds_level(owner, level))
+        })?;
         self.names.retain(|name| names.binary_search(name).is_err());
-        self.released = !state.holds_level(self.owner, self.level);
+        self.released = !holds;
         Ok(())
     }
 
@@ -530,11 +532,8 @@ impl Guard<'_> {
     ) -> Result<(), LockError> {
         let names: Vec<Name> = names.into_iter().map(Into::into).collect();
         self.check_held(names.first())?;
-        let mut state = self.manager.state();
-        let now = self.manager.now_for(&state);
-        let added = state.locks.add(now, self.owner, self.level, names.iter().cloned(), acquired);
-        state.dispatch(now, None);
-        added?;
+        let (owner, level) = (self.owner, self.level);
+        self.manager.call(|state, now| state.locks.add(now, owner, level, names.iter().cloned(), acquired))?;
         if acquired.is_some() {
             self.names.extend(names);
             self.names.sort_unstable();
@@ -548,14 +547,14 @@ impl Guard<'_> {
     pub fn remove<N: Into<Name>>(&mut self, names: impl IntoIterator<Item = N>) -> Result<Vec<Name>, LockError> {
         let names: Vec<Name> = names.into_iter().map(Into::into).collect();
         self.check_held(names.first())?;
-        let mut state = self.manager.state();
-        let now = self.manager.now_for(&state);
-        let removed = state.locks.remove(now, self.owner, self.level, names);
-        state.dispatch(now, None);
-        let removed = removed?;
+        let (owner, level) = (self.owner, self.level);
+        let (removed, holds) = self.manager.call(|state, now| {
+            let removed = state.locks.remove(now, owner, level, names)?;
+            Ok::<_, LockError>((removed, state.holds_level(owner, level)))
+        })?;
         // Both sorted: the machine removes in name order.
         self.names.retain(|name| removed.binary_search(name).is_err());
-        self.released = !state.holds_level(self.owner, self.level);
+        self.released = !holds;
         Ok(removed)
     }
 
@@ -575,11 +574,8 @@ impl Guard<'_> {
     }
 
     fn downgrade_level(&self, names: Names) -> Result<(), LockError> {
-        let mut state = self.manager.state();
-        let now = self.manager.now_for(&state);
-        state.locks.downgrade(now, self.owner, self.level, names)?;
-        state.dispatch(now, None);
-        Ok(())
+        let (owner, level) = (self.owner, self.level);
+        self.manager.call(|state, now| state.locks.downgrade(now, owner, level, names))
     }
 
     /// Refuses calls on a guard that let go of everything (the level may be held again under
@@ -602,9 +598,7 @@ impl Drop for Guard<'_> {
         if self.released {
             return;
         }
-        let mut state = self.manager.state();
-        let now = self.manager.now_for(&state);
-        state.release(now, self.owner, self.level);
-        state.dispatch(now, None);
+        let (owner, level) = (self.owner, self.level);
+        self.manager.call(|state, now| state.release(now, owner, level));
     }
 }
