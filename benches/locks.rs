@@ -23,7 +23,7 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use stowage_locks::{BGL, Event, Level, Locks, Name, Names, Owner, Request};
+use stowage_locks::{BGL, Event, Level, Locks, Name, Names, Owner, Request, Requested};
 use stowage_proto::Instant;
 use stowage_tokio::locks::LockManager;
 use tokio::sync::{mpsc, oneshot};
@@ -67,6 +67,15 @@ fn uncontended(c: &mut Criterion) {
         })
     });
 
+    let node = locks.lock_ref(Level::Node, &names[0]).unwrap();
+    group.bench_function("uncontended/machine-ref", |b| {
+        b.iter(|| {
+            let granted = locks.request_lock(T, Owner(0), &node, stowage_locks::Mode::Exclusive, 0, None);
+            let Ok(Requested::Granted(_)) = black_box(granted) else { panic!("the lock is free") };
+            locks.release(T, Owner(0), Level::Node, Names::All).unwrap();
+        })
+    });
+
     let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
     let _enter = rt.enter();
     let manager = LockManager::with_locks(machine(1, 0).0);
@@ -76,6 +85,14 @@ fn uncontended(c: &mut Criterion) {
             let request =
                 Request::new(Owner(0), Level::Node, Names::Exact(one.clone()), stowage_locks::Mode::Exclusive);
             drop(black_box(ready(manager.acquire(request, None)).unwrap()));
+        })
+    });
+
+    let node = manager.lock_ref(Level::Node, &names[0]).unwrap();
+    group.bench_function("uncontended/tokio-handle-ref", |b| {
+        b.iter(|| {
+            let acquire = manager.acquire_lock(Owner(0), &node, stowage_locks::Mode::Exclusive, 0, None);
+            drop(black_box(ready(acquire).unwrap()));
         })
     });
 

@@ -13,6 +13,14 @@ pub enum LockError {
         /// The name.
         name: Name,
     },
+    /// A [`LockRef`](crate::LockRef) to a lock removed since it was looked up.
+    #[error("lock {name} at level {level} was removed after it was looked up")]
+    StaleLock {
+        /// The level.
+        level: Level,
+        /// The name.
+        name: Name,
+    },
     /// The owner already holds locks at this level: all locks of one level are asked for together.
     #[error("{owner} already holds locks at level {level}")]
     DoubleAcquire {

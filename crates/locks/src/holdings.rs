@@ -26,6 +26,7 @@ impl Default for Holdings {
 }
 
 impl Holdings {
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         match self {
             Holdings::Few(list) => list.len(),
@@ -33,18 +34,21 @@ impl Holdings {
         }
     }
 
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// The only holding, if there is exactly one.
-    pub(crate) fn single(&self) -> Option<Key> {
+    /// Takes out the only holding, if there is exactly one (else changes nothing).
+    #[inline]
+    pub(crate) fn take_single(&mut self) -> Option<(Key, Mode)> {
         match self {
-            Holdings::Few(list) if list.len() == 1 => list.first().map(|&(key, _)| key),
+            Holdings::Few(list) if list.len() == 1 => list.pop(),
             _ => None,
         }
     }
 
+    #[inline]
     pub(crate) fn get(&self, key: Key) -> Option<Mode> {
         match self {
             Holdings::Few(list) => list.iter().find(|(k, _)| *k == key).map(|&(_, mode)| mode),
@@ -60,6 +64,7 @@ impl Holdings {
     }
 
     /// Records `key` held in `mode` (replacing an earlier mode).
+    #[inline]
     pub(crate) fn insert(&mut self, key: Key, mode: Mode) {
         match self {
             Holdings::Few(list) => {
@@ -79,6 +84,7 @@ impl Holdings {
         }
     }
 
+    #[inline]
     pub(crate) fn remove(&mut self, key: Key) -> Option<Mode> {
         match self {
             Holdings::Few(list) => {
@@ -126,7 +132,8 @@ mod tests {
         }
         assert!(matches!(holdings, Holdings::Few(_)) && holdings.is_empty());
         holdings.insert(keys[0], Mode::Shared);
-        assert_eq!(holdings.single(), Some(keys[0]));
         assert_eq!(holdings.remove(keys[1]), None);
+        assert_eq!(holdings.take_single(), Some((keys[0], Mode::Shared)));
+        assert!(holdings.is_empty() && holdings.take_single().is_none());
     }
 }

@@ -33,4 +33,4 @@ pub use event::{Event, FailReason};
 pub use level::{BGL, Level, NAL};
 pub use manager::Locks;
 pub use monitor::{LockInfo, PendingInfo};
-pub use request::{DEFAULT_PRIORITY, MIN_TIMEOUT, Mode, Name, Names, Owner, Request, RequestId};
+pub use request::{DEFAULT_PRIORITY, LockRef, MIN_TIMEOUT, Mode, Name, Names, Owner, Request, RequestId, Requested};

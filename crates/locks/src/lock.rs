@@ -53,10 +53,12 @@ impl Lock {
         Lock { name, level, exclusive: None, sharers: 0, waiters: None }
     }
 
+    #[inline]
     pub(crate) fn is_free(&self) -> bool {
         self.exclusive.is_none() && self.sharers == 0
     }
 
+    #[inline]
     fn compatible(&self, mode: Mode) -> bool {
         match mode {
             Mode::Shared => self.exclusive.is_none(),
@@ -64,15 +66,18 @@ impl Lock {
         }
     }
 
+    #[inline]
     pub(crate) fn has_queue(&self) -> bool {
         self.waiters.as_ref().is_some_and(|w| !w.queue.is_empty())
     }
 
     /// Whether a newcomer may take the lock at once: nobody queued (no barging) and the mode fits.
+    #[inline]
     pub(crate) fn can_take(&self, mode: Mode) -> bool {
         !self.has_queue() && self.compatible(mode)
     }
 
+    #[inline]
     pub(crate) fn hold(&mut self, owner: Owner, mode: Mode) {
         match mode {
             Mode::Shared => self.sharers += 1,
@@ -81,6 +86,7 @@ impl Lock {
     }
 
     /// Drops one holding; true when the lock is now free.
+    #[inline]
     pub(crate) fn unhold(&mut self, mode: Mode) -> bool {
         match mode {
             Mode::Shared => self.sharers = self.sharers.saturating_sub(1),

@@ -8,7 +8,10 @@ use crate::hash::FastMap;
 use crate::holdings::Holdings;
 use crate::lock::{Entry, Lock, Position};
 use crate::slab::{Key, Slab};
-use crate::{BGL, Event, FailReason, Level, LockError, MIN_TIMEOUT, Mode, NAL, Name, Names, Owner, Request, RequestId};
+use crate::{
+    BGL, Event, FailReason, Level, LockError, LockRef, MIN_TIMEOUT, Mode, NAL, Name, Names, Owner, Request, RequestId,
+    Requested,
+};
 
 /// The locks of one level: its set lock, and its named locks in name order.
 #[derive(Debug)]
@@ -22,41 +25,94 @@ struct LevelSet {
 /// Holdings are kept per level ([`Holdings`]: O(1) per lock, touched on every call). Nothing
 /// iterates them where the order could show: callers sort by name where order matters.
 ///
-/// Invariant: an owner that holds nothing and has nothing in progress has no entry at all.
+/// Invariants: bit `i` of `levels` is set exactly when `held[i]` is not empty (so the level
+/// checks of every request are a few bit operations); an owner that holds nothing and has
+/// nothing in progress has no entry at all.
 #[derive(Debug, Default)]
 struct OwnerState {
     held: [Holdings; Level::ALL.len()],
+    levels: u8,
     pending: Option<RequestId>,
 }
 
 impl OwnerState {
+    #[inline]
     fn holds_at(&self, level: Level) -> bool {
-        !self.held[level.index()].is_empty()
+        self.levels & (1 << level.index()) != 0
     }
 
     /// The latest level held strictly after `level`.
+    #[inline]
     fn held_after(&self, level: Level) -> Option<Level> {
-        Level::ALL[level.index() + 1..].iter().rev().copied().find(|l| self.holds_at(*l))
+        let after = self.levels & !((2u8 << level.index()).wrapping_sub(1));
+        let latest = (u8::BITS - 1).checked_sub(after.leading_zeros())?;
+        Level::ALL.get(latest as usize).copied()
     }
 
     fn held_at(&self, level: Level) -> impl Iterator<Item = (Key, Mode)> + '_ {
         self.held[level.index()].iter()
     }
 
+    #[inline]
     fn mode(&self, level: Level, key: Key) -> Option<Mode> {
         self.held[level.index()].get(key)
     }
 
+    #[inline]
     fn insert(&mut self, level: Level, key: Key, mode: Mode) {
         self.held[level.index()].insert(key, mode);
+        self.levels |= 1 << level.index();
     }
 
+    #[inline]
     fn remove(&mut self, level: Level, key: Key) -> Option<Mode> {
-        self.held[level.index()].remove(key)
+        let mode = self.held[level.index()].remove(key);
+        self.note_emptied(level);
+        mode
     }
 
+    /// Takes out the only lock held at `level`, if exactly one is.
+    #[inline]
+    fn take_single(&mut self, level: Level) -> Option<(Key, Mode)> {
+        let single = self.held[level.index()].take_single()?;
+        self.note_emptied(level);
+        Some(single)
+    }
+
+    #[inline]
+    fn note_emptied(&mut self, level: Level) {
+        if self.held[level.index()].is_empty() {
+            self.levels &= !(1 << level.index());
+        }
+    }
+
+    /// Whether `owner` (with this state, if it has one) may ask for locks at `level` now: no
+    /// request in progress, nothing held at `level` or later, the BGL held unless `level` is
+    /// the cluster level.
+    #[inline]
+    fn may_request(state: Option<&OwnerState>, owner: Owner, level: Level, bgl: Key) -> Result<(), LockError> {
+        let mut holds_bgl = false;
+        if let Some(state) = state {
+            if let Some(req) = state.pending {
+                return Err(LockError::OwnerBusy { owner, req });
+            }
+            if state.holds_at(level) {
+                return Err(LockError::DoubleAcquire { owner, level });
+            }
+            if let Some(held) = state.held_after(level) {
+                return Err(LockError::LevelOrder { owner, requested: level, held });
+            }
+            holds_bgl = state.mode(Level::Cluster, bgl).is_some();
+        }
+        if level != Level::Cluster && !holds_bgl {
+            return Err(LockError::BglNotHeld { owner, level });
+        }
+        Ok(())
+    }
+
+    #[inline]
     fn is_idle(&self) -> bool {
-        self.pending.is_none() && self.held.iter().all(Holdings::is_empty)
+        self.pending.is_none() && self.levels == 0
     }
 }
 
@@ -106,7 +162,9 @@ enum End {
 /// [`release`](Locks::release), [`downgrade`](Locks::downgrade), [`add`](Locks::add),
 /// [`remove`](Locks::remove), [`cancel`](Locks::cancel)) change the state at once and return
 /// what they must (a request id, the names removed) or a [`LockError`] that leaves the state
-/// unchanged. How requests end comes out of [`poll_output`](Locks::poll_output) as [`Event`]s;
+/// unchanged. A lock taken again and again can be looked up once ([`lock_ref`](Locks::lock_ref))
+/// and asked for with [`request_lock`](Locks::request_lock), which answers a grant at once
+/// itself. How requests end comes out of [`poll_output`](Locks::poll_output) as [`Event`]s;
 /// [`poll_timeout`](Locks::poll_timeout) is the nearest deadline and
 /// [`handle_timeout`](Locks::handle_timeout) expires what is due.
 ///
@@ -256,23 +314,8 @@ impl Locks {
     pub fn request(&mut self, now: Instant, request: Request) -> Result<RequestId, LockError> {
         let now = self.begin(now);
         let Request { owner, level, names, mode, priority, deadline, opportunistic } = request;
-        let mut holds_bgl = false;
         let mut state = self.owners.get_mut(&owner);
-        if let Some(state) = &state {
-            if let Some(req) = state.pending {
-                return Err(LockError::OwnerBusy { owner, req });
-            }
-            if state.holds_at(level) {
-                return Err(LockError::DoubleAcquire { owner, level });
-            }
-            if let Some(held) = state.held_after(level) {
-                return Err(LockError::LevelOrder { owner, requested: level, held });
-            }
-            holds_bgl = state.mode(Level::Cluster, self.bgl).is_some();
-        }
-        if level != Level::Cluster && !holds_bgl {
-            return Err(LockError::BglNotHeld { owner, level });
-        }
+        OwnerState::may_request(state.as_deref(), owner, level, self.bgl)?;
         let (all, targets) = match names {
             Names::All => (true, Vec::new()),
             Names::Exact(mut names) => {
@@ -318,8 +361,7 @@ impl Locks {
                 (false, targets)
             }
         };
-        let id = RequestId(self.next_req);
-        self.next_req += 1;
+        let id = self.next_request_id();
         self.owners.entry(owner).or_default().pending = Some(id);
         let pending = Pending {
             owner,
@@ -361,10 +403,89 @@ impl Locks {
 
     /// A new request id, granted `names` at once.
     fn granted_at_once(&mut self, names: Vec<Name>) -> RequestId {
-        let id = RequestId(self.next_req);
-        self.next_req += 1;
+        let id = self.next_request_id();
         self.events.push_back(Event::Granted { req: id, names });
         id
+    }
+
+    fn next_request_id(&mut self) -> RequestId {
+        let id = RequestId(self.next_req);
+        self.next_req += 1;
+        id
+    }
+
+    /// Looks up a named lock once, for [`request_lock`](Locks::request_lock).
+    pub fn lock_ref(&self, level: Level, name: &str) -> Option<LockRef> {
+        let (name, &key) = self.levels[level.index()].names.get_key_value(name)?;
+        Some(LockRef { level, key, name: name.clone() })
+    }
+
+    /// Asks for one lock looked up beforehand: the same rules and the same outcome as
+    /// [`request`](Locks::request) of [`Names::Exact`] with its one name (not opportunistic),
+    /// but no name is looked up or listed, and a lock free to take is granted in the answer
+    /// ([`Requested::Granted`]) instead of by an event (nothing allocated on that path).
+    ///
+    /// Refused as `request` is, and with [`LockError::StaleLock`] once the lock was removed.
+    ///
+    /// ```
+    /// use stowage_locks::{BGL, Level, Locks, Mode, Names, Owner, Request, Requested};
+    /// use stowage_proto::Instant;
+    ///
+    /// let mut locks = Locks::new();
+    /// locks.register(Level::Node, ["node1"])?;
+    /// let (t, job) = (Instant::ZERO, Owner(1));
+    /// locks.request(t, Request::shared(job, Level::Cluster, [BGL]))?;
+    /// let node1 = locks.lock_ref(Level::Node, "node1").expect("registered");
+    /// for _ in 0..3 {
+    ///     let Requested::Granted(_) = locks.request_lock(t, job, &node1, Mode::Exclusive, 0, None)? else {
+    ///         unreachable!("nobody else wants node1")
+    ///     };
+    ///     locks.release(t, job, Level::Node, Names::All)?;
+    /// }
+    /// # Ok::<(), stowage_locks::LockError>(())
+    /// ```
+    #[inline]
+    pub fn request_lock(
+        &mut self,
+        now: Instant,
+        owner: Owner,
+        lock: &LockRef,
+        mode: Mode,
+        priority: i32,
+        deadline: Option<Instant>,
+    ) -> Result<Requested, LockError> {
+        let now = self.begin(now);
+        let level = lock.level;
+        if let Some(state) = self.owners.get_mut(&owner)
+            && OwnerState::may_request(Some(state), owner, level, self.bgl).is_ok()
+            && let Some(target) = self.locks.get_mut(lock.key)
+            && target.can_take(mode)
+        {
+            target.hold(owner, mode);
+            state.insert(level, lock.key, mode);
+            return Ok(Requested::Granted(self.next_request_id()));
+        }
+        // Not free to take, or refused: as an ordinary request for the name.
+        OwnerState::may_request(self.owners.get(&owner), owner, level, self.bgl)?;
+        let Some(target) = self.locks.get_mut(lock.key) else {
+            return Err(LockError::StaleLock { level, name: lock.name.clone() });
+        };
+        if target.can_take(mode) {
+            // An owner without an entry yet (asking for the BGL) takes a free lock here.
+            target.hold(owner, mode);
+            self.owners.entry(owner).or_default().insert(level, lock.key, mode);
+            return Ok(Requested::Granted(self.next_request_id()));
+        }
+        let request = Request {
+            owner,
+            level,
+            names: Names::Exact(vec![lock.name.clone()]),
+            mode,
+            priority,
+            deadline,
+            opportunistic: None,
+        };
+        self.request(now, request).map(Requested::Pending)
     }
 
     /// Withdraws a request in progress: it leaves its queue and releases what it got, without
@@ -381,26 +502,30 @@ impl Locks {
     /// list releases those names (all must be held). The level's set lock, if held, is
     /// released in both cases (first). Refused while the owner has a request in progress, and
     /// for the BGL while the owner holds locks of other levels.
+    #[inline]
     pub fn release(&mut self, now: Instant, owner: Owner, level: Level, names: Names) -> Result<(), LockError> {
         let now = self.begin(now);
         if level != Level::Cluster
             && names == Names::All
             && let Some(state) = self.owners.get_mut(&owner)
             && state.pending.is_none()
-            && let Some(key) = state.held[level.index()].single()
+            && let Some((key, mode)) = state.take_single(level)
         {
             // One lock at a non-cluster level: one owner lookup, no list to build.
-            let mode = state.remove(level, key);
             if state.is_idle() {
                 self.owners.remove(&owner);
             }
-            if let Some(mode) = mode {
-                self.unhold_lock(key, mode);
-            }
+            self.unhold_lock(key, mode);
             self.settle(now);
             return Ok(());
         }
-        let keys = self.held_keys(owner, level, &names)?;
+        self.release_listed(now, owner, level, &names)
+    }
+
+    /// [`release`](Locks::release) but for its fast path: the keys to release listed first,
+    /// so that a refusal changes nothing.
+    fn release_listed(&mut self, now: Instant, owner: Owner, level: Level, names: &Names) -> Result<(), LockError> {
+        let keys = self.held_keys(owner, level, names)?;
         if level == Level::Cluster
             && let Some(state) = self.owners.get(&owner)
             && let Some(held) = state.held_after(Level::Cluster)
@@ -660,8 +785,18 @@ impl Locks {
     ///
     /// Every call ends with [`settle`](Locks::settle), so nothing is left to grant on entry
     /// but what the expired requests free.
+    #[inline]
     fn begin(&mut self, now: Instant) -> Instant {
         let now = self.clock.observe(now);
+        if self.deadlines.first().is_some_and(|&(deadline, _)| deadline <= now) {
+            self.expire(now);
+        }
+        now
+    }
+
+    /// Times out the requests whose deadline is at or before `now`, and grants what that frees.
+    #[cold]
+    fn expire(&mut self, now: Instant) {
         let mut expired = false;
         while let Some(&(deadline, req)) = self.deadlines.first() {
             if deadline > now {
@@ -676,11 +811,17 @@ impl Locks {
         if expired {
             self.settle(now);
         }
-        now
     }
 
     /// Grants, in order, the queues of the locks that came free.
+    #[inline]
     fn settle(&mut self, now: Instant) {
+        if !self.freed.is_empty() {
+            self.grant_freed(now);
+        }
+    }
+
+    fn grant_freed(&mut self, now: Instant) {
         while let Some(key) = self.freed.pop_front() {
             let Some(lock) = self.locks.get_mut(key) else { continue };
             if !lock.is_free() {
@@ -922,6 +1063,7 @@ impl Locks {
     }
 
     /// Drops one holding of lock `key`; if that frees it, it is granted at the end of the call.
+    #[inline]
     fn unhold_lock(&mut self, key: Key, mode: Mode) {
         // A free lock nobody waits for or watches needs no wake-up.
         if let Some(lock) = self.locks.get_mut(key)

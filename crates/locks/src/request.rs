@@ -7,6 +7,7 @@ use std::time::Duration;
 use stowage_proto::Instant;
 
 use crate::Level;
+use crate::slab::Key;
 
 /// A lock name. Reference-counted so that events and the monitor share it with the lock.
 pub type Name = Arc<str>;
@@ -124,4 +125,40 @@ impl Request {
         self.opportunistic = Some(min);
         self
     }
+}
+
+/// One named lock, looked up once with [`Locks::lock_ref`](crate::Locks::lock_ref) to be asked
+/// for again and again with [`Locks::request_lock`](crate::Locks::request_lock): no name
+/// lookup and no name list per request.
+///
+/// Holds where the lock lives and its name. Stale once the lock is removed: a lock added again
+/// under the same name is another lock, to be looked up again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LockRef {
+    pub(crate) level: Level,
+    pub(crate) key: Key,
+    pub(crate) name: Name,
+}
+
+impl LockRef {
+    /// The lock's level.
+    pub fn level(&self) -> Level {
+        self.level
+    }
+
+    /// The lock's name.
+    pub fn name(&self) -> &Name {
+        &self.name
+    }
+}
+
+/// How [`Locks::request_lock`](crate::Locks::request_lock) answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+pub enum Requested {
+    /// The lock was free to take: it is held now, and no event follows for this request.
+    Granted(RequestId),
+    /// The request is in progress (or already ended, timed out for lack of time): its end comes
+    /// out of [`poll_output`](crate::Locks::poll_output) as for any request.
+    Pending(RequestId),
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use stowage_locks::{
     BGL, Event, FailReason, Level, LockError, LockInfo, Locks, MIN_TIMEOUT, Mode, NAL, Name, Names, Owner, PendingInfo,
-    Request, RequestId,
+    Request, RequestId, Requested,
 };
 use stowage_proto::Instant;
 
@@ -784,4 +784,89 @@ fn time_matters_only_to_deadlines() {
     let mut locks = cluster(&[A]);
     locks.handle_timeout(ms(7));
     assert_eq!(locks.now(), ms(7));
+}
+
+// ---- one lock looked up once (`lock_ref` + `request_lock`) -----------------------------------
+
+#[test]
+fn a_free_lock_asked_for_by_ref_is_granted_in_the_answer_without_an_event() {
+    let mut l = cluster(&[A, B]);
+    let n1 = l.lock_ref(Level::Node, "n1").unwrap();
+    assert_eq!((n1.level(), n1.name().as_ref()), (Level::Node, "n1"));
+    let Requested::Granted(req) = l.request_lock(T0, A, &n1, Mode::Exclusive, 0, None).unwrap() else {
+        panic!("n1 is free")
+    };
+    assert_eq!(drain(&mut l), vec![]);
+    assert_eq!(l.owned(A, Level::Node), vec![("n1".into(), Mode::Exclusive)]);
+    // Ids stay one sequence with `request`'s.
+    let next = ask(&mut l, T0, Request::shared(B, Level::Node, ["n2"]));
+    assert_eq!(next, RequestId(req.0 + 1));
+    assert!(l.lock_ref(Level::Node, "n9").is_none());
+}
+
+#[test]
+fn by_ref_a_busy_lock_queues_as_a_request_for_its_name_would() {
+    let mut l = cluster(&[A, B, C]);
+    let n1 = l.lock_ref(Level::Node, "n1").unwrap();
+    let ra = ask(&mut l, T0, Request::shared(A, Level::Node, ["n1"]));
+    ask(&mut l, T0, Request::exclusive(B, Level::Node, ["n1"]));
+    // Shared would fit A's holding, but B is queued: no barging by ref either.
+    let Requested::Pending(rc) = l.request_lock(T0, C, &n1, Mode::Shared, 0, None).unwrap() else {
+        panic!("B is queued")
+    };
+    let pending: Vec<(Mode, Vec<Owner>)> = node(&l, "n1").pending.into_iter().map(|p| (p.mode, p.owners)).collect();
+    assert_eq!(pending, vec![(Mode::Exclusive, vec![B]), (Mode::Shared, vec![C])]);
+    assert_eq!(l.in_progress(C), Some(rc));
+    assert_eq!(drain(&mut l), vec![granted(ra, &["n1"])]);
+}
+
+#[test]
+fn by_ref_a_deadline_below_the_minimum_on_a_busy_lock_times_out_at_once() {
+    let mut l = cluster(&[A, B]);
+    let n1 = l.lock_ref(Level::Node, "n1").unwrap();
+    ask(&mut l, T0, Request::exclusive(A, Level::Node, ["n1"]));
+    drain(&mut l);
+    let Requested::Pending(rb) = l.request_lock(T0, B, &n1, Mode::Shared, 0, Some(T0)).unwrap() else {
+        panic!("A holds n1")
+    };
+    assert_eq!(drain(&mut l), vec![timed_out(rb)]);
+    assert_eq!(l.requests_in_progress(), 0);
+}
+
+#[test]
+fn by_ref_the_owner_rules_refuse_as_request_does() {
+    let mut l = cluster(&[A]);
+    let n1 = l.lock_ref(Level::Node, "n1").unwrap();
+    let i1 = l.lock_ref(Level::Instance, "i1").unwrap();
+    let bgl = l.lock_ref(Level::Cluster, BGL).unwrap();
+    assert_eq!(
+        l.request_lock(T0, B, &n1, Mode::Shared, 0, None),
+        Err(LockError::BglNotHeld { owner: B, level: Level::Node })
+    );
+    // The BGL itself by ref, for an owner that holds nothing yet.
+    assert!(matches!(l.request_lock(T0, B, &bgl, Mode::Shared, 0, None), Ok(Requested::Granted(_))));
+    assert!(matches!(l.request_lock(T0, A, &n1, Mode::Shared, 0, None), Ok(Requested::Granted(_))));
+    assert_eq!(
+        l.request_lock(T0, A, &n1, Mode::Shared, 0, None),
+        Err(LockError::DoubleAcquire { owner: A, level: Level::Node })
+    );
+    assert_eq!(
+        l.request_lock(T0, A, &i1, Mode::Shared, 0, None),
+        Err(LockError::LevelOrder { owner: A, requested: Level::Instance, held: Level::Node })
+    );
+    assert_eq!(drain(&mut l), vec![]);
+}
+
+#[test]
+fn a_ref_goes_stale_when_its_lock_is_removed_even_if_the_name_comes_back() {
+    let mut l = cluster(&[A]);
+    let n1 = l.lock_ref(Level::Node, "n1").unwrap();
+    l.remove(T0, A, Level::Node, ["n1"]).unwrap();
+    l.add(T0, A, Level::Node, ["n1"], None).unwrap();
+    let stale = LockError::StaleLock { level: Level::Node, name: "n1".into() };
+    assert_eq!(stale.to_string(), "lock n1 at level node was removed after it was looked up");
+    assert_eq!(l.request_lock(T0, A, &n1, Mode::Exclusive, 0, None), Err(stale));
+    let fresh = l.lock_ref(Level::Node, "n1").unwrap();
+    assert_ne!(fresh, n1);
+    assert!(matches!(l.request_lock(T0, A, &fresh, Mode::Exclusive, 0, None), Ok(Requested::Granted(_))));
 }

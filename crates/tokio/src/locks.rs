@@ -7,6 +7,11 @@
 //!   the request's event on a oneshot channel. With a timeout, the waiting task also sleeps
 //!   until the deadline (on `tokio::time`, so a paused test clock works) and then wakes the
 //!   machine with `handle_timeout`; the machine's own deadline decides the outcome.
+//! - [`LockManager::acquire_lock`] does the same for one lock looked up once
+//!   ([`LockManager::lock_ref`]): no name lookup or name list per call, and a free lock is
+//!   granted in the machine's answer rather than through its event queue — the path for a lock
+//!   taken again and again (within 3× `tokio::sync::RwLock::write` uncontended; `acquire` of
+//!   a name pays for the list it is given, about twice that).
 //! - Dropping an `acquire` future withdraws its request (or releases what it was just granted):
 //!   cancellation is safe at every await point.
 //! - A [`Guard`] holds the locks its owner got at one level and releases them when dropped.
@@ -16,11 +21,11 @@
 //!   owner without a guard there come with a new one ([`LockManager::add_acquired`]), so no
 //!   held lock is ever without a guard to release it.
 //!
-//! The machine sits behind one `std::sync::Mutex`, held only for the few hundred nanoseconds a
-//! call takes and never across an await. An actor task was the alternative; the `locks` bench
+//! The machine sits behind one `std::sync::Mutex`, held only for the tens of nanoseconds a call
+//! takes and never across an await. An actor task was the alternative; the `locks` bench
 //! measures both shapes (`locks/handle/*`): a message round trip to a task costs several times
 //! a whole uncontended acquire + release through the mutex, so the mutex it is (figures in
-//! `BENCHMARKS.md`).
+//! `BENCHMARKS.md`; `parking_lot::Mutex` measured no faster here).
 //!
 //! ```
 //! use std::time::Duration;
@@ -51,7 +56,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use stowage_locks::{
-    Event, FailReason, Level, LockError, LockInfo, Locks, Mode, Name, Names, Owner, Request, RequestId,
+    Event, FailReason, Level, LockError, LockInfo, LockRef, Locks, Mode, Name, Names, Owner, Request, RequestId,
+    Requested,
 };
 use stowage_proto::Instant;
 use tokio::sync::oneshot;
@@ -85,12 +91,24 @@ pub struct Acquire<'a> {
 /// Where an [`Acquire`] is.
 enum Step<'a> {
     Start { request: Request, timeout: Option<Duration> },
+    StartLock { owner: Owner, lock: &'a LockRef, mode: Mode, priority: i32, timeout: Option<Duration> },
     Waiting { owner: Owner, level: Level, wait: Pin<Box<dyn Future<Output = Option<Event>> + Send + 'a>> },
     Done,
 }
 
+/// The machine's answer to a request call of [`LockManager::begin`].
+enum Answer<'a> {
+    /// Granted at once, these names; no event follows.
+    Granted(Cow<'a, [Name]>),
+    /// In progress, or ended with an event.
+    Pending(RequestId),
+}
+
 /// What [`LockManager::start`] did with a request.
-enum Started {
+enum Started<'a> {
+    /// Granted in the machine's answer (one lock, free to take; see [`Locks::request_lock`]):
+    /// these are held now, no event follows.
+    Granted(Cow<'a, [Name]>),
     /// It ended at once (granted, or timed out for lack of time).
     Ended(Event),
     /// It waits; its event will come on `rx`.
@@ -100,7 +118,7 @@ enum Started {
 impl std::fmt::Debug for Acquire<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let step = match self.step {
-            Step::Start { .. } => "start",
+            Step::Start { .. } | Step::StartLock { .. } => "start",
             Step::Waiting { .. } => "waiting",
             Step::Done => "done",
         };
@@ -111,31 +129,42 @@ impl std::fmt::Debug for Acquire<'_> {
 impl<'a> Future for Acquire<'a> {
     type Output = Result<Guard<'a>, AcquireError>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let manager = self.manager;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let manager = this.manager;
         loop {
-            match std::mem::replace(&mut self.step, Step::Done) {
-                Step::Start { request, timeout } => {
-                    let (owner, level) = (request.owner, request.level);
-                    match manager.start(request, timeout) {
-                        Err(refused) => return Poll::Ready(Err(refused.into())),
-                        Ok(Started::Ended(event)) => return Poll::Ready(manager.outcome(owner, level, event)),
-                        Ok(Started::Waiting { req, deadline, rx }) => {
-                            let ticket = Ticket { manager, req, owner, level, deadline, rx, done: false };
-                            self.step = Step::Waiting { owner, level, wait: Box::pin(ticket.wait()) };
-                        }
-                    }
+            let (owner, level, started) = match &mut this.step {
+                // Copied out, not moved: the uncontended path moves nothing big.
+                &mut Step::StartLock { owner, lock, mode, priority, timeout } => {
+                    this.step = Step::Done;
+                    (owner, lock.level(), manager.start_lock(owner, lock, mode, priority, timeout))
                 }
-                Step::Waiting { owner, level, mut wait } => match wait.as_mut().poll(cx) {
-                    Poll::Pending => {
-                        self.step = Step::Waiting { owner, level, wait };
-                        return Poll::Pending;
-                    }
-                    Poll::Ready(None) => return Poll::Ready(Err(AcquireError::TimedOut)),
-                    Poll::Ready(Some(event)) => return Poll::Ready(manager.outcome(owner, level, event)),
-                },
+                Step::Start { .. } => {
+                    let Step::Start { request, timeout } = std::mem::replace(&mut this.step, Step::Done) else {
+                        return Poll::Pending; // matched just above
+                    };
+                    (request.owner, request.level, manager.start(request, timeout))
+                }
+                Step::Waiting { owner, level, wait } => {
+                    let Poll::Ready(event) = wait.as_mut().poll(cx) else { return Poll::Pending };
+                    let (owner, level) = (*owner, *level);
+                    this.step = Step::Done;
+                    return Poll::Ready(match event {
+                        Some(event) => manager.outcome(owner, level, event),
+                        None => Err(AcquireError::TimedOut),
+                    });
+                }
                 // Polled again after it completed (a misuse of `Future`): it never ends again.
                 Step::Done => return Poll::Pending,
+            };
+            match started {
+                Err(refused) => return Poll::Ready(Err(refused.into())),
+                Ok(Started::Granted(names)) => return Poll::Ready(Ok(Guard::new(manager, owner, level, names))),
+                Ok(Started::Ended(event)) => return Poll::Ready(manager.outcome(owner, level, event)),
+                Ok(Started::Waiting { req, deadline, rx }) => {
+                    let ticket = Ticket { manager, req, owner, level, deadline, rx, done: false };
+                    this.step = Step::Waiting { owner, level, wait: Box::pin(ticket.wait()) };
+                }
             }
         }
     }
@@ -167,14 +196,26 @@ struct State {
 }
 
 impl State {
-    /// Hands every event to its waiter; returns the one for `mine` (a request still being
-    /// made, which has no waiter yet). Then retries deferred releases.
+    /// Hands every event to its waiter, then retries deferred releases.
     #[inline]
-    fn dispatch(&mut self, now: Instant, mine: Option<RequestId>) -> Option<Event> {
+    fn dispatch(&mut self, now: Instant) {
+        loop {
+            while let Some(event) = self.locks.poll_output() {
+                self.wake(event);
+            }
+            if self.deferred.is_empty() || !self.retry_deferred(now) {
+                return;
+            }
+        }
+    }
+
+    /// [`dispatch`](State::dispatch), but the event of `mine` (a request still being made,
+    /// which has no waiter yet) is returned instead.
+    fn dispatch_mine(&mut self, now: Instant, mine: RequestId) -> Option<Event> {
         let mut own = None;
         loop {
             while let Some(event) = self.locks.poll_output() {
-                if Some(event.req()) == mine {
+                if event.req() == mine {
                     own = Some(event);
                 } else {
                     self.wake(event);
@@ -252,13 +293,109 @@ impl LockManager {
         Acquire { manager: self, step: Step::Start { request, timeout } }
     }
 
-    /// Makes the request: its event if it ended at once, else a ticket to wait for it.
-    fn start(&self, request: Request, timeout: Option<Duration>) -> Result<Started, LockError> {
+    /// Looks up a named lock once, for [`acquire_lock`](LockManager::acquire_lock).
+    pub fn lock_ref(&self, level: Level, name: &str) -> Option<LockRef> {
+        self.state().locks.lock_ref(level, name)
+    }
+
+    /// Acquires one lock looked up beforehand ([`lock_ref`](LockManager::lock_ref)), as
+    /// [`acquire`](LockManager::acquire) would acquire a request for its one name (see
+    /// [`Locks::request_lock`]); the fast path for a lock taken again and again: no name lookup,
+    /// no name list, and the guard borrows the name from `lock`. A `timeout` of zero makes it a
+    /// `try_acquire` (it ends at the first poll).
+    ///
+    /// ```
+    /// use stowage_locks::{BGL, Level, Mode, Owner, Request};
+    /// use stowage_tokio::locks::LockManager;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let manager = LockManager::new();
+    /// manager.register(Level::Node, ["node1"])?;
+    /// let node1 = manager.lock_ref(Level::Node, "node1").ok_or("no node1")?;
+    /// let job = Owner(7);
+    /// let _bgl = manager.acquire(Request::shared(job, Level::Cluster, [BGL]), None).await?;
+    /// for _ in 0..3 {
+    ///     let guard = manager.acquire_lock(job, &node1, Mode::Exclusive, 0, None).await?;
+    ///     assert_eq!(guard.names(), [node1.name().clone()]);
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn acquire_lock<'a>(
+        &'a self,
+        owner: Owner,
+        lock: &'a LockRef,
+        mode: Mode,
+        priority: i32,
+        timeout: Option<Duration>,
+    ) -> Acquire<'a> {
+        Acquire { manager: self, step: Step::StartLock { owner, lock, mode, priority, timeout } }
+    }
+
+    /// Makes the request: its grant or event if it ended at once, else a ticket to wait for it.
+    ///
+    /// One name (not opportunistic) is asked for as by [`acquire_lock`](LockManager::acquire_lock)
+    /// — [`Locks::request_lock`], the same rules as a request for that name — so that a free
+    /// lock is granted in the machine's answer, not through its event queue.
+    fn start(&self, request: Request, timeout: Option<Duration>) -> Result<Started<'static>, LockError> {
+        self.begin(timeout, |locks, now, deadline| {
+            let request = Request { deadline, ..request };
+            let one = match (&request.names, request.opportunistic) {
+                (Names::Exact(names), None) if names.len() == 1 => locks.lock_ref(request.level, &names[0]),
+                _ => None,
+            };
+            match (one, request) {
+                (Some(lock), Request { owner, mode, priority, names: Names::Exact(names), .. }) => {
+                    Ok(match locks.request_lock(now, owner, &lock, mode, priority, deadline)? {
+                        Requested::Granted(_) => Answer::Granted(Cow::Owned(names)),
+                        Requested::Pending(req) => Answer::Pending(req),
+                    })
+                }
+                (_, request) => locks.request(now, request).map(Answer::Pending),
+            }
+        })
+    }
+
+    /// [`start`](LockManager::start) for [`acquire_lock`](LockManager::acquire_lock).
+    fn start_lock<'a>(
+        &self,
+        owner: Owner,
+        lock: &'a LockRef,
+        mode: Mode,
+        priority: i32,
+        timeout: Option<Duration>,
+    ) -> Result<Started<'a>, LockError> {
+        self.begin(timeout, |locks, now, deadline| {
+            Ok(match locks.request_lock(now, owner, lock, mode, priority, deadline)? {
+                Requested::Granted(_) => Answer::Granted(Cow::Borrowed(std::slice::from_ref(lock.name()))),
+                Requested::Pending(req) => Answer::Pending(req),
+            })
+        })
+    }
+
+    /// Runs a request call on the machine at the right `now`, with the deadline of `timeout`;
+    /// hands out the events it caused, and makes a ticket if the request waits.
+    fn begin<'a>(
+        &self,
+        timeout: Option<Duration>,
+        call: impl FnOnce(&mut Locks, Instant, Option<Instant>) -> Result<Answer<'a>, LockError>,
+    ) -> Result<Started<'a>, LockError> {
         let mut state = self.state();
         let now = if timeout.is_some() { self.now() } else { self.now_for(&state) };
         let deadline = timeout.map(|t| now.saturating_add(t));
-        let req = state.locks.request(now, Request { deadline, ..request })?;
-        if let Some(event) = state.dispatch(now, Some(req)) {
+        let req = match call(&mut state.locks, now, deadline) {
+            Ok(Answer::Granted(names)) => {
+                state.dispatch(now);
+                return Ok(Started::Granted(names));
+            }
+            Ok(Answer::Pending(req)) => req,
+            Err(refused) => {
+                state.dispatch(now);
+                return Err(refused);
+            }
+        };
+        if let Some(event) = state.dispatch_mine(now, req) {
             return Ok(Started::Ended(event));
         }
         let (tx, rx) = oneshot::channel();
@@ -273,12 +410,12 @@ impl LockManager {
         let mut state = self.state();
         let now = self.now_for(&state);
         let req = state.locks.request(now, Request { deadline: Some(now), ..request })?;
-        match state.dispatch(now, Some(req)) {
+        match state.dispatch_mine(now, req) {
             Some(event) => self.outcome(owner, level, event),
             // Unreachable by the machine's rules (a zero deadline ends at once); stay safe.
             None => {
                 let _ = state.locks.cancel(now, req);
-                state.dispatch(now, None);
+                state.dispatch(now);
                 Err(AcquireError::TimedOut)
             }
         }
@@ -316,7 +453,7 @@ impl LockManager {
         })?;
         names.sort_unstable();
         names.dedup();
-        Ok(Guard { manager: Cow::Borrowed(self), owner, level, names, released: false })
+        Ok(Guard::new(self, owner, level, Cow::Owned(names)))
     }
 
     /// Deletes locks on behalf of `owner`; their waiters fail (see [`Locks::remove`]). An owner
@@ -343,9 +480,7 @@ impl LockManager {
 
     fn outcome(&self, owner: Owner, level: Level, event: Event) -> Result<Guard<'_>, AcquireError> {
         match event {
-            Event::Granted { names, .. } => {
-                Ok(Guard { manager: Cow::Borrowed(self), owner, level, names, released: false })
-            }
+            Event::Granted { names, .. } => Ok(Guard::new(self, owner, level, Cow::Owned(names))),
             Event::TimedOut { .. } => Err(AcquireError::TimedOut),
             Event::Failed { reason, .. } => Err(AcquireError::Failed(reason)),
         }
@@ -358,7 +493,7 @@ impl LockManager {
         let mut state = self.state();
         let now = self.now_for(&state);
         let out = f(&mut state, now);
-        state.dispatch(now, None);
+        state.dispatch(now);
         out
     }
 
@@ -418,7 +553,7 @@ impl Ticket<'_> {
                     let mut state = self.manager.state();
                     let now = self.manager.now();
                     state.locks.handle_timeout(now);
-                    state.dispatch(now, None);
+                    state.dispatch(now);
                     // The machine has now timed the request out and sent its event; if the
                     // clock conversion came up short, sleep a little more.
                     sleep.as_mut().reset(tokio::time::Instant::now() + Duration::from_micros(1));
@@ -437,16 +572,16 @@ impl Drop for Ticket<'_> {
         let now = self.manager.now_for(&state);
         state.waiters.remove(&self.req);
         if state.locks.cancel(now, self.req).is_ok() {
-            state.dispatch(now, None);
+            state.dispatch(now);
             return;
         }
         // The request had ended: its event is in our channel, or was emitted by this very call
         // (`cancel` first expires due deadlines and grants what they free).
-        let event = state.dispatch(now, Some(self.req)).or_else(|| self.rx.try_recv().ok());
+        let event = state.dispatch_mine(now, self.req).or_else(|| self.rx.try_recv().ok());
         if let Some(Event::Granted { .. }) = event {
             // Granted just before the future was dropped: give it back.
             state.release(now, self.owner, self.level);
-            state.dispatch(now, None);
+            state.dispatch(now);
         }
     }
 }
@@ -469,13 +604,18 @@ pub struct Guard<'a> {
     manager: Cow<'a, LockManager>,
     owner: Owner,
     level: Level,
-    /// Invariant: sorted; the granted names not released through the guard since.
-    names: Vec<Name>,
+    /// Invariant: sorted; the granted names not released through the guard since. Borrowed
+    /// from the [`LockRef`] of [`LockManager::acquire_lock`].
+    names: Cow<'a, [Name]>,
     /// Set once the owner holds nothing at the level any more after a [`Guard::release`].
     released: bool,
 }
 
-impl Guard<'_> {
+impl<'a> Guard<'a> {
+    fn new(manager: &'a LockManager, owner: Owner, level: Level, names: Cow<'a, [Name]>) -> Self {
+        Guard { manager: Cow::Borrowed(manager), owner, level, names, released: false }
+    }
+
     /// The same guard holding its own handle to the manager, so that it can outlive the
     /// handle it was acquired through (be moved into a spawned task, stored, …).
     pub fn into_owned(mut self) -> Guard<'static> {
@@ -485,7 +625,7 @@ impl Guard<'_> {
             manager: Cow::Owned(self.manager.as_ref().clone()),
             owner: self.owner,
             level: self.level,
-            names,
+            names: Cow::Owned(names.into_owned()),
             released,
         }
     }
@@ -517,7 +657,7 @@ impl Guard<'_> {
             state.locks.release(now, owner, level, Names::Exact(names.clone()))?;
             Ok(state.holds_level(owner, level))
         })?;
-        self.names.retain(|name| names.binary_search(name).is_err());
+        self.names.to_mut().retain(|name| names.binary_search(name).is_err());
         self.released = !holds;
         Ok(())
     }
@@ -535,9 +675,10 @@ impl Guard<'_> {
         let (owner, level) = (self.owner, self.level);
         self.manager.call(|state, now| state.locks.add(now, owner, level, names.iter().cloned(), acquired))?;
         if acquired.is_some() {
-            self.names.extend(names);
-            self.names.sort_unstable();
-            self.names.dedup();
+            let held = self.names.to_mut();
+            held.extend(names);
+            held.sort_unstable();
+            held.dedup();
         }
         Ok(())
     }
@@ -553,7 +694,7 @@ impl Guard<'_> {
             Ok::<_, LockError>((removed, state.holds_level(owner, level)))
         })?;
         // Both sorted: the machine removes in name order.
-        self.names.retain(|name| removed.binary_search(name).is_err());
+        self.names.to_mut().retain(|name| removed.binary_search(name).is_err());
         self.released = !holds;
         Ok(removed)
     }

@@ -2,7 +2,7 @@
 //! clock, cancellation safety, and a many-seed stress run where tasks take the BGL (sometimes
 //! exclusively) and random node locks with random priorities, modes and timeouts, hold them
 //! across random sleeps, release or downgrade part of them, sometimes abandon a wait, and are
-//! sometimes aborted outright — checking mutual exclusion while they hold, that every task
+//! sometimes aborted outright; single nodes are also taken by lock ref (`acquire_lock`) — checking mutual exclusion while they hold, that every task
 //! finishes (no waiter starves), and that nothing is held or pending at the end (no guard is
 //! lost), on one thread with the paused clock and on four worker threads.
 
@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use stowage_locks::{BGL, FailReason, Level, LockError, Mode, Names, Owner, Request};
+use stowage_locks::{BGL, FailReason, Level, LockError, LockRef, Mode, Names, Owner, Request};
 use stowage_tokio::locks::{AcquireError, Guard, LockManager};
 
 const NODES: [&str; 5] = ["n0", "n1", "n2", "n3", "n4"];
@@ -325,6 +325,7 @@ fn slot(name: &str) -> usize {
 /// partial releases and downgrades by name, checked against `holders`.
 async fn job(m: LockManager, owner: u64, seed: u64, rounds: u32, holders: Holders) -> u32 {
     let mut rng = Rng(seed ^ owner.wrapping_mul(0x1234_5678_9abc));
+    let refs: Vec<LockRef> = NODES.iter().map(|name| m.lock_ref(Level::Node, name).unwrap()).collect();
     let mut got = 0;
     for _ in 0..rounds {
         let bgl_mode = if rng.below(8) == 0 { Mode::Exclusive } else { Mode::Shared };
@@ -341,7 +342,13 @@ async fn job(m: LockManager, owner: u64, seed: u64, rounds: u32, holders: Holder
             request = request.opportunistic((rng.below(2) as usize).min(picked.len()));
         }
         let timeout = (rng.below(3) == 0).then(|| Duration::from_millis(rng.below(20)));
-        let attempt = m.acquire(request, timeout);
+        // One node, half the time: by its lock ref.
+        let attempt = match (picked.as_slice(), request.opportunistic) {
+            ([one], None) if rng.below(2) == 0 => {
+                m.acquire_lock(Owner(owner), &refs[slot(one)], mode, request.priority, timeout)
+            }
+            _ => m.acquire(request, timeout),
+        };
         let result = if rng.below(5) == 0 {
             // Abandon the wait after a while: the future is dropped mid-wait.
             match tokio::time::timeout(Duration::from_millis(rng.below(10)), attempt).await {
@@ -484,4 +491,51 @@ async fn a_guard_outlives_the_handle_it_was_acquired_through() {
     drop(node);
     drop(bgl);
     assert_idle(&m);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lock_ref_is_acquired_like_its_name_and_its_guard_borrows_the_name() {
+    let m = manager();
+    let n1 = m.lock_ref(Level::Node, "n1").unwrap();
+    let (a, b) = (Owner(1), Owner(2));
+    let _a_bgl = m.acquire(Request::shared(a, Level::Cluster, [BGL]), None).await.unwrap();
+    let _b_bgl = m.acquire(Request::shared(b, Level::Cluster, [BGL]), None).await.unwrap();
+    let held = m.acquire_lock(a, &n1, Mode::Exclusive, 0, None).await.unwrap();
+    assert_eq!(held.names(), ["n1".into()]);
+    assert_eq!(held.modes(), vec![("n1".into(), Mode::Exclusive)]);
+
+    // Busy: a zero timeout ends at the first poll, a longer one on tokio time.
+    let zero = m.acquire_lock(b, &n1, Mode::Shared, 0, Some(Duration::ZERO)).await;
+    assert_eq!(zero.unwrap_err(), AcquireError::TimedOut);
+    let start = tokio::time::Instant::now();
+    let late = m.acquire_lock(b, &n1, Mode::Shared, 0, Some(Duration::from_millis(30))).await;
+    assert_eq!((late.unwrap_err(), start.elapsed()), (AcquireError::TimedOut, Duration::from_millis(30)));
+
+    // Waiting by ref, granted when the holder lets go; dropping a waiting future withdraws it.
+    let m2 = m.clone();
+    let waiter = tokio::spawn(async move {
+        let n1 = m2.lock_ref(Level::Node, "n1").unwrap();
+        let guard = m2.acquire_lock(b, &n1, Mode::Shared, -1, None).await.unwrap().into_owned();
+        (guard.names().to_vec(), guard.modes())
+    });
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert_eq!(m.monitor().iter().map(|i| i.pending.len()).sum::<usize>(), 1);
+    drop(held);
+    assert_eq!(waiter.await.unwrap(), (vec!["n1".into()], vec![("n1".into(), Mode::Shared)]));
+    let _blocker = m.acquire_lock(a, &n1, Mode::Exclusive, 0, None).await.unwrap();
+    let abandoned = tokio::time::timeout(Duration::from_millis(5), m.acquire_lock(b, &n1, Mode::Shared, 0, None));
+    assert!(abandoned.await.is_err());
+    assert_eq!(m.inspect(|l| l.requests_in_progress()), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lock_ref_to_a_removed_lock_is_refused() {
+    let m = manager();
+    let n1 = m.lock_ref(Level::Node, "n1").unwrap();
+    let a = Owner(1);
+    let _bgl = m.acquire(Request::shared(a, Level::Cluster, [BGL]), None).await.unwrap();
+    m.remove(a, Level::Node, ["n1"]).unwrap();
+    let refused = m.acquire_lock(a, &n1, Mode::Shared, 0, None).await.unwrap_err();
+    assert_eq!(refused, AcquireError::Refused(LockError::StaleLock { level: Level::Node, name: "n1".into() }));
+    assert!(m.lock_ref(Level::Node, "n1").is_none());
 }

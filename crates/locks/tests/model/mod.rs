@@ -9,7 +9,8 @@
 use std::collections::VecDeque;
 
 use stowage_locks::{
-    Event, FailReason, Level, LockInfo, Locks, MIN_TIMEOUT, Mode, Name, Names, Owner, PendingInfo, Request, RequestId,
+    Event, FailReason, Level, LockError, LockInfo, Locks, MIN_TIMEOUT, Mode, Name, Names, Owner, PendingInfo, Request,
+    RequestId, Requested,
 };
 use stowage_proto::Instant;
 
@@ -100,6 +101,8 @@ pub(crate) struct Pair {
     now: u64,
     ended: std::collections::BTreeSet<RequestId>,
     issued: Vec<RequestId>,
+    /// The grant of the last call, if `request_lock` answered with it rather than an event.
+    direct: Option<Event>,
 }
 
 impl Default for Pair {
@@ -116,7 +119,7 @@ impl Pair {
             real.register(l, NAMES[..INITIAL].iter().copied()).unwrap();
             model.register(l, &NAMES[..INITIAL]);
         }
-        Pair { real, model, now: 0, ended: Default::default(), issued: Vec::new() }
+        Pair { real, model, now: 0, ended: Default::default(), issued: Vec::new(), direct: None }
     }
 
     fn at(&self) -> Instant {
@@ -129,6 +132,8 @@ impl Pair {
         let (real_ok, model_ok) = match *op {
             Op::Request { owner, level: l, pick, exclusive, priority, timeout_ms, min } => {
                 let level = if l >= LEVELS.len() { self.next_level(Owner(owner), l) } else { level(l) };
+                // Bit 4: one name asked for through `request_lock`, where the request allows it.
+                let by_ref = matches!(pick, Pick::Mask(mask) if mask & 0x10 != 0);
                 // Mostly names that exist from the start; with bit 7, any (maybe added or removed).
                 let pick = match pick {
                     Pick::Mask(mask) if mask & 0x80 == 0 => Pick::Mask(mask & 0x0f),
@@ -144,7 +149,12 @@ impl Pair {
                 if let Some(min) = min {
                     request = request.opportunistic(usize::from(min));
                 }
-                let real = self.real.request(now, request.clone());
+                let real = match &request.names {
+                    Names::Exact(names) if by_ref && names.len() == 1 && request.opportunistic.is_none() => {
+                        self.request_by_ref(now, &request, &names[0])
+                    }
+                    _ => self.real.request(now, request.clone()),
+                };
                 let model = self.model.request(now, request);
                 if let (Ok(r), Ok(m)) = (&real, &model) {
                     assert_eq!(r, m, "request ids differ");
@@ -212,6 +222,24 @@ impl Pair {
         self.compare();
     }
 
+    /// `request` of one name made through [`Locks::request_lock`]: a grant in the answer
+    /// stands for the event `request` would have emitted (after the call's other events).
+    fn request_by_ref(&mut self, now: Instant, request: &Request, name: &Name) -> Result<RequestId, LockError> {
+        let Some(lock) = self.real.lock_ref(request.level, name) else {
+            return self.real.request(now, request.clone());
+        };
+        assert_eq!((lock.level(), lock.name()), (request.level, name));
+        let requested =
+            self.real.request_lock(now, request.owner, &lock, request.mode, request.priority, request.deadline)?;
+        Ok(match requested {
+            Requested::Granted(req) => {
+                self.direct = Some(Event::Granted { req, names: vec![name.clone()] });
+                req
+            }
+            Requested::Pending(req) => req,
+        })
+    }
+
     /// The names `pick` means, mostly cut down to what the owner holds (sometimes not, to
     /// exercise the refusals).
     fn held_part(&self, owner: Owner, level: Level, pick: Pick) -> Names {
@@ -242,7 +270,8 @@ impl Pair {
 
     /// Compares events, deadlines and the monitor, and checks the invariants.
     fn compare(&mut self) {
-        let events: Vec<Event> = std::iter::from_fn(|| self.real.poll_output()).collect();
+        let mut events: Vec<Event> = std::iter::from_fn(|| self.real.poll_output()).collect();
+        events.extend(self.direct.take());
         let expected = std::mem::take(&mut self.model.events);
         assert_eq!(events, expected, "event sequences differ");
         for event in &events {
