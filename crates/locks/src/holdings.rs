@@ -7,43 +7,46 @@ use crate::slab::Key;
 /// Up to this many holdings stay in a plain list (scanning a few entries beats hashing).
 const FEW: usize = 16;
 
-/// The locks an owner holds at one level: a short list while there are at most [`FEW`], a hash
-/// map beyond (O(1) per lock for an owner holding a whole level of a million locks).
+/// The locks an owner holds at one level: nothing, one lock inline (the usual case: no
+/// allocation, no pointer to follow), a short list while there are at most [`FEW`], a hash map
+/// beyond (O(1) per lock for an owner holding a whole level of a million locks). 16 bytes, so
+/// that an owner's levels share a few cache lines.
 ///
-/// Invariants: each key at most once; `Many` from the moment it grew past [`FEW`] until it is
-/// emptied (then back to `Few`). Iteration order is unspecified: callers sort where
-/// order could show.
-#[derive(Debug)]
+/// Invariants: each key at most once; `Empty` exactly when nothing is held (a list or map that
+/// empties goes back to `Empty`); `Many` from the moment it grew past [`FEW`] until it is
+/// emptied. Iteration order is unspecified: callers sort where order could show.
+#[derive(Debug, Default)]
 pub(crate) enum Holdings {
-    Few(Vec<(Key, Mode)>),
-    Many(FastMap<Key, Mode>),
-}
-
-impl Default for Holdings {
-    fn default() -> Self {
-        Holdings::Few(Vec::new())
-    }
+    #[default]
+    Empty,
+    One(Key, Mode),
+    #[expect(
+        clippy::box_collection,
+        reason = "boxed to keep `Holdings` at 16 bytes; the extra allocation is made only past one lock"
+    )]
+    Few(Box<Vec<(Key, Mode)>>),
+    Many(Box<FastMap<Key, Mode>>),
 }
 
 impl Holdings {
     #[inline]
-    pub(crate) fn len(&self) -> usize {
-        match self {
-            Holdings::Few(list) => list.len(),
-            Holdings::Many(map) => map.len(),
-        }
-    }
-
-    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
-        self.len() == 0
+        matches!(self, Holdings::Empty)
     }
 
     /// Takes out the only holding, if there is exactly one (else changes nothing).
     #[inline]
     pub(crate) fn take_single(&mut self) -> Option<(Key, Mode)> {
-        match self {
-            Holdings::Few(list) if list.len() == 1 => list.pop(),
+        match *self {
+            Holdings::One(key, mode) => {
+                *self = Holdings::Empty;
+                Some((key, mode))
+            }
+            Holdings::Few(ref list) if list.len() == 1 => {
+                let single = list.first().copied();
+                *self = Holdings::Empty;
+                single
+            }
             _ => None,
         }
     }
@@ -51,13 +54,18 @@ impl Holdings {
     #[inline]
     pub(crate) fn get(&self, key: Key) -> Option<Mode> {
         match self {
+            Holdings::Empty => None,
+            Holdings::One(k, mode) => (*k == key).then_some(*mode),
             Holdings::Few(list) => list.iter().find(|(k, _)| *k == key).map(|&(_, mode)| mode),
             Holdings::Many(map) => map.get(&key).copied(),
         }
     }
 
+    #[inline]
     pub(crate) fn get_mut(&mut self, key: Key) -> Option<&mut Mode> {
         match self {
+            Holdings::Empty => None,
+            Holdings::One(k, mode) => (*k == key).then_some(mode),
             Holdings::Few(list) => list.iter_mut().find(|(k, _)| *k == key).map(|(_, mode)| mode),
             Holdings::Many(map) => map.get_mut(&key),
         }
@@ -67,6 +75,17 @@ impl Holdings {
     #[inline]
     pub(crate) fn insert(&mut self, key: Key, mode: Mode) {
         match self {
+            Holdings::Empty => *self = Holdings::One(key, mode),
+            _ => self.insert_more(key, mode),
+        }
+    }
+
+    /// [`insert`](Holdings::insert) into holdings that are not empty.
+    fn insert_more(&mut self, key: Key, mode: Mode) {
+        match self {
+            Holdings::Empty => *self = Holdings::One(key, mode),
+            Holdings::One(k, held) if *k == key => *held = mode,
+            Holdings::One(k, held) => *self = Holdings::Few(Box::new(vec![(*k, *held), (key, mode)])),
             Holdings::Few(list) => {
                 if let Some(held) = list.iter_mut().find(|(k, _)| *k == key) {
                     held.1 = mode;
@@ -75,7 +94,7 @@ impl Holdings {
                 } else {
                     let mut map: FastMap<Key, Mode> = list.drain(..).collect();
                     map.insert(key, mode);
-                    *self = Holdings::Many(map);
+                    *self = Holdings::Many(Box::new(map));
                 }
             }
             Holdings::Many(map) => {
@@ -86,27 +105,34 @@ impl Holdings {
 
     #[inline]
     pub(crate) fn remove(&mut self, key: Key) -> Option<Mode> {
-        match self {
+        let (mode, emptied) = match self {
+            Holdings::Empty => return None,
+            Holdings::One(k, mode) => {
+                if *k != key {
+                    return None;
+                }
+                (*mode, true)
+            }
             Holdings::Few(list) => {
                 let at = list.iter().position(|(k, _)| *k == key)?;
-                Some(list.swap_remove(at).1)
+                (list.swap_remove(at).1, list.is_empty())
             }
-            Holdings::Many(map) => {
-                let mode = map.remove(&key);
-                if map.is_empty() {
-                    *self = Holdings::default();
-                }
-                mode
-            }
+            Holdings::Many(map) => (map.remove(&key)?, map.is_empty()),
+        };
+        if emptied {
+            *self = Holdings::Empty;
         }
+        Some(mode)
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = (Key, Mode)> + '_ {
-        let (few, many) = match self {
-            Holdings::Few(list) => (Some(list.iter().copied()), None),
-            Holdings::Many(map) => (None, Some(map.iter().map(|(&key, &mode)| (key, mode)))),
+        let (one, few, many) = match self {
+            Holdings::Empty => (None, None, None),
+            Holdings::One(key, mode) => (Some((*key, *mode)), None, None),
+            Holdings::Few(list) => (None, Some(list.iter().copied()), None),
+            Holdings::Many(map) => (None, None, Some(map.iter().map(|(&key, &mode)| (key, mode)))),
         };
-        few.into_iter().flatten().chain(many.into_iter().flatten())
+        one.into_iter().chain(few.into_iter().flatten()).chain(many.into_iter().flatten())
     }
 }
 
@@ -116,24 +142,40 @@ mod tests {
     use crate::slab::Slab;
 
     #[test]
-    fn grows_into_a_map_and_shrinks_back_when_emptied() {
+    fn grows_from_one_into_a_list_and_a_map_and_empties_back() {
+        assert_eq!(std::mem::size_of::<Holdings>(), 16);
         let mut slab = Slab::default();
         let keys: Vec<Key> = (0..3 * FEW).map(|i| slab.insert(i)).collect();
         let mut holdings = Holdings::default();
+        holdings.insert(keys[0], Mode::Shared);
+        holdings.insert(keys[0], Mode::Exclusive);
+        assert!(matches!(holdings, Holdings::One(_, Mode::Exclusive)));
         for (i, &key) in keys.iter().enumerate() {
             holdings.insert(key, if i % 2 == 0 { Mode::Shared } else { Mode::Exclusive });
+            let expected = match i {
+                0 => matches!(holdings, Holdings::One(..)),
+                _ if i < FEW => matches!(holdings, Holdings::Few(_)),
+                _ => matches!(holdings, Holdings::Many(_)),
+            };
+            assert!(expected, "after {} inserts: {holdings:?}", i + 1);
         }
-        assert!(matches!(holdings, Holdings::Many(_)));
-        assert_eq!(holdings.len(), keys.len());
         assert_eq!(holdings.get(keys[3]), Some(Mode::Exclusive));
         assert_eq!(holdings.iter().count(), keys.len());
+        assert!(holdings.take_single().is_none());
         for &key in &keys {
             assert!(holdings.remove(key).is_some());
         }
-        assert!(matches!(holdings, Holdings::Few(_)) && holdings.is_empty());
+        assert!(holdings.is_empty() && holdings.remove(keys[0]).is_none());
+
+        // A list that shrinks to one gives it up through `take_single`, and empties.
         holdings.insert(keys[0], Mode::Shared);
-        assert_eq!(holdings.remove(keys[1]), None);
+        holdings.insert(keys[1], Mode::Shared);
+        assert_eq!(holdings.remove(keys[1]), Some(Mode::Shared));
+        assert_eq!(holdings.remove(keys[2]), None);
         assert_eq!(holdings.take_single(), Some((keys[0], Mode::Shared)));
         assert!(holdings.is_empty() && holdings.take_single().is_none());
+        holdings.insert(keys[4], Mode::Exclusive);
+        assert_eq!(*holdings.get_mut(keys[4]).unwrap(), Mode::Exclusive);
+        assert_eq!(holdings.iter().collect::<Vec<_>>(), vec![(keys[4], Mode::Exclusive)]);
     }
 }

@@ -110,6 +110,14 @@ impl OwnerState {
         Ok(())
     }
 
+    /// [`may_request`](OwnerState::may_request) as a yes or no, for the fast paths.
+    #[inline]
+    fn may_take(&self, level: Level, bgl: Key) -> bool {
+        self.pending.is_none()
+            && self.levels >> level.index() == 0
+            && (level == Level::Cluster || self.mode(Level::Cluster, bgl).is_some())
+    }
+
     #[inline]
     fn is_idle(&self) -> bool {
         self.pending.is_none() && self.levels == 0
@@ -457,7 +465,7 @@ impl Locks {
         let now = self.begin(now);
         let level = lock.level;
         if let Some(state) = self.owners.get_mut(&owner)
-            && OwnerState::may_request(Some(state), owner, level, self.bgl).is_ok()
+            && state.may_take(level, self.bgl)
             && let Some(target) = self.locks.get_mut(lock.key)
             && target.can_take(mode)
         {
