@@ -133,7 +133,7 @@ impl Request {
 ///
 /// Holds where the lock lives and its name. Stale once the lock is removed: a lock added again
 /// under the same name is another lock, to be looked up again.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct LockRef {
     pub(crate) level: Level,
     pub(crate) key: Key,
