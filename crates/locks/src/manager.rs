@@ -86,36 +86,37 @@ impl OwnerState {
         }
     }
 
-    /// Whether `owner` (with this state, if it has one) may ask for locks at `level` now: no
-    /// request in progress, nothing held at `level` or later, the BGL held unless `level` is
-    /// the cluster level.
-    #[inline]
-    fn may_request(state: Option<&OwnerState>, owner: Owner, level: Level, bgl: Key) -> Result<(), LockError> {
-        let mut holds_bgl = false;
-        if let Some(state) = state {
-            if let Some(req) = state.pending {
-                return Err(LockError::OwnerBusy { owner, req });
-            }
-            if state.holds_at(level) {
-                return Err(LockError::DoubleAcquire { owner, level });
-            }
-            if let Some(held) = state.held_after(level) {
-                return Err(LockError::LevelOrder { owner, requested: level, held });
-            }
-            holds_bgl = state.mode(Level::Cluster, bgl).is_some();
-        }
-        if level != Level::Cluster && !holds_bgl {
-            return Err(LockError::BglNotHeld { owner, level });
-        }
-        Ok(())
-    }
-
-    /// [`may_request`](OwnerState::may_request) as a yes or no, for the fast paths.
+    /// Whether this owner may ask for locks at `level` now: no request in progress, nothing
+    /// held at `level` or later, the BGL held unless `level` is the cluster level.
     #[inline]
     fn may_take(&self, level: Level, bgl: Key) -> bool {
         self.pending.is_none()
             && self.levels >> level.index() == 0
             && (level == Level::Cluster || self.mode(Level::Cluster, bgl).is_some())
+    }
+
+    /// [`may_take`](OwnerState::may_take) for `owner`, with this state if it has one; a
+    /// refusal says which rule, checked in that order.
+    fn may_request(state: Option<&OwnerState>, owner: Owner, level: Level, bgl: Key) -> Result<(), LockError> {
+        let Some(state) = state else {
+            return match level {
+                Level::Cluster => Ok(()),
+                _ => Err(LockError::BglNotHeld { owner, level }),
+            };
+        };
+        if state.may_take(level, bgl) {
+            return Ok(());
+        }
+        if let Some(req) = state.pending {
+            return Err(LockError::OwnerBusy { owner, req });
+        }
+        if state.holds_at(level) {
+            return Err(LockError::DoubleAcquire { owner, level });
+        }
+        if let Some(held) = state.held_after(level) {
+            return Err(LockError::LevelOrder { owner, requested: level, held });
+        }
+        Err(LockError::BglNotHeld { owner, level })
     }
 
     #[inline]
