@@ -197,6 +197,9 @@ struct State {
 
 impl State {
     /// Hands every event to its waiter, then retries deferred releases.
+    ///
+    /// Not [`dispatch_mine`](State::dispatch_mine) with nobody's request: its `Option<Event>`,
+    /// returned through memory on every call, stalled the uncontended path (store forwarding).
     #[inline]
     fn dispatch(&mut self, now: Instant) {
         loop {
