@@ -5,7 +5,7 @@
 //! `drivers/get-4k/tokio` is `Client::get_object` (hyper, on a current-thread runtime);
 //! `drivers/get-4k/uring` is `UringDriver::drive` of the same machine on the bench's thread.
 //! `drivers/ranges-4k`: a 1 MiB generated object in 4 KiB ranges (256 range requests, 8
-//! workers, in order) through the `RingSlot` machine: `tokio` is `download::get` (one task per
+//! workers, in order) through the `RingSlot` machine: `tokio` is `Downloader::get` (one task per
 //! range, hyper's pool), `uring` is `UringDriver::get` (kept-alive connections, bodies received
 //! into registered slots). Throughput is in range requests.
 //!
@@ -22,7 +22,7 @@ use stowage_proto::Timeouts;
 use stowage_proto::ais::{Bucket, ObjectAddress, Provider};
 use stowage_ringslot::Config;
 use stowage_tokio::Client;
-use stowage_tokio::download::{self, DownloadOptions};
+use stowage_tokio::download::Downloader;
 use stowage_uring::UringDriver;
 
 const SIZE: usize = 4 << 10;
@@ -65,14 +65,14 @@ fn ranges_4k(c: &mut Criterion) {
     let url = format!("{}/v1/objects/local/ranged.bin?provider=ais", cluster.url());
     let timeouts = Timeouts { read: Duration::from_secs(5), ..Timeouts::default() };
     // The size is given: no HEAD, only range requests. No hedging: nothing straggles here.
-    let options =
-        DownloadOptions { size: Some(RANGED), chunk: Some(RANGE), timeouts, hedge: None, ..Default::default() };
     let config = Config { size: Some(RANGED), chunk: Some(RANGE), hedge: None, ..Config::default() };
 
     let client_rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let tokio_get = || {
         client_rt.block_on(async {
-            let mut stream = download::get(&url, options.clone()).unwrap();
+            // A downloader per download, as a one-off `stowage get` makes.
+            let downloader = Downloader::for_url(&url, timeouts).unwrap();
+            let mut stream = downloader.get(&url, config.clone()).unwrap();
             let mut total = 0;
             while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
                 total += chunk.unwrap().len() as u64;

@@ -10,9 +10,10 @@ use futures_util::StreamExt;
 use stowage_cluster::{Cluster, ClusterConfig, Generator, Link, RangeFault, RangeFaultRule};
 use stowage_proto::ais::{Bucket, Provider};
 use stowage_proto::{Backoff, Timeouts};
+use stowage_ringslot::transfer::GetError;
 use stowage_ringslot::{Config, DownloadError, Hedge, RetryPolicy};
 use stowage_tests::{Driver, with_each_driver};
-use stowage_tokio::download::{self, DownloadOptions};
+use stowage_tokio::download::Downloader;
 use stowage_uring::UringDriver;
 
 const SIZE: u64 = 3 * 1024 * 1024 + 17;
@@ -31,8 +32,8 @@ fn expected() -> Vec<u8> {
     all
 }
 
-/// The settings of every scenario: 4 workers, 256 KiB ranges, quick retries, a short read
-/// timeout.
+/// The settings of every scenario: 4 workers, 256 KiB ranges, quick retries, no hedging (but
+/// where a scenario hedges), and a short read timeout ([`timeouts`]).
 fn config() -> Config {
     Config {
         workers: 4,
@@ -41,6 +42,7 @@ fn config() -> Config {
             max_attempts: 4,
             backoff: Backoff { multiplier: 0.01, min: Duration::from_millis(5), max: Duration::from_millis(50) },
         },
+        hedge: None,
         ..Config::default()
     }
 }
@@ -65,7 +67,16 @@ enum Failed {
     Other(#[expect(dead_code, reason = "shown by the assertions' Debug output")] String),
 }
 
-/// Downloads `url` with `config` through `driver`, consumed `into`.
+/// What a driver's download error says: the machine's verdict, or what else went wrong.
+fn failed(error: GetError) -> Failed {
+    match error {
+        GetError::Download(error) => Failed::Download(error),
+        other => Failed::Other(other.to_string()),
+    }
+}
+
+/// Downloads `url` with `config` through `driver`, consumed `into`: both drivers take the same
+/// `Config`.
 async fn fetch(driver: Driver, url: &str, config: Config, into: Into) -> Result<Vec<u8>, Failed> {
     match driver {
         Driver::Tokio => tokio_fetch(url, config, into).await,
@@ -77,37 +88,21 @@ async fn fetch(driver: Driver, url: &str, config: Config, into: Into) -> Result<
 }
 
 async fn tokio_fetch(url: &str, config: Config, into: Into) -> Result<Vec<u8>, Failed> {
-    let options = DownloadOptions {
-        workers: config.workers,
-        slots: config.slots,
-        chunk: config.chunk,
-        retry: config.retry,
-        hedge: config.hedge,
-        timeouts: timeouts(),
-        ..DownloadOptions::default()
-    };
-    let failed = |error: download::GetError| match error {
-        download::GetError::Download(error) => Failed::Download(error),
-        other => Failed::Other(other.to_string()),
-    };
+    let downloader = Downloader::for_url(url, timeouts()).map_err(failed)?;
     match into {
         Into::Stream => {
-            let mut stream = download::get(url, options).map_err(|e| Failed::Other(e.to_string()))?;
+            let mut stream = downloader.get(url, config).map_err(failed)?;
             let mut all = Vec::new();
             while let Some(chunk) = stream.next().await {
                 all.extend_from_slice(&chunk.map_err(failed)?);
             }
             Ok(all)
         }
-        Into::Whole => download::read_all(url, options).await.map(|bytes| bytes.to_vec()).map_err(failed),
+        Into::Whole => downloader.read_all(url, config).await.map(|got| got.bytes.to_vec()).map_err(failed),
     }
 }
 
 fn uring_fetch(url: &str, config: Config, into: Into) -> Result<Vec<u8>, Failed> {
-    let failed = |error: stowage_uring::GetError| match error {
-        stowage_uring::GetError::Download(error) => Failed::Download(error),
-        other => Failed::Other(other.to_string()),
-    };
     // Origin-form requests go to the endpoint; the URL's own authority is the same server.
     let mut driver = UringDriver::new(url, timeouts()).map_err(|e| Failed::Other(e.to_string()))?;
     match into {

@@ -5,6 +5,9 @@
 //! - nothing panics, and a refused input changes nothing visible;
 //! - range requests in flight ≤ workers; slots in use ≤ slots; every fetch asks for a range
 //!   inside the plan, into a slot below `slots`;
+//! - every fetch head the machine takes is answered by exactly one `Receive` (into the
+//!   fetch's own slot, for its range) or `Cancel`, and a body is accepted only after its
+//!   `Receive`;
 //! - stream mode delivers in order, gap-free; whole-object mode lands each range once;
 //! - after `Done`, nothing is emitted and no timer is set; a successful `Done` delivered
 //!   exactly `plan.len()` bytes.
@@ -101,13 +104,16 @@ fuzz_target!(|case: Case| {
             floor: Duration::from_millis(u64::from(floor)),
         }),
     };
-    let Ok(mut ring) = RingSlot::new("/v1/objects/b/o?provider=ais".parse().unwrap(), config.clone()) else {
+    let mut now = Instant::from_nanos(1 << 40);
+    let Ok(mut ring) = RingSlot::new(now, "/v1/objects/b/o?provider=ais".parse().unwrap(), config.clone()) else {
         return;
     };
     let workers = config.workers as usize;
     let slots = config.slot_count() as usize;
-    let mut now = Instant::from_nanos(1 << 40);
     let mut seen: Vec<Seen> = Vec::new();
+    // Fetches whose head was just taken (each needs a verdict), and those told to receive.
+    let mut awaiting: Vec<RequestId> = Vec::new();
+    let mut receiving: Vec<RequestId> = Vec::new();
     let mut delivered: Vec<Slot> = Vec::new();
     let mut plan: Option<Plan> = None;
     let mut next_byte = None;
@@ -131,7 +137,19 @@ fuzz_target!(|case: Case| {
                     assert!(!delivered.contains(&f.slot), "slot reused before release");
                     seen.push(Seen { id: f.id, range: Some((f.range.start, f.range.end)) });
                 }
-                Output::Cancel(id) => seen.retain(|s| s.id != id),
+                Output::Receive(r) => {
+                    let at = awaiting.iter().position(|id| *id == r.id).expect("a receive without a head just fed");
+                    awaiting.swap_remove(at);
+                    let fetched = seen.iter().find(|s| s.id == r.id).and_then(|s| s.range);
+                    assert_eq!(fetched, Some((r.range.start, r.range.end)), "received for its own range");
+                    assert!((r.slot.0 as usize) < slots);
+                    receiving.push(r.id);
+                }
+                Output::Cancel(id) => {
+                    seen.retain(|s| s.id != id);
+                    awaiting.retain(|a| *a != id);
+                    receiving.retain(|r| *r != id);
+                }
                 Output::Deliver { slot, range } => {
                     assert_eq!(Some(range.start), next_byte, "in order, gap-free");
                     next_byte = Some(range.end);
@@ -152,6 +170,7 @@ fuzz_target!(|case: Case| {
                 }
             }
         }
+        assert!(awaiting.is_empty(), "heads answered by neither Receive nor Cancel");
         assert!(ring.in_flight() <= workers);
         assert!(ring.slots_in_use() <= slots);
         if done {
@@ -189,7 +208,10 @@ fuzz_target!(|case: Case| {
                     }
                     Reply::Transport(i) => Err(error(i)),
                 };
-                let _ = ring.handle_input(now, Input::Response(Completion { id, result }));
+                let taken = ring.handle_input(now, Input::Response(Completion { id, result })).is_ok();
+                if taken && range.is_some() {
+                    awaiting.push(id);
+                }
             }
             Event::Body { n, received, error: e } => {
                 let Some(target) = seen.get(usize::from(n)) else { continue };
@@ -201,7 +223,9 @@ fuzz_target!(|case: Case| {
                 let id = target.id;
                 let accepted = ring.handle_input(now, Input::Body { id, received, error: e.map(error) }).is_ok();
                 if accepted {
+                    assert!(receiving.contains(&id), "a body accepted without its Receive");
                     seen.retain(|s| s.id != id);
+                    receiving.retain(|r| *r != id);
                 }
             }
             Event::Release(i) => {

@@ -34,13 +34,22 @@ pub struct RetryPolicy {
     pub backoff: Backoff,
 }
 
+impl RetryPolicy {
+    /// A range's retries: 5 attempts, waiting 20, 40, 80, 160 ms (doubling, at most 1 s).
+    ///
+    /// Short, because one range's wait holds back only its own slot while the other ranges go
+    /// on: a long first backoff would only idle that slot (a lone request would rather wait
+    /// longer, as the reference SDKs' 1 s do).
+    pub const RANGE: RetryPolicy = RetryPolicy {
+        max_attempts: 5,
+        backoff: Backoff { multiplier: 0.02, min: Duration::from_millis(20), max: Duration::from_secs(1) },
+    };
+}
+
 impl Default for RetryPolicy {
-    /// 5 attempts, waiting 100 ms, 200 ms, 400 ms, 800 ms (doubling, capped at 5 s).
+    /// [`RetryPolicy::RANGE`].
     fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 5,
-            backoff: Backoff { multiplier: 0.1, min: Duration::from_millis(100), max: Duration::from_secs(5) },
-        }
+        RetryPolicy::RANGE
     }
 }
 
@@ -88,13 +97,21 @@ pub struct Config {
     pub mode: Mode,
     /// Per-range retries.
     pub retry: RetryPolicy,
-    /// Duplicate requests for a slow head-of-line range; off when `None`.
+    /// Duplicate requests for a slow head-of-line range (stream mode only: in whole-object
+    /// mode a duplicate would fill the same destination bytes, so it is ignored); off when
+    /// `None`.
     pub hedge: Option<Hedge>,
 }
 
 impl Default for Config {
-    /// Size from a HEAD, the whole object, 8 workers, 16 slots, stream mode, default retries,
-    /// no hedging.
+    /// What a download of many ranges wants: the size from a HEAD, the whole object, 8
+    /// workers, 16 slots, stream mode, and
+    /// - [`RetryPolicy::RANGE`]: a failed range is retried soon (the other ranges go on
+    ///   meanwhile);
+    /// - hedging on ([`Hedge::default`]: a head-of-line range taking 3 × the median, and at
+    ///   least 50 ms, gets a second request), so a stalled or straggling range costs about one
+    ///   range time instead of a read timeout. Stream mode only; set `hedge: None` to never
+    ///   send duplicates.
     fn default() -> Self {
         Config {
             size: None,
@@ -104,8 +121,8 @@ impl Default for Config {
             workers: 8,
             slots: None,
             mode: Mode::Stream,
-            retry: RetryPolicy::default(),
-            hedge: None,
+            retry: RetryPolicy::RANGE,
+            hedge: Some(Hedge::default()),
         }
     }
 }

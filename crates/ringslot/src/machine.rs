@@ -24,8 +24,8 @@ impl fmt::Display for Slot {
     }
 }
 
-/// A range request to send; its body goes into `slot` (stream mode) or at offset
-/// `range.start − plan.start` of the destination (whole-object mode).
+/// A range request to send. Its response head is fed back as [`Input::Response`]; its body is
+/// read only when the machine says so ([`Output::Receive`]).
 ///
 /// A plain value (no allocation): the driver gets the HTTP request from
 /// [`RingSlot::request`], or encodes `GET` with `Range: bytes=start-(end-1)` itself
@@ -34,21 +34,53 @@ impl fmt::Display for Slot {
 pub struct Fetch {
     /// Matches the [`Input::Response`] and [`Input::Body`] the driver feeds back.
     pub id: RequestId,
-    /// The bytes asked for; the driver must never write more than `range.len()` bytes.
+    /// The bytes asked for.
     pub range: ByteRange,
-    /// The buffer to fill. In whole-object mode it only accounts for the request.
+    /// The buffer reserved for its body (named again by its [`Receive`]).
     pub slot: Slot,
     /// Whether this is a duplicate of a slow head-of-line request.
     pub hedge: bool,
 }
 
+impl Fetch {
+    /// The HTTP request of this fetch for the object at `uri`: `GET` with
+    /// `Range: bytes=start-(end-1)`.
+    pub fn request(&self, uri: &Uri) -> http::Request<Bytes> {
+        let mut request = http::Request::new(Bytes::new());
+        *request.uri_mut() = uri.clone();
+        // Digits, '=' and '-' only: always a valid header value.
+        if let Ok(value) = HeaderValue::try_from(self.range.header_value()) {
+            request.headers_mut().insert(RANGE, value);
+        }
+        request
+    }
+}
+
+/// Read the body of an accepted response into a slot: the machine checked the head and wants
+/// these bytes.
+///
+/// The driver reads at most `range.len()` bytes into `slot` (one more only to learn that the
+/// body is too long; it never writes past the range's length) and then feeds back
+/// [`Input::Body`]. In whole-object mode the bytes belong at offset `range.start − plan.start`
+/// of the destination; `slot` is where they wait until they are there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Receive {
+    /// The request whose body it is.
+    pub id: RequestId,
+    /// The buffer to fill.
+    pub slot: Slot,
+    /// The object's bytes the body holds.
+    pub range: ByteRange,
+}
+
 /// What the driver feeds the machine.
 #[derive(Debug)]
 pub enum Input {
-    /// The response head (or transport failure) of the HEAD or of a [`Fetch`].
+    /// The response head (or transport failure) of the HEAD or of a [`Fetch`]. A fetch's head
+    /// is answered with [`Output::Receive`] (read the body) or [`Output::Cancel`] (drop it).
     Response(Completion),
-    /// The body of an accepted [`Fetch`] ended: `received` bytes arrived (the driver stops
-    /// reading at one byte past the range), and `error` says why it ended early, if it did.
+    /// The body of a [`Receive`] ended: `received` bytes arrived (the driver stops reading at
+    /// one byte past the range), and `error` says why it ended early, if it did.
     Body {
         /// The fetch.
         id: RequestId,
@@ -76,8 +108,11 @@ pub enum Output {
     /// The object's size is known and the download is cut thus (emitted once, before any
     /// [`Output::Fetch`]).
     Plan(Plan),
-    /// Send this range request; feed back its response head, then its body's end.
+    /// Send this range request and feed back its response head; do not read its body yet.
     Fetch(Fetch),
+    /// The head of this fetch was accepted: read its body into the slot, then feed back
+    /// [`Input::Body`].
+    Receive(Receive),
     /// Stream mode: `slot` holds `range`, the next bytes in order. Hand them to the consumer
     /// and feed back [`Input::Release`] when the slot may be reused.
     Deliver {
@@ -91,7 +126,9 @@ pub enum Output {
         /// Which bytes.
         range: ByteRange,
     },
-    /// Abandon this request: stop reading its body and never write its bytes anywhere.
+    /// Abandon this request: do not (or no longer) read its body, and never write its bytes
+    /// anywhere. It follows a fetch's head the machine rejected, a hedge that lost, and every
+    /// request in flight when the download ends.
     Cancel(RequestId),
     /// The download is over; nothing follows.
     Done(Result<Summary, DownloadError>),
@@ -141,6 +178,10 @@ pub enum Rejected {
 /// The machine never sees a byte of a body: it names the slot and the range, and the driver
 /// reports how many bytes arrived.
 ///
+/// Every fetch's response head is answered with exactly one [`Output::Receive`] (the body is
+/// wanted: read it into the slot) or [`Output::Cancel`] (it is not): the driver never reads a
+/// body the machine has not asked for.
+///
 /// Invariants (property-tested): range requests in flight ≤ `workers`; slots filling, full or
 /// delivered-but-unreleased ≤ `slots`; a slot is written only when it holds nothing
 /// undelivered or unreleased; delivery is in order, gap-free, each byte once, and adds up to
@@ -157,8 +198,8 @@ pub enum Rejected {
 /// use stowage_ringslot::{Config, Input, Output, RingSlot};
 ///
 /// let config = Config { chunk: Some(4), workers: 2, ..Config::default() };
-/// let mut ring = RingSlot::new("/v1/objects/b/o?provider=ais".parse().unwrap(), config).unwrap();
 /// let now = Instant::ZERO;
+/// let mut ring = RingSlot::new(now, "/v1/objects/b/o?provider=ais".parse().unwrap(), config).unwrap();
 /// let mut delivered = Vec::new();
 /// while let Some(output) = ring.poll_output(now) {
 ///     match output {
@@ -174,9 +215,11 @@ pub enum Rejected {
 ///                 .body(())
 ///                 .unwrap();
 ///             ring.handle_input(now, Input::Response(Completion { id: fetch.id, result: Ok(partial) })).unwrap();
+///         }
+///         Output::Receive(receive) => {
 ///             // The driver fills the slot with the body, then says how much arrived.
-///             let received = fetch.range.len();
-///             ring.handle_input(now, Input::Body { id: fetch.id, received, error: None }).unwrap();
+///             let received = receive.range.len();
+///             ring.handle_input(now, Input::Body { id: receive.id, received, error: None }).unwrap();
 ///         }
 ///         Output::Deliver { slot, range } => {
 ///             delivered.push((range.start, range.end));
@@ -289,9 +332,9 @@ enum SlotState {
 }
 
 impl RingSlot {
-    /// A download of the object at `uri` (origin-form or absolute). Its first output is the
-    /// HEAD, or, when `config.size` is given, the [`Plan`].
-    pub fn new(uri: Uri, config: Config) -> Result<Self, ConfigError> {
+    /// A download of the object at `uri` (origin-form or absolute), starting at `now`. Its first
+    /// output is the HEAD, or, when `config.size` is given, the [`Plan`] and the first fetches.
+    pub fn new(now: Instant, uri: Uri, config: Config) -> Result<Self, ConfigError> {
         config.validate()?;
         let slots = config.slot_count();
         let mut ring = RingSlot {
@@ -303,7 +346,7 @@ impl RingSlot {
             chunk: config.chunk,
             offset: config.offset,
             end: config.end,
-            clock: Clock::default(),
+            clock: Clock::starting_at(now),
             ids: RequestIds::default(),
             phase: Phase::Done,
             plan: Plan::new(0, 0, None, DEFAULT_CHUNK),
@@ -322,7 +365,7 @@ impl RingSlot {
             summary: Summary::default(),
         };
         match config.size {
-            Some(size) => ring.start(Instant::ZERO, size, None),
+            Some(size) => ring.start(now, size, None),
             None => ring.send_head(1),
         }
         Ok(ring)
@@ -359,15 +402,21 @@ impl RingSlot {
         &self.uri
     }
 
-    /// The request of `fetch`: `GET` of the object with `Range: bytes=start-(end-1)`.
+    /// The request of `fetch`: `GET` of the object with `Range: bytes=start-(end-1)`
+    /// ([`Fetch::request`] for this machine's URI).
     pub fn request(&self, fetch: &Fetch) -> http::Request<Bytes> {
-        let mut request = http::Request::new(Bytes::new());
-        *request.uri_mut() = self.uri.clone();
-        // Digits, '=' and '-' only: always a valid header value.
-        if let Ok(value) = HeaderValue::try_from(fetch.range.header_value()) {
-            request.headers_mut().insert(RANGE, value);
-        }
-        request
+        fetch.request(&self.uri)
+    }
+
+    /// How ranges are handed over.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// The number of slots.
+    pub fn slot_count(&self) -> u32 {
+        // At most `u32::MAX` slots were made, from the config's `u32`.
+        u32::try_from(self.slots.len()).unwrap_or(u32::MAX)
     }
 
     fn send_head(&mut self, attempts: u32) {
@@ -535,8 +584,16 @@ impl RingSlot {
     fn on_response(&mut self, now: Instant, position: usize, result: &Result<http::Response<()>, TransportError>) {
         let range = self.flights[position].range;
         match check::range(result, range, self.plan.size, &self.usual, &mut self.identity) {
-            Verdict::Accept(()) => self.flights[position].receiving = true,
-            Verdict::Retry(failure) => self.fail(now, position, range, failure),
+            Verdict::Accept(()) => {
+                let flight = &mut self.flights[position];
+                flight.receiving = true;
+                self.outputs.push_back(Output::Receive(Receive { id: flight.id, slot: flight.slot, range }));
+            }
+            Verdict::Retry(failure) => {
+                self.outputs.push_back(Output::Cancel(self.flights[position].id));
+                self.fail(now, position, range, failure);
+            }
+            // The download ends: every request in flight, this one included, is cancelled.
             Verdict::Fatal(error) => self.finish(Err(error)),
         }
     }

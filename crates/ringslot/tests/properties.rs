@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use proptest::prelude::*;
@@ -100,6 +100,8 @@ struct World {
     slots: usize,
     head: Option<RequestId>,
     flights: BTreeMap<RequestId, Flight>,
+    /// Fetches whose head was just fed: each must be answered by one `Receive` or `Cancel`.
+    awaiting: HashSet<RequestId>,
     /// Which range each slot is committed to, from its first fetch until it is released
     /// (stream), landed, or abandoned.
     owner: HashMap<Slot, ByteRange>,
@@ -113,7 +115,7 @@ struct World {
 
 impl World {
     fn new(case: Case) -> Self {
-        let ring = RingSlot::new(URI.parse().unwrap(), case.config()).unwrap();
+        let ring = RingSlot::new(Instant::ZERO, URI.parse().unwrap(), case.config()).unwrap();
         let expected = reference_ranges(case.size, case.offset, case.end, case.chunk);
         let next_byte = expected.first().map_or(0, |r| r.start);
         World {
@@ -124,6 +126,7 @@ impl World {
             expected,
             head: None,
             flights: BTreeMap::new(),
+            awaiting: HashSet::new(),
             owner: HashMap::new(),
             delivered_unreleased: Vec::new(),
             next_byte,
@@ -160,11 +163,20 @@ impl World {
                     assert!(self.flights.len() <= self.case.workers as usize, "more than workers in flight");
                     assert!(self.case.mode == Mode::Stream || !f.hedge, "no hedging in whole-object mode");
                 }
+                Output::Receive(r) => {
+                    assert!(self.awaiting.remove(&r.id), "a receive of {} without a head just fed", r.id);
+                    let flight = self.flights.get_mut(&r.id).expect("a receive of a request in flight");
+                    assert_eq!((r.slot, r.range), (flight.slot, flight.range), "received into its own slot");
+                    flight.receiving = true;
+                }
                 Output::Cancel(id) => {
-                    let flight = self.flights.remove(&id).expect("cancel of a request in flight");
-                    // A cancelled hedge loser gives its slot back (unless it shares it).
-                    if self.owner.get(&flight.slot) == Some(&flight.range) {
-                        self.owner.remove(&flight.slot);
+                    // A rejected head (its flight already forgotten), or a request in flight.
+                    if !self.awaiting.remove(&id) || self.flights.contains_key(&id) {
+                        let flight = self.flights.remove(&id).expect("cancel of a request in flight");
+                        // A cancelled hedge loser gives its slot back (unless it shares it).
+                        if self.owner.get(&flight.slot) == Some(&flight.range) {
+                            self.owner.remove(&flight.slot);
+                        }
                     }
                 }
                 Output::Deliver { slot, range } => {
@@ -183,6 +195,7 @@ impl World {
                 Output::Done(result) => self.result = Some(result.map(|s| s.bytes)),
             }
         }
+        assert!(self.awaiting.is_empty(), "heads answered by neither Receive nor Cancel: {:?}", self.awaiting);
         assert!(self.ring.in_flight() <= self.case.workers as usize);
         assert!(self.ring.slots_in_use() <= self.slots);
     }
@@ -226,7 +239,7 @@ impl World {
         match action % 8 {
             0 | 1 => {
                 if let Some((id, flight)) = self.pick(false, choice) {
-                    self.flights.get_mut(&id).expect("known").receiving = true;
+                    self.awaiting.insert(id);
                     let size = self.case.size;
                     self.input(Input::Response(Completion { id, result: Ok(partial(flight.range, size)) }));
                 }
@@ -240,6 +253,7 @@ impl World {
             4 => {
                 if let Some((id, _)) = self.pick(false, choice) {
                     self.forget(id);
+                    self.awaiting.insert(id);
                     let result = if choice.is_multiple_of(2) { Ok(status(503)) } else { Err(TransportError::Reset) };
                     self.input(Input::Response(Completion { id, result }));
                 }
@@ -281,7 +295,7 @@ impl World {
             if self.head.is_some() {
                 self.answer_head();
             } else if let Some((id, flight)) = self.pick(false, 0) {
-                self.flights.get_mut(&id).expect("known").receiving = true;
+                self.awaiting.insert(id);
                 let size = self.case.size;
                 self.input(Input::Response(Completion { id, result: Ok(partial(flight.range, size)) }));
             } else if let Some((id, flight)) = self.pick(true, 0) {

@@ -17,11 +17,12 @@ use support::{URI, body, drain, fail, fetches, head_ok, partial, partial_with, r
 const T0: Instant = Instant::ZERO;
 
 fn ring(config: Config) -> RingSlot {
-    RingSlot::new(URI.parse().unwrap(), config).unwrap()
+    RingSlot::new(T0, URI.parse().unwrap(), config).unwrap()
 }
 
+/// A known size, no hedging (the rules of hedging have their own tests).
 fn sized(size: u64, chunk: u64, workers: u32) -> Config {
-    Config { size: Some(size), chunk: Some(chunk), workers, ..Config::default() }
+    Config { size: Some(size), chunk: Some(chunk), workers, hedge: None, ..Config::default() }
 }
 
 fn range(start: u64, end: u64) -> ByteRange {
@@ -179,7 +180,7 @@ fn whole_object_lands_ranges_in_any_order_without_releases() {
     let all = fetches(&drain(&mut ring, T0));
     complete(&mut ring, T0, &all[2], 30);
     let outputs = drain(&mut ring, T0);
-    assert!(matches!(outputs[0], Output::Landed { range: ByteRange { start: 20, end: 30 } }));
+    assert!(matches!(outputs[..], [Output::Receive(_), Output::Landed { range: ByteRange { start: 20, end: 30 } }]));
     complete(&mut ring, T0, &all[0], 30);
     complete(&mut ring, T0, &all[1], 30);
     let outputs = drain(&mut ring, T0);
@@ -547,7 +548,7 @@ fn inputs_that_do_not_fit_are_refused_and_change_nothing() {
 
 #[test]
 fn configs_that_cannot_run_are_refused() {
-    let new = |config: Config| RingSlot::new(URI.parse().unwrap(), config).err();
+    let new = |config: Config| RingSlot::new(T0, URI.parse().unwrap(), config).err();
     assert_eq!(new(Config { workers: 0, ..Config::default() }), Some(ConfigError::NoWorkers));
     assert_eq!(
         new(Config { workers: 4, slots: Some(3), ..Config::default() }),
@@ -602,4 +603,55 @@ fn a_huge_hedge_factor_means_never_not_a_panic() {
     complete(&mut ring, ms(1), &all[1], 100);
     assert!(fetches(&drain(&mut ring, ms(1))).iter().all(|f| !f.hedge));
     assert_eq!(ring.poll_timeout(), None, "both workers busy");
+}
+
+#[test]
+fn defaults_are_the_tuned_download_policy() {
+    let config = Config::default();
+    assert_eq!((config.workers, config.slot_count(), config.chunk), (8, 16, None));
+    assert_eq!(config.retry, RetryPolicy::RANGE);
+    assert_eq!(RetryPolicy::RANGE.max_attempts, 5);
+    let waits: Vec<_> = (1..=5).map(|k| RetryPolicy::RANGE.backoff.delay(k).as_millis()).collect();
+    assert_eq!(waits, [20, 40, 80, 160, 320]);
+    assert_eq!(config.hedge, Some(Hedge::default()));
+    assert_eq!(Hedge::default(), Hedge { factor: 3.0, min_samples: 4, floor: Duration::from_millis(50) });
+}
+
+#[test]
+fn every_head_is_answered_by_one_receive_or_cancel() {
+    // Accepted: read the body into the fetch's own slot.
+    let mut accepted = ring(sized(20, 10, 2));
+    let all = fetches(&drain(&mut accepted, T0));
+    respond(&mut accepted, T0, all[0].id, partial(all[0].range, 20));
+    let outputs = drain(&mut accepted, T0);
+    assert!(
+        matches!(outputs[..], [Output::Receive(r)] if (r.id, r.slot, r.range) == (all[0].id, all[0].slot, all[0].range)),
+        "{outputs:?}"
+    );
+    // Retryable: dropped (and retried later).
+    respond(&mut accepted, T0, all[1].id, status(503));
+    let outputs = drain(&mut accepted, T0);
+    assert!(matches!(outputs[..], [Output::Cancel(id)] if id == all[1].id), "{outputs:?}");
+    // Fatal: dropped with everything else.
+    let mut fatal = ring(sized(20, 10, 2));
+    let all = fetches(&drain(&mut fatal, T0));
+    respond(&mut fatal, T0, all[0].id, status(416));
+    let outputs = drain(&mut fatal, T0);
+    for fetch in &all {
+        assert_eq!(outputs.iter().filter(|o| matches!(o, Output::Cancel(id) if *id == fetch.id)).count(), 1);
+    }
+    assert!(!outputs.iter().any(|o| matches!(o, Output::Receive(_))));
+}
+
+#[test]
+fn a_download_starts_at_the_now_it_is_made() {
+    // Ranges fetched at once by `new` are timed from its `now`: a hedge of range 0 is due two
+    // medians after 1 s, not after the epoch.
+    let hedge = Hedge { factor: 2.0, min_samples: 1, floor: Duration::ZERO };
+    let config = Config { hedge: Some(hedge), slots: Some(8), ..sized(20, 10, 2) };
+    let mut ring = RingSlot::new(ms(1000), URI.parse().unwrap(), config).unwrap();
+    let all = fetches(&drain(&mut ring, ms(1000)));
+    complete(&mut ring, ms(1010), &all[1], 20);
+    assert!(fetches(&drain(&mut ring, ms(1010))).is_empty(), "range 0 is 10 ms old, not yet 2 × 10 ms");
+    assert_eq!(ring.poll_timeout(), Some(ms(1020)));
 }

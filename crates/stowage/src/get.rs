@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
-use stowage_ringslot::{Config, Mode};
-use stowage_tokio::download::{self, DownloadOptions};
+use stowage_proto::Timeouts;
+use stowage_ringslot::Config;
+use stowage_tokio::download::Downloader;
 use stowage_uring::{UringDriver, UringError};
 
 use crate::units;
@@ -62,13 +63,9 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         bail!("--workers must be at least 1");
     }
     let progress = Arc::new(AtomicU64::new(0));
-    let options = DownloadOptions {
-        workers: args.workers,
-        slots: args.slots,
-        chunk: args.chunk,
-        progress: Some(Arc::clone(&progress)),
-        ..DownloadOptions::default()
-    };
+    // The machine's tuned defaults (retries, hedging), with the sizes asked for; both drivers
+    // take the same config (each picks the mode its destination needs).
+    let config = Config { workers: args.workers, slots: args.slots, chunk: args.chunk, ..Config::default() };
     let bar = if args.quiet { ProgressBar::hidden() } else { progress_bar() };
     let ticker = {
         let (bar, progress) = (bar.clone(), Arc::clone(&progress));
@@ -80,7 +77,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         })
     };
     let started = Instant::now();
-    let result = fetch(&args, options).await;
+    let result = fetch(&args, config, Timeouts::default(), &progress).await;
     ticker.abort();
     let bytes = progress.load(Ordering::Relaxed);
     bar.finish_and_clear();
@@ -92,11 +89,10 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn fetch(args: &Args, options: DownloadOptions) -> anyhow::Result<()> {
+async fn fetch(args: &Args, config: Config, timeouts: Timeouts, progress: &Arc<AtomicU64>) -> anyhow::Result<()> {
     if args.driver == Driver::Uring {
         let (url, output, sink) = (args.url.clone(), args.output.clone(), args.sink);
-        // The same settings as the tokio driver's (the driver picks the mode).
-        let (config, timeouts, progress) = (options.config(Mode::Stream), options.timeouts, options.progress.clone());
+        let (config, progress) = (config.clone(), Arc::clone(progress));
         // The ring is made on the thread that runs it.
         let ran = tokio::task::spawn_blocking(move || {
             let driver = UringDriver::new(&url, timeouts)?;
@@ -109,11 +105,13 @@ async fn fetch(args: &Args, options: DownloadOptions) -> anyhow::Result<()> {
             Err::<_, UringError>(error) => eprintln!("warning: {error}; falling back to the tokio driver"),
         }
     }
+    let mut downloader = Downloader::for_url(&args.url, timeouts)?;
+    downloader.set_progress(Some(Arc::clone(progress)));
     if let Some(path) = &args.output {
-        download::download(&args.url, path, options).await.with_context(|| format!("GET {}", args.url))?;
+        downloader.download(&args.url, config, path).await.with_context(|| format!("GET {}", args.url))?;
         return Ok(());
     }
-    let mut stream = download::get(&args.url, options)?;
+    let mut stream = downloader.get(&args.url, config)?;
     let mut stdout = stdout();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.with_context(|| format!("GET {}", args.url))?;
@@ -132,9 +130,9 @@ fn uring_fetch(
     config: Config,
     output: Option<&Path>,
     sink: bool,
-    progress: Option<Arc<AtomicU64>>,
+    progress: Arc<AtomicU64>,
 ) -> anyhow::Result<()> {
-    driver.set_progress(progress);
+    driver.set_progress(Some(progress));
     if let Some(path) = output {
         driver.download(url, config, path)?;
         return Ok(());

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use stowage_proto::{Backoff, TransportError};
-use stowage_ringslot::{DownloadError, Failure, RetryPolicy};
+use stowage_ringslot::{Config, DownloadError, Failure, RetryPolicy};
 use stowage_tokio::Timeouts;
-use stowage_tokio::download::{self, DownloadOptions, GetError};
+use stowage_tokio::download::{Downloaded, Downloader, GetError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate, matchers};
@@ -72,21 +72,30 @@ fn url(server: &MockServer) -> String {
     format!("{}{PATH}?provider=ais", server.uri())
 }
 
-fn options(workers: u32, chunk: u64) -> DownloadOptions {
-    DownloadOptions {
+fn options(workers: u32, chunk: u64) -> Config {
+    Config {
         workers,
         chunk: Some(chunk),
         retry: RetryPolicy {
             max_attempts: 3,
             backoff: Backoff { multiplier: 0.01, min: Duration::from_millis(10), max: Duration::from_millis(50) },
         },
-        timeouts: Timeouts { connect: Duration::from_secs(2), read: Duration::from_millis(300) },
-        ..DownloadOptions::default()
+        ..Config::default()
     }
 }
 
-async fn collect(url: &str, options: DownloadOptions) -> Result<Vec<u8>, GetError> {
-    let mut stream = download::get(url, options)?;
+/// A downloader for `url`'s server with a short read timeout.
+fn downloader(url: &str) -> Downloader {
+    let timeouts = Timeouts { connect: Duration::from_secs(2), read: Duration::from_millis(300) };
+    Downloader::for_url(url, timeouts).unwrap()
+}
+
+async fn read_all(url: &str, config: Config) -> Result<Downloaded, GetError> {
+    downloader(url).read_all(url, config).await
+}
+
+async fn collect(url: &str, config: Config) -> Result<Vec<u8>, GetError> {
+    let mut stream = downloader(url).get(url, config)?;
     let mut all = Vec::new();
     while let Some(chunk) = stream.next().await {
         all.extend_from_slice(&chunk?);
@@ -110,16 +119,16 @@ async fn get_streams_the_object_in_order() {
 async fn read_all_fills_one_buffer() {
     let data = Arc::new(content(77_777));
     let server = serve(&data, honest).await;
-    let got = download::read_all(&url(&server), options(8, 1000)).await.unwrap();
-    assert_eq!(&got[..], &data[..]);
+    let got = read_all(&url(&server), options(8, 1000)).await.unwrap();
+    assert_eq!(&got.bytes[..], &data[..]);
 }
 
 #[tokio::test]
-async fn read_all_with_summary_counts_the_requests() {
+async fn read_all_counts_the_requests() {
     let data = Arc::new(content(20_000));
     // The second range request answers 503 once.
     let server = serve(&data, |n, _, _, _| (n == 2).then(|| ResponseTemplate::new(503))).await;
-    let got = download::read_all_with_summary(&url(&server), options(4, 1000)).await.unwrap();
+    let got = read_all(&url(&server), options(4, 1000)).await.unwrap();
     assert_eq!(&got.bytes[..], &data[..]);
     let summary = got.summary;
     assert_eq!((summary.bytes, summary.ranges, summary.requests, summary.retries), (20_000, 20, 21, 1));
@@ -132,7 +141,8 @@ async fn download_writes_the_file_at_offsets() {
     let dir = std::env::temp_dir().join(format!("stowage-download-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("obj.bin");
-    let summary = download::download(&url(&server), &path, options(3, 999)).await.unwrap();
+    let url = url(&server);
+    let summary = downloader(&url).download(&url, options(3, 999), &path).await.unwrap();
     assert_eq!(summary.bytes, 50_000);
     assert_eq!(std::fs::read(&path).unwrap(), *data);
     std::fs::remove_dir_all(&dir).unwrap();
@@ -142,13 +152,13 @@ async fn download_writes_the_file_at_offsets() {
 async fn offset_end_and_empty_objects() {
     let data = Arc::new(content(10_000));
     let server = serve(&data, honest).await;
-    let part = DownloadOptions { offset: 1234, end: Some(5678), ..options(2, 500) };
+    let part = Config { offset: 1234, end: Some(5678), ..options(2, 500) };
     assert_eq!(collect(&url(&server), part).await.unwrap(), data[1234..5678]);
-    let past = DownloadOptions { offset: 10_000, ..options(2, 500) };
+    let past = Config { offset: 10_000, ..options(2, 500) };
     assert!(collect(&url(&server), past).await.unwrap().is_empty());
     let empty = Arc::new(Vec::new());
     let empty_server = serve(&empty, honest).await;
-    assert!(download::read_all(&url(&empty_server), options(2, 500)).await.unwrap().is_empty());
+    assert!(read_all(&url(&empty_server), options(2, 500)).await.unwrap().bytes.is_empty());
 }
 
 #[tokio::test]
@@ -171,8 +181,8 @@ async fn a_stall_past_the_read_timeout_is_retried() {
         })
     })
     .await;
-    let got = download::read_all(&url(&server), options(2, 1000)).await.unwrap();
-    assert_eq!(&got[..], &data[..]);
+    let got = read_all(&url(&server), options(2, 1000)).await.unwrap();
+    assert_eq!(&got.bytes[..], &data[..]);
 }
 
 async fn hostile(misbehave: fn(u32, usize, usize, &[u8]) -> Option<ResponseTemplate>) -> GetError {
@@ -269,7 +279,7 @@ async fn raw(answer: fn(&str) -> (Vec<u8>, bool)) -> String {
 #[tokio::test]
 async fn a_huge_content_length_is_refused_from_the_head() {
     let url = raw(|_| (b"HTTP/1.1 206 Partial Content\r\ncontent-range: bytes 0-9/10\r\ncontent-length: 99999999999999\r\n\r\n0123456789".to_vec(), false)).await;
-    let options = DownloadOptions { size: Some(10), ..options(1, 10) };
+    let options = Config { size: Some(10), ..options(1, 10) };
     let error = collect(&url, options).await.unwrap_err();
     assert!(matches!(error, GetError::Download(DownloadError::LongBody { .. })), "{error}");
 }
@@ -277,7 +287,7 @@ async fn a_huge_content_length_is_refused_from_the_head() {
 #[tokio::test]
 async fn a_huge_size_in_the_head_is_refused_without_allocating() {
     let url = raw(|_| (b"HTTP/1.1 200 OK\r\ncontent-length: 9223372036854775807\r\n\r\n".to_vec(), false)).await;
-    let error = download::read_all(&url, options(1, 10)).await.unwrap_err();
+    let error = read_all(&url, options(1, 10)).await.unwrap_err();
     assert!(matches!(error, GetError::TooLarge { .. }), "{error}");
 }
 
@@ -290,7 +300,7 @@ async fn resets_mid_body_are_retried_until_the_attempts_run_out() {
         )
     })
     .await;
-    let options = DownloadOptions { size: Some(10), ..options(1, 10) };
+    let options = Config { size: Some(10), ..options(1, 10) };
     let error = collect(&url, options).await.unwrap_err();
     let GetError::Download(DownloadError::RetriesExhausted { attempts, last, .. }) = error else { panic!("{error}") };
     assert_eq!(attempts, 3);
@@ -308,8 +318,8 @@ async fn a_body_without_length_that_runs_long_is_cut_and_refused() {
         )
     })
     .await;
-    let options = DownloadOptions { size: Some(10), ..options(1, 10) };
-    let error = download::read_all(&url, options).await.unwrap_err();
+    let options = Config { size: Some(10), ..options(1, 10) };
+    let error = read_all(&url, options).await.unwrap_err();
     assert!(matches!(error, GetError::Download(DownloadError::LongBody { received: 11, .. })), "{error}");
 }
 
@@ -317,7 +327,8 @@ async fn a_body_without_length_that_runs_long_is_cut_and_refused() {
 async fn dropping_the_stream_cancels_the_download() {
     let data = Arc::new(content(100_000));
     let server = serve(&data, honest).await;
-    let mut stream = download::get(&url(&server), options(2, 1000)).unwrap();
+    let url = url(&server);
+    let mut stream = downloader(&url).get(&url, options(2, 1000)).unwrap();
     let first = stream.next().await.unwrap().unwrap();
     assert_eq!(first[..], data[..1000]);
     drop(stream);

@@ -89,7 +89,8 @@ pub(crate) enum Event {
     /// A whole response (or why there is none), of [`UringDriver::start`].
     Response(RequestId, Result<http::Response<Bytes>, TransportError>),
     /// The head of a ranged response (or why there is none), of [`UringDriver::start_range`].
-    /// After a 206 the exchange waits: [`UringDriver::receive_body`] or [`UringDriver::cancel`].
+    /// After a head the exchange waits for [`UringDriver::receive_body`] or
+    /// [`UringDriver::cancel`].
     Head(RequestId, Result<http::Response<()>, TransportError>),
     /// The body of a ranged response ended: `received` bytes are in its slot (`capacity + 1`
     /// means it ran long), and `error` says why it ended early, if it did.
@@ -132,20 +133,25 @@ enum Target {
 }
 
 /// The state of a ranged response whose body goes into a slot.
+#[derive(Default)]
 struct SlotBody {
-    slot: Slot,
+    /// The head's bytes so far (and the body bytes that came with it).
+    head: BytesMut,
+    /// The length of the head in `head` (the bytes after it are the body's first).
+    head_len: usize,
+    /// The body's announced length (`None`: framed by the close, or chunked).
+    length: Option<u64>,
+    chunked: bool,
+    until_close: bool,
+    keep_alive: bool,
+    /// Where the body goes, once [`UringDriver::receive_body`] names it.
+    slot: Option<Slot>,
     /// Bytes the range holds: never more are written into the slot.
     capacity: u64,
-    /// The head's bytes so far.
-    head: BytesMut,
     /// Body bytes in the slot.
     received: u64,
     /// Body bytes to receive in place: the announced length, or the capacity.
     want: u64,
-    /// The length of the head in `head` (the bytes after it are the body's first).
-    head_len: usize,
-    until_close: bool,
-    keep_alive: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -251,27 +257,15 @@ impl UringDriver {
     }
 
     /// Starts a ranged request as `id`, with the given bytes, to `addr`; its head comes back as
-    /// [`Event::Head`], and its body (at most `capacity` bytes) goes into `slot`.
+    /// [`Event::Head`], and its body is read only when [`UringDriver::receive_body`] says where.
     pub(crate) fn start_range(
         &mut self,
         id: RequestId,
         addr: SocketAddr,
         wire: Vec<u8>,
-        slot: Slot,
-        capacity: u64,
         now: Instant,
     ) -> io::Result<()> {
-        let body = SlotBody {
-            slot,
-            capacity,
-            head: BytesMut::new(),
-            received: 0,
-            want: 0,
-            head_len: 0,
-            until_close: false,
-            keep_alive: false,
-        };
-        self.open(id, addr, wire, Target::Slot(body), HEAD_BUFFER, now)
+        self.open(id, addr, wire, Target::Slot(SlotBody::default()), HEAD_BUFFER, now)
     }
 
     /// Starts an exchange: on an idle connection to `addr` if there is one, else on a new one.
@@ -317,15 +311,35 @@ impl UringDriver {
         self.exchanges.iter().position(|e| e.as_ref().is_some_and(|e| e.id == id))
     }
 
-    /// Reads the body of the ranged response `id` (after its 206 [`Event::Head`]) into its slot.
-    pub(crate) fn receive_body(&mut self, id: RequestId, now: Instant) -> io::Result<()> {
+    /// Reads the body of the ranged response `id` (after its [`Event::Head`]) into `slot`, at
+    /// most `capacity` bytes (one more only says it is too long); [`Event::Body`] follows. No
+    /// operation may be writing into `slot` ([`UringDriver::slot_busy`]).
+    pub(crate) fn receive_body(&mut self, id: RequestId, slot: Slot, capacity: u64, now: Instant) -> io::Result<()> {
         let Some(index) = self.find(id) else { return Ok(()) };
         let Some(exchange) = self.exchanges[index].as_mut() else { return Ok(()) };
-        let Target::Slot(body) = &exchange.target else { return Ok(()) };
-        if exchange.phase != Phase::Waiting {
+        let Target::Slot(body) = &mut exchange.target else { return Ok(()) };
+        if exchange.phase != Phase::Waiting || body.slot.is_some() {
             return Ok(());
         }
-        if body.received >= body.want {
+        if body.chunked {
+            // No server we target sends a chunked range, and its framing cannot be received in
+            // place.
+            return self.fail(index, TransportError::Protocol);
+        }
+        body.slot = Some(slot);
+        body.capacity = capacity;
+        body.want = body.length.unwrap_or(capacity).min(capacity);
+        // The body bytes that came with the head go to the front of the slot (one more than
+        // fits only says the body is too long).
+        let early = &body.head[body.head_len..];
+        let fits = early.len().min(usize::try_from(capacity).unwrap_or(usize::MAX));
+        let filled = self.buffers.fill(slot, &early[..fits]);
+        body.received = fits as u64 + u64::from(early.len() > fits);
+        let complete = body.received >= body.want;
+        if !filled {
+            return self.fail(index, TransportError::Other);
+        }
+        if complete {
             // All of it came with the head.
             return self.body_complete(index, now);
         }
@@ -352,9 +366,13 @@ impl UringDriver {
         Ok(())
     }
 
-    /// Whether some operation may still write into `slot` (a cancelled request not reaped yet).
+    /// Whether some operation may still use `slot`: a body read into it (of a request cancelled
+    /// but not reaped yet), or a file write from it.
     pub(crate) fn slot_busy(&self, slot: Slot) -> bool {
-        self.exchanges.iter().flatten().any(|e| e.in_flight && matches!(&e.target, Target::Slot(b) if b.slot == slot))
+        let reading = |e: &Exchange| {
+            e.in_flight && e.phase == Phase::Body && matches!(&e.target, Target::Slot(b) if b.slot == Some(slot))
+        };
+        self.exchanges.iter().flatten().any(reading) || self.writes.iter().flatten().any(|w| w.slot == slot)
     }
 
     /// Writes the first `len` bytes of `slot` to `file` at `offset`; [`Event::Written`] follows.
@@ -422,13 +440,14 @@ impl UringDriver {
                 let len = u32::try_from(rest.len()).unwrap_or(u32::MAX);
                 opcode::Send::new(fd, rest.as_ptr(), len).flags(libc::MSG_NOSIGNAL).build()
             }
-            (Phase::Body, Target::Slot(body)) => {
-                self.buffers.register(&self.ring, body.slot);
-                let Some(memory) = self.buffers.pointer_mut(body.slot, body.received) else {
+            (Phase::Body, Target::Slot(SlotBody { slot: Some(slot), received, want, .. })) => {
+                let (slot, received) = (*slot, *received);
+                self.buffers.register(&self.ring, slot);
+                let Some(memory) = self.buffers.pointer_mut(slot, received) else {
                     return self.fail(index, TransportError::Other);
                 };
-                let len = u32::try_from(body.want - body.received).unwrap_or(u32::MAX);
-                match self.buffers.registered_index(body.slot) {
+                let len = u32::try_from(*want - received).unwrap_or(u32::MAX);
+                match self.buffers.registered_index(slot) {
                     Some(buf_index) => opcode::ReadFixed::new(fd, memory, len, buf_index).build(),
                     None => opcode::Recv::new(fd, memory, len).build(),
                 }
@@ -559,23 +578,9 @@ impl UringDriver {
                 Ok(())
             }
             Step::Head(response) => {
-                let partial = response.status() == http::StatusCode::PARTIAL_CONTENT;
-                let id = exchange.id;
-                if partial && let Target::Slot(body) = &mut exchange.target {
-                    // The body bytes that came with the head go to the front of the slot (one
-                    // more than fits only says the body is too long).
-                    let early = &body.head[body.head_len..];
-                    let fits = early.len().min(usize::try_from(body.capacity).unwrap_or(usize::MAX));
-                    if !self.buffers.fill(body.slot, &early[..fits]) {
-                        return self.fail(index, TransportError::Other);
-                    }
-                    body.received = fits as u64 + u64::from(early.len() > fits);
-                    exchange.phase = Phase::Waiting;
-                } else {
-                    // Nothing of this body is wanted: the connection goes with it.
-                    self.exchanges[index] = None;
-                }
-                self.events.push_back(Event::Head(id, Ok(response)));
+                // The exchange waits, its body unread, until the front end wants it or not.
+                exchange.phase = Phase::Waiting;
+                self.events.push_back(Event::Head(exchange.id, Ok(response)));
                 Ok(())
             }
             Step::BodyEnd(received, error) => {
@@ -832,17 +837,11 @@ fn receive(exchange: &mut Exchange, n: usize) -> Step {
                 Ok(None) => return Step::Next,
                 Err(error) => return Step::Fail(error),
             };
-            if head.response.status() == http::StatusCode::PARTIAL_CONTENT {
-                if head.content_length().is_none() && !head.until_close() {
-                    // A chunked 206: no server we target sends one, and its framing cannot be
-                    // received in place.
-                    return Step::Fail(TransportError::Protocol);
-                }
-                body.until_close = head.until_close();
-                body.keep_alive = head.keep_alive;
-                body.want = head.content_length().unwrap_or(body.capacity).min(body.capacity);
-                body.head_len = length;
-            }
+            body.length = head.content_length();
+            body.until_close = head.until_close();
+            body.chunked = body.length.is_none() && !body.until_close;
+            body.keep_alive = head.keep_alive;
+            body.head_len = length;
             Step::Head(head.response)
         }
     }

@@ -71,4 +71,5 @@ mod ring;
 
 pub use download::Download;
 pub use driver::UringDriver;
-pub use error::{GetError, RunError, UringError};
+pub use error::{RunError, UringError};
+pub use stowage_ringslot::transfer::GetError;

@@ -26,6 +26,7 @@ fn config() -> Config {
             max_attempts: 3,
             backoff: Backoff { multiplier: 0.01, min: Duration::from_millis(2), max: Duration::from_millis(20) },
         },
+        hedge: None,
         ..Config::default()
     }
 }
@@ -230,13 +231,13 @@ fn impossible_slot_sizes_are_an_error_not_an_abort() {
     let url = ranged(10, |first, end, body| Reply::Answer(partial(first, end, 10, "", &body)));
     let config = Config { size: Some(u64::MAX), chunk: Some(u64::MAX / 4), workers: 64, ..config() };
     let error = fetch(&url, config).unwrap_err();
-    assert!(matches!(error, GetError::Buffers(_)), "{error}");
+    assert!(matches!(error, GetError::Driver { what: "slot buffers", .. }), "{error}");
 }
 
 #[test]
 fn urls_this_driver_cannot_fetch_say_why() {
     let mut driver = UringDriver::new("http://127.0.0.1:1", timeouts()).unwrap();
     let error = driver.sink("https://example.com/x", config()).unwrap_err();
-    assert!(matches!(error, GetError::BadUri { .. }), "{error}");
+    assert!(matches!(error, GetError::Url { .. }), "{error}");
     assert!(error.to_string().contains("https://example.com/x"), "{error}");
 }

@@ -22,9 +22,10 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use stowage_cluster::{Cluster, ClusterConfig, Generator, Link, RangeFault, RangeFaultRule};
 use stowage_proto::ais::{Bucket, Provider};
-use stowage_ringslot::{Hedge, Mode, Summary};
+use stowage_ringslot::transfer::GetError;
+use stowage_ringslot::{Config, Hedge, Summary};
 use stowage_tokio::Timeouts;
-use stowage_tokio::download::{self, DownloadOptions};
+use stowage_tokio::download::{Downloaded, Downloader};
 use stowage_uring::{UringDriver, UringError};
 
 use super::{Meta, Run, Target};
@@ -110,7 +111,7 @@ pub(super) fn scenarios() -> Vec<Box<dyn super::Scenario>> {
         about: "512 MiB in 4 MiB ranges, 8 workers, in order",
         link: Link::default(),
         faults: vec![],
-        hedge: DownloadOptions::default().hedge,
+        hedge: Config::default().hedge,
         read_all: false,
         read_timeout: Timeouts::default().read,
         chunk: CHUNK,
@@ -213,20 +214,15 @@ async fn run(scenario: &DownloadScenario, _target: Target) -> anyhow::Result<Row
         cluster.add_range_fault(rule.clone());
     }
     let url = format!("{}/v1/objects/local/{OBJECT}?provider=ais", cluster.url());
-    let options = DownloadOptions {
-        workers: WORKERS,
-        chunk: Some(scenario.chunk),
-        hedge: scenario.hedge,
-        timeouts: Timeouts { read: scenario.read_timeout, ..Timeouts::default() },
-        ..DownloadOptions::default()
-    };
+    let config = Config { workers: WORKERS, chunk: Some(scenario.chunk), hedge: scenario.hedge, ..Config::default() };
+    let timeouts = Timeouts { read: scenario.read_timeout, ..Timeouts::default() };
     let result = match (scenario.driver, scenario.read_all) {
-        (Driver::Tokio, false) => stream(&url, options).await.map_err(|e| e.to_string()),
-        (Driver::Tokio, true) => read_all(&url, options).await.map_err(|e| e.to_string()),
+        (Driver::Tokio, false) => stream(&url, config, timeouts).await.map_err(|e| e.to_string()),
+        (Driver::Tokio, true) => read_all(&url, config, timeouts).await.map_err(|e| e.to_string()),
         (Driver::Uring, whole) => {
             let (url, endpoint) = (url.clone(), cluster.url());
             // The driver blocks its thread; the cluster goes on serving on the runtime's.
-            tokio::task::spawn_blocking(move || uring(&endpoint, &url, &options, whole))
+            tokio::task::spawn_blocking(move || uring(&endpoint, &url, config, timeouts, whole))
                 .await
                 .unwrap_or_else(|e| Err(format!("the io_uring thread: {e}")))
         }
@@ -239,9 +235,9 @@ async fn run(scenario: &DownloadScenario, _target: Target) -> anyhow::Result<Row
 /// Streams the object, handing each chunk to a checker on a blocking thread (a few chunks
 /// behind at most); the clock stops when the last chunk is in hand, before the checker
 /// finishes.
-async fn stream(url: &str, options: DownloadOptions) -> Result<Read, download::GetError> {
+async fn stream(url: &str, config: Config, timeouts: Timeouts) -> Result<Read, GetError> {
     let started = Instant::now();
-    let mut stream = download::get(url, options)?;
+    let mut stream = Downloader::for_url(url, timeouts)?.get(url, config)?;
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<(u64, Bytes)>(VERIFY_QUEUE);
     let checker = tokio::task::spawn_blocking(move || {
         let generator = Generator::for_object(OBJECT);
@@ -268,9 +264,9 @@ async fn stream(url: &str, options: DownloadOptions) -> Result<Read, download::G
 }
 
 /// Reads the object into one buffer; the clock stops when it is there, then it is checked.
-async fn read_all(url: &str, options: DownloadOptions) -> Result<Read, download::GetError> {
+async fn read_all(url: &str, config: Config, timeouts: Timeouts) -> Result<Read, GetError> {
     let started = Instant::now();
-    let download::Downloaded { bytes: all, summary } = download::read_all_with_summary(url, options).await?;
+    let Downloaded { bytes: all, summary } = Downloader::for_url(url, timeouts)?.read_all(url, config).await?;
     let elapsed = started.elapsed();
     let verified = all.len() as u64 == SIZE && matches_seed(&all);
     Ok(Read { bytes: all.len() as u64, elapsed, verified, summary: Some(summary) })
@@ -288,9 +284,8 @@ fn matches_seed(all: &[u8]) -> bool {
 
 /// The download through the io_uring driver, on this (blocking) thread: streamed (a sample of
 /// each chunk kept and checked after) or whole into a file (checked after).
-fn uring(endpoint: &str, url: &str, options: &DownloadOptions, whole: bool) -> Result<Read, String> {
-    let mut driver = UringDriver::new(endpoint, options.timeouts).map_err(|e| e.to_string())?;
-    let config = options.config(Mode::Stream);
+fn uring(endpoint: &str, url: &str, config: Config, timeouts: Timeouts, whole: bool) -> Result<Read, String> {
+    let mut driver = UringDriver::new(endpoint, timeouts).map_err(|e| e.to_string())?;
     let started = Instant::now();
     if whole {
         // In memory where there is a tmpfs (like tokio's `read_all`): the disk is not measured.

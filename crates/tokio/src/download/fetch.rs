@@ -1,59 +1,66 @@
-//! One range request on the wire: send it, report its head, read its body into a buffer.
+//! One request on the wire: send it, report its head, and read its body into a buffer when
+//! (and only if) the download asks for it.
 
 use bytes::BytesMut;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use stowage_proto::{RequestId, TransportError};
-use stowage_ringslot::Fetch;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::timeout;
 
-use crate::{HyperTransport, classify};
+use crate::{HyperTransport, Transport, classify};
 
-/// What a fetch task tells the download loop, in this order: its head, then (for a 206) its
-/// body's end. Every path hands the buffer back.
+/// What a request's task tells the download loop, in this order: its head, then (if its body
+/// was asked for) the body's end.
 #[derive(Debug)]
 pub(super) enum Event {
-    /// The response head, or why there was none. For anything but a 206 the task ends here and
-    /// `buffer` is returned; for a 206 the body follows.
-    Head { id: RequestId, result: Result<http::Response<()>, TransportError>, buffer: Option<BytesMut> },
+    /// The response head, or why there was none.
+    Head { id: RequestId, result: Result<http::Response<()>, TransportError> },
     /// The body ended: `received` bytes (at most the range's length + 1), and why it ended
     /// early, if it did. `buffer` holds the bytes received (at most the range's length).
     Body { id: RequestId, received: u64, error: Option<TransportError>, buffer: BytesMut },
     /// A complete range was written to its file at its offset (or the write failed).
-    Written { id: RequestId, received: u64, result: std::io::Result<()>, buffer: BytesMut },
+    Written { id: RequestId, result: std::io::Result<()>, buffer: BytesMut },
 }
 
-/// Sends `request` (the one of `fetch`) and reads its body into `buffer` (cleared first; its capacity must be at least
-/// the range's length, and is never exceeded).
-pub(super) async fn run(
+/// The go-ahead for a request's body: the buffer to read it into and the most bytes it may
+/// hold. Dropping it unsent ends the request (its connection with it).
+pub(super) type Go = oneshot::Sender<(BytesMut, usize)>;
+
+/// Sends the HEAD `request` and reports its head.
+pub(super) async fn head(
     transport: HyperTransport,
-    fetch: Fetch,
+    id: RequestId,
     request: http::Request<bytes::Bytes>,
-    mut buffer: BytesMut,
     events: mpsc::UnboundedSender<Event>,
 ) {
-    let id = fetch.id;
+    let result = transport.send(request).await.map(|response| response.map(drop));
+    let _ = events.send(Event::Head { id, result });
+}
+
+/// Sends `request`, reports its head, and waits for the go-ahead: then reads the body into the
+/// buffer it brings (cleared first; never past the length it names).
+pub(super) async fn range(
+    transport: HyperTransport,
+    id: RequestId,
+    request: http::Request<bytes::Bytes>,
+    go: oneshot::Receiver<(BytesMut, usize)>,
+    events: mpsc::UnboundedSender<Event>,
+) {
     let response = match transport.open(request).await {
         Ok(response) => response,
         Err(error) => {
-            let _ = events.send(Event::Head { id, result: Err(error), buffer: Some(buffer) });
+            let _ = events.send(Event::Head { id, result: Err(error) });
             return;
         }
     };
     let (head, mut body) = response.into_parts();
-    let partial = head.status == http::StatusCode::PARTIAL_CONTENT;
-    let head = http::Response::from_parts(head, ());
-    if !partial {
-        let _ = events.send(Event::Head { id, result: Ok(head), buffer: Some(buffer) });
+    if events.send(Event::Head { id, result: Ok(http::Response::from_parts(head, ())) }).is_err() {
         return;
     }
-    if events.send(Event::Head { id, result: Ok(head), buffer: None }).is_err() {
-        return;
-    }
+    // No go-ahead: the body is not wanted, and the connection goes with it.
+    let Ok((mut buffer, len)) = go.await else { return };
     buffer.clear();
-    // The range's length: fits in usize because the buffer was allocated for it.
-    let len = usize::try_from(fetch.range.len()).unwrap_or(usize::MAX);
     let (received, error) = read_body(&mut body, &mut buffer, len, transport.timeouts().read).await;
     let _ = events.send(Event::Body { id, received, error, buffer });
 }

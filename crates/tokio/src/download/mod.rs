@@ -1,209 +1,167 @@
-//! Parallel ranged downloads: the [`stowage_ringslot`] machine over hyper.
+//! Parallel ranged downloads: the [`stowage_ringslot`] machine over hyper, run by the shared
+//! [`Transfer`] loop (one task per range request).
 //!
-//! - [`get`]: the object as an in-order [`Stream`](futures_util::Stream) of [`Bytes`], with at
-//!   most `slots` ranges buffered (a slot is reused once the consumer has taken its bytes).
-//! - [`read_all`]: the object in one [`Bytes`], one allocation filled in place by every range
-//!   at its own offset ([`read_all_with_summary`] also says what it took: requests, retries).
-//! - [`download`]: the object into a file, every range written at its offset, `fsync` at the
-//!   end.
+//! A [`Downloader`] sends through one [`HyperTransport`] (its connection pool and its
+//! [`Timeouts`](crate::Timeouts): a body that stalls longer than the read timeout is a failure
+//! the machine retries) and takes the machine's own [`Config`], whose defaults are the tuned
+//! policy (8 workers, range retries, hedging); the io_uring driver takes the same `Config`.
+//!
+//! - [`Downloader::get`]: the object as an in-order [`Stream`](futures_util::Stream) of
+//!   [`Bytes`], with at most `slots` ranges buffered (a slot is reused once the consumer has
+//!   taken its bytes).
+//! - [`Downloader::read_all`]: the object in one [`Bytes`], one allocation filled in place by
+//!   every range at its own offset.
+//! - [`Downloader::download`]: the object into a file, every range written at its offset,
+//!   `fsync` at the end.
 //!
 //! They work against AIStore object URLs and any HTTP server that honours `Range` (nginx, S3
-//! presigned URLs over plain HTTP). Each range request has the [`Timeouts`] of the transport:
-//! a body that stalls longer than the read timeout is a failure the machine retries. Every
-//! response is checked (a 206 with the exact `Content-Range`, the exact length, the same
-//! object); see [`stowage_ringslot::RingSlot`] for the rules.
+//! presigned URLs over plain HTTP). Every response is checked (a 206 with the exact
+//! `Content-Range`, the exact length, the same object); see [`stowage_ringslot::RingSlot`] for
+//! the rules.
 //!
 //! ```no_run
 //! use futures_util::StreamExt;
-//! use stowage_tokio::download::{self, DownloadOptions};
+//! use stowage_ringslot::Config;
+//! use stowage_tokio::Timeouts;
+//! use stowage_tokio::download::Downloader;
 //!
 //! # #[tokio::main]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let url = "http://localhost:8080/v1/objects/bck/big?provider=ais";
-//! let options = DownloadOptions { workers: 8, ..DownloadOptions::default() };
-//! let mut stream = download::get(url, options.clone())?;
+//! let downloader = Downloader::for_url(url, Timeouts::default())?;
+//! let config = Config { workers: 8, ..Config::default() };
+//! let mut stream = downloader.get(url, config.clone())?;
 //! let mut total = 0;
 //! while let Some(bytes) = stream.next().await {
 //!     total += bytes?.len();
 //! }
-//! let whole = download::read_all(url, options.clone()).await?;
-//! assert_eq!(whole.len(), total);
-//! download::download(url, "big.bin", options).await?;
+//! let whole = downloader.read_all(url, config.clone()).await?;
+//! assert_eq!(whole.bytes.len(), total);
+//! downloader.download(url, config, "big.bin").await?;
 //! # Ok(())
 //! # }
 //! ```
 
 mod engine;
 mod fetch;
+mod io;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
-use std::time::Duration;
-
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::Uri;
-use stowage_proto::Backoff;
-use stowage_ringslot::{Config, ConfigError, DownloadError, Hedge, Mode, RetryPolicy, RingSlot, Summary};
+use stowage_proto::Instant;
+pub use stowage_ringslot::transfer::GetError;
+use stowage_ringslot::transfer::Transfer;
+use stowage_ringslot::{Config, Mode, RingSlot, Summary};
 use tokio::sync::mpsc;
 
-use crate::{ClientError, HyperTransport, Timeouts};
-use engine::{Engine, Sink};
+use crate::{HyperTransport, Timeouts};
+use engine::{Engine, Finished};
+use io::{Sink, TokioIo};
 
-/// The knobs of a download.
-#[derive(Clone, Debug)]
-pub struct DownloadOptions {
-    /// Range requests in flight at most.
-    pub workers: u32,
-    /// Buffers (≥ `workers`); `None`: `2 × workers`.
-    pub slots: Option<u32>,
-    /// The range size; `None`: the object's `ais-chunks-max-chunk-size`, else 8 MiB.
-    pub chunk: Option<u64>,
-    /// The object's size if known (skips the HEAD).
-    pub size: Option<u64>,
-    /// The first byte.
-    pub offset: u64,
-    /// One past the last byte; the end of the object when `None`.
-    pub end: Option<u64>,
-    /// Per-range retries.
-    pub retry: RetryPolicy,
-    /// Duplicate requests for a slow head-of-line range ([`get`] only: in whole-object mode a
-    /// duplicate would fill the same destination bytes, so [`read_all`] and [`download`]
-    /// ignore it).
-    pub hedge: Option<Hedge>,
-    /// Connect and read timeouts of every request.
-    pub timeouts: Timeouts,
-    /// Bytes delivered so far are added here (for progress bars).
-    pub progress: Option<Arc<AtomicU64>>,
-}
-
-impl Default for DownloadOptions {
-    /// 8 workers, 16 slots, 8 MiB ranges (or the object's chunk size), default timeouts, and
-    /// what a download of many ranges wants:
-    /// - [`RANGE_RETRY`]: a failed range is retried soon (the other ranges go on meanwhile,
-    ///   so a long first backoff only idles its slot);
-    /// - hedging on ([`Hedge::default`]: a head-of-line range taking 3 × the median, and at
-    ///   least 50 ms, gets a second request): a stalled or straggling range costs about one
-    ///   range time instead of a read timeout. It applies to [`get`]; set `hedge: None` to
-    ///   never send duplicates.
-    fn default() -> Self {
-        DownloadOptions {
-            workers: 8,
-            slots: None,
-            chunk: None,
-            size: None,
-            offset: 0,
-            end: None,
-            retry: RANGE_RETRY,
-            hedge: Some(Hedge::default()),
-            timeouts: Timeouts::default(),
-            progress: None,
-        }
-    }
-}
-
-/// The default retry policy of a range: 5 attempts, waiting 20, 40, 80, 160 ms (doubling, at
-/// most 1 s). Shorter than [`RetryPolicy::default`] (100 ms first), which suits a lone
-/// request: here one range's wait holds back only its slot.
-pub const RANGE_RETRY: RetryPolicy = RetryPolicy {
-    max_attempts: 5,
-    backoff: Backoff { multiplier: 0.02, min: Duration::from_millis(20), max: Duration::from_secs(1) },
-};
-
-impl DownloadOptions {
-    /// The machine's configuration for these options in `mode` (for running the same download
-    /// through another driver).
-    pub fn config(&self, mode: Mode) -> Config {
-        Config {
-            size: self.size,
-            offset: self.offset,
-            end: self.end,
-            chunk: self.chunk,
-            workers: self.workers,
-            slots: self.slots,
-            mode,
-            retry: self.retry,
-            hedge: self.hedge,
-        }
-    }
-}
-
-/// Why a download failed.
-#[derive(Debug, thiserror::Error)]
-pub enum GetError {
-    /// The URL is not an absolute `http://` URL.
-    #[error("invalid URL {url:?}: expected http://host[:port]/path")]
-    Url {
-        /// The URL as given.
-        url: String,
-    },
-    /// The transport could not be built.
-    #[error(transparent)]
-    Client(#[from] ClientError),
-    /// The options cannot be run.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// The machine ended the download (a bad response, retries exhausted, …).
-    #[error(transparent)]
-    Download(#[from] DownloadError),
-    /// The object does not fit in memory.
-    #[error("cannot hold {size} bytes in memory")]
-    TooLarge {
-        /// The bytes asked for.
-        size: u64,
-    },
-    /// Writing the file failed.
-    #[error("{}: {source}", path.display())]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// What failed.
-        source: std::io::Error,
-    },
-    /// The download was cancelled (its consumer went away).
-    #[error("the download was cancelled")]
-    Cancelled,
-}
-
-/// The machine and the transport for `url`.
-fn prepare(url: &str, options: &DownloadOptions, mode: Mode) -> Result<(RingSlot, HyperTransport), GetError> {
-    let uri: Uri = url.parse().map_err(|_| GetError::Url { url: url.to_owned() })?;
-    let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
-        return Err(GetError::Url { url: url.to_owned() });
-    };
-    let transport = HyperTransport::new(&format!("{scheme}://{authority}"), options.timeouts)?;
-    let ring = RingSlot::new(uri, options.config(mode))?;
-    Ok((ring, transport))
-}
-
-/// The object at `url`, in order, as a stream of chunks (one per range).
+/// Downloads objects with parallel range requests through one [`HyperTransport`].
 ///
-/// The download runs in a task of its own; at most `slots` ranges are held, including those
-/// waiting for the consumer. Dropping the stream cancels it. Must be called within a tokio
-/// runtime.
-pub fn get(url: &str, options: DownloadOptions) -> Result<ByteStream, GetError> {
-    let (ring, transport) = prepare(url, &options, Mode::Stream)?;
-    let (sender, receiver) = mpsc::channel(1);
-    let engine = Engine::new(ring, transport, Sink::Stream, options.progress.clone());
-    let summary = Arc::new(OnceLock::new());
-    let finished = Arc::clone(&summary);
-    tokio::spawn(async move {
-        match engine.run(Some(sender.clone())).await {
-            Ok(done) => {
-                let _ = finished.set(done.summary);
-            }
-            Err(error) => {
-                let _ = sender.send(Err(error)).await;
-            }
-        }
-    });
-    Ok(ByteStream { receiver, summary })
+/// Cloning is cheap: clones share the connection pool (and the progress counter).
+#[derive(Clone, Debug)]
+pub struct Downloader {
+    transport: HyperTransport,
+    progress: Option<Arc<AtomicU64>>,
 }
 
-/// The in-order chunks of a [`get`].
+impl Downloader {
+    /// Downloads through `transport`: origin-form URIs go to its endpoint, absolute ones where
+    /// they point, each request with its timeouts.
+    pub fn new(transport: HyperTransport) -> Self {
+        Downloader { transport, progress: None }
+    }
+
+    /// Downloads from the server of `url` (`http://host[:port]/…`) with `timeouts`.
+    pub fn for_url(url: &str, timeouts: Timeouts) -> Result<Self, GetError> {
+        let bad = |reason: String| GetError::Url { url: url.to_owned(), reason };
+        let uri: Uri = url.parse().map_err(|e: http::uri::InvalidUri| bad(e.to_string()))?;
+        let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
+            return Err(bad("expected http://host[:port]/path".to_owned()));
+        };
+        let transport = HyperTransport::new(&format!("{scheme}://{authority}"), timeouts);
+        Ok(Downloader::new(transport.map_err(|error| bad(error.to_string()))?))
+    }
+
+    /// Adds the bytes each download delivers (or lands) to `counter`, as they do (for progress
+    /// bars on another task or thread).
+    pub fn set_progress(&mut self, counter: Option<Arc<AtomicU64>>) {
+        self.progress = counter;
+    }
+
+    /// The object at `uri`, in order, as a stream of chunks (one per range; [`Mode::Stream`]
+    /// whatever `config.mode` says).
+    ///
+    /// The download runs in a task of its own; at most `slots` ranges are held, including those
+    /// waiting for the consumer. Dropping the stream cancels it. Must be called within a tokio
+    /// runtime.
+    pub fn get(&self, uri: &str, config: Config) -> Result<ByteStream, GetError> {
+        let (sender, receiver) = mpsc::channel(1);
+        let engine = self.engine(uri, Config { mode: Mode::Stream, ..config }, Sink::Stream)?;
+        let summary = Arc::new(OnceLock::new());
+        let finished = Arc::clone(&summary);
+        tokio::spawn(async move {
+            match engine.run(Some(sender.clone())).await {
+                Ok(done) => {
+                    let _ = finished.set(done.summary);
+                }
+                Err(error) => {
+                    let _ = sender.send(Err(error)).await;
+                }
+            }
+        });
+        Ok(ByteStream { receiver, summary })
+    }
+
+    /// The object at `uri` in one buffer: one allocation of its size, every range written in
+    /// place at its own offset ([`Mode::WholeObject`]).
+    pub async fn read_all(&self, uri: &str, config: Config) -> Result<Downloaded, GetError> {
+        let sink = Sink::Memory { rest: BytesMut::new(), landed: Default::default() };
+        let engine = self.engine(uri, Config { mode: Mode::WholeObject, ..config }, sink)?;
+        let Finished { summary, sink } = engine.run(None).await?;
+        let Sink::Memory { landed, .. } = sink else { return Ok(Downloaded { bytes: Bytes::new(), summary }) };
+        Ok(Downloaded { bytes: join(landed.into_values()), summary })
+    }
+
+    /// The object at `uri` into the file at `path` (created or truncated): every range written
+    /// at its offset, the file `fsync`ed at the end ([`Mode::WholeObject`]).
+    pub async fn download(&self, uri: &str, config: Config, path: impl AsRef<Path>) -> Result<Summary, GetError> {
+        let path = path.as_ref().to_owned();
+        let file = std::fs::File::create(&path).map_err(|source| GetError::File { path: path.clone(), source })?;
+        let sink = Sink::File { file: Arc::new(file), path: path.clone(), pool: Vec::new() };
+        let engine = self.engine(uri, Config { mode: Mode::WholeObject, ..config }, sink)?;
+        let Finished { summary, sink } = engine.run(None).await?;
+        if let Sink::File { file, .. } = sink {
+            tokio::task::spawn_blocking(move || file.sync_all())
+                .await
+                .map_err(|error| GetError::Driver { what: "the fsync task", source: std::io::Error::other(error) })?
+                .map_err(|source| GetError::File { path, source })?;
+        }
+        Ok(summary)
+    }
+
+    /// The machine, its transfer and this driver's IO for `uri`.
+    fn engine(&self, uri: &str, config: Config, sink: Sink) -> Result<Engine, GetError> {
+        let parsed: Uri = uri
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| GetError::Url { url: uri.to_owned(), reason: e.to_string() })?;
+        let epoch = tokio::time::Instant::now();
+        let ring = RingSlot::new(Instant::ZERO, parsed, config)?;
+        let (sender, events) = mpsc::unbounded_channel();
+        let io = TokioIo::new(self.transport.clone(), sink, sender);
+        Ok(Engine::new(Transfer::new(ring), io, events, epoch, self.progress.clone()))
+    }
+}
+
+/// The in-order chunks of a [`Downloader::get`].
 #[derive(Debug)]
 pub struct ByteStream {
     receiver: mpsc::Receiver<Result<Bytes, GetError>>,
@@ -225,13 +183,7 @@ impl futures_util::Stream for ByteStream {
     }
 }
 
-/// The object at `url` in one buffer: one allocation of its size, every range written in place
-/// at its own offset.
-pub async fn read_all(url: &str, options: DownloadOptions) -> Result<Bytes, GetError> {
-    Ok(read_all_with_summary(url, options).await?.bytes)
-}
-
-/// What [`read_all_with_summary`] got: the bytes, and what it took to get them.
+/// What [`Downloader::read_all`] got: the bytes, and what it took to get them.
 #[derive(Clone, Debug)]
 pub struct Downloaded {
     /// The object's bytes (`[offset, end)` of it).
@@ -240,21 +192,12 @@ pub struct Downloaded {
     pub summary: Summary,
 }
 
-/// [`read_all`], with the machine's [`Summary`] of the download.
-pub async fn read_all_with_summary(url: &str, options: DownloadOptions) -> Result<Downloaded, GetError> {
-    let (ring, transport) = prepare(url, &options, Mode::WholeObject)?;
-    let sink = Sink::Memory { rest: bytes::BytesMut::new(), landed: Default::default() };
-    let finished = Engine::new(ring, transport, sink, options.progress.clone()).run(None).await?;
-    Ok(Downloaded { bytes: finished.bytes.unwrap_or_default(), summary: finished.summary })
-}
-
-/// The object at `url` into the file at `path` (created or truncated): every range written at
-/// its offset, the file `fsync`ed at the end.
-pub async fn download(url: &str, path: impl AsRef<Path>, options: DownloadOptions) -> Result<Summary, GetError> {
-    let path = path.as_ref().to_owned();
-    let (ring, transport) = prepare(url, &options, Mode::WholeObject)?;
-    let file = std::fs::File::create(&path).map_err(|source| GetError::Io { path: path.clone(), source })?;
-    let sink = Sink::File { file: Arc::new(file), path, pool: Vec::new() };
-    let finished = Engine::new(ring, transport, sink, options.progress.clone()).run(None).await?;
-    Ok(finished.summary)
+/// Joins the landed pieces, in order, back into the one allocation they were cut from.
+fn join(mut pieces: impl Iterator<Item = BytesMut>) -> Bytes {
+    let Some(mut all) = pieces.next() else { return Bytes::new() };
+    for piece in pieces {
+        // Contiguous pieces of one allocation: O(1), no copy.
+        all.unsplit(piece);
+    }
+    all.freeze()
 }
