@@ -7,7 +7,7 @@ use stowage_proto::ais::header::VERSION;
 
 use crate::config::MAX_CHUNK_SIZE_HEADER;
 use crate::exact::Usual;
-use crate::range::{ContentRange, digits};
+use crate::range::{ContentRange, digits, unsatisfied_total};
 use crate::{ByteRange, DownloadError, Failure};
 
 /// `ais-version`, parsed once.
@@ -145,6 +145,78 @@ pub(crate) fn head(result: &Result<http::Response<()>, TransportError>, identity
     Verdict::Accept(Head { size, max_chunk })
 }
 
+/// What the answer to the first range request tells when the size was not known: the size,
+/// and how the server answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Probed {
+    /// A 206 for `range` (what was asked, or less where the object ends sooner).
+    Partial { size: u64, range: ByteRange },
+    /// A 416: nothing at or past the offset.
+    Unsatisfiable { size: u64 },
+    /// A 200: the server ignored `Range` and sends the whole object.
+    Whole { size: u64 },
+}
+
+/// Checks the answer to the first range request, `asked`, of an object whose size is not
+/// known yet: a 206 must name `asked` (or its start up to the object's end) and the object's
+/// total; a 416 must name the total (`bytes */total`); a 200 must have a `Content-Length`.
+pub(crate) fn probe(
+    result: &Result<http::Response<()>, TransportError>,
+    asked: ByteRange,
+    identity: &mut Identity,
+) -> Verdict<Probed> {
+    let response = match answered(result) {
+        Ok(response) => response,
+        Err(retry) => return Verdict::Retry(retry),
+    };
+    let headers = RangeHeaders::scan(response.headers());
+    let probed = match response.status() {
+        StatusCode::PARTIAL_CONTENT => {
+            let raw = headers.content_range;
+            let parsed = raw.and_then(|value| ContentRange::parse(value.as_bytes()));
+            let Some(ContentRange { range, total: Some(size) }) = parsed else {
+                return Verdict::Fatal(wrong_range(asked, raw));
+            };
+            // The answer is the asked range, cut short only where the object ends.
+            let fits =
+                range.start == asked.start && range.end <= asked.end && (range.end == asked.end || range.end == size);
+            if !fits || range.end > size {
+                return Verdict::Fatal(wrong_range(asked, raw));
+            }
+            if let Some(announced) = headers.content_length.and_then(|value| digits(value.as_bytes())) {
+                if announced > range.len() {
+                    return Verdict::Fatal(DownloadError::LongBody { range, received: announced });
+                }
+                if announced < range.len() {
+                    return Verdict::Fatal(DownloadError::ShortBody { range, received: announced });
+                }
+            }
+            Probed::Partial { size, range }
+        }
+        StatusCode::RANGE_NOT_SATISFIABLE => {
+            match headers.content_range.and_then(|value| unsatisfied_total(value.as_bytes())) {
+                Some(size) => Probed::Unsatisfiable { size },
+                None => return Verdict::Fatal(DownloadError::NoSize),
+            }
+        }
+        StatusCode::OK => match headers.content_length.and_then(|value| digits(value.as_bytes())) {
+            Some(size) => Probed::Whole { size },
+            None => return Verdict::Fatal(DownloadError::NoSize),
+        },
+        status => return Verdict::Fatal(DownloadError::Status { range: asked, status: status.as_u16() }),
+    };
+    match identity.check(headers.etag, headers.version) {
+        Ok(()) => Verdict::Accept(probed),
+        Err(error) => Verdict::Fatal(error),
+    }
+}
+
+/// The error for an answer to `range` whose `Content-Range` (`raw`, if any) names other bytes.
+fn wrong_range(range: ByteRange, raw: Option<&HeaderValue>) -> DownloadError {
+    let got = raw.map_or_else(String::new, |v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    DownloadError::WrongRange { range, got }
+}
+
 /// Checks the head of the answer to a request for `range` of a `size`-byte object: a 206 with
 /// exactly that `Content-Range`, a `Content-Length` (if any) of the range's length, and the
 /// same identity as before. `usual` is the download's [`Usual`], for `size` and its chunk.
@@ -177,10 +249,7 @@ pub(crate) fn range(
                     return Verdict::Fatal(DownloadError::SizeChanged { was: size, now });
                 }
             }
-            _ => {
-                let got = raw.map_or_else(String::new, |v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-                return Verdict::Fatal(DownloadError::WrongRange { range, got });
-            }
+            _ => return Verdict::Fatal(wrong_range(range, raw)),
         }
     }
     if let Some(value) = headers.content_length

@@ -80,13 +80,21 @@ impl Default for Hedge {
 /// The parameters of one download.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
-    /// The object's size, if known; `None` makes the machine ask with a HEAD first.
+    /// The object's size, if known. `None`: the first range is asked for without it and its
+    /// answer's `Content-Range` total gives it (no round trip of its own), or a HEAD asks
+    /// first when [`Config::head`] says so.
     pub size: Option<u64>,
+    /// Learn an unknown size with a HEAD before any range (and take the chunk size from its
+    /// [`MAX_CHUNK_SIZE_HEADER`]) rather than from the first range's answer. Off by default:
+    /// a HEAD costs a round trip, and some servers refuse it (an S3 presigned GET URL signs
+    /// only GET).
+    pub head: bool,
     /// The first byte to fetch.
     pub offset: u64,
     /// One past the last byte to fetch; the object's end when `None` (clamped to the size).
     pub end: Option<u64>,
-    /// The range size; `None`: the HEAD's [`MAX_CHUNK_SIZE_HEADER`], else [`DEFAULT_CHUNK`].
+    /// The range size; `None`: the HEAD's [`MAX_CHUNK_SIZE_HEADER`] (with [`Config::head`]),
+    /// else [`DEFAULT_CHUNK`].
     pub chunk: Option<u64>,
     /// Range requests in flight at most (hedges included); at least 1.
     pub workers: u32,
@@ -104,8 +112,8 @@ pub struct Config {
 }
 
 impl Default for Config {
-    /// What a download of many ranges wants: the size from a HEAD, the whole object, 8
-    /// workers, 16 slots, stream mode, and
+    /// What a download of many ranges wants: the size from the first range's answer, the
+    /// whole object, 8 workers, 16 slots, stream mode, and
     /// - [`RetryPolicy::RANGE`]: a failed range is retried soon (the other ranges go on
     ///   meanwhile);
     /// - hedging on ([`Hedge::default`]: a head-of-line range taking 3 × the median, and at
@@ -115,6 +123,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             size: None,
+            head: false,
             offset: 0,
             end: None,
             chunk: None,

@@ -25,8 +25,10 @@ pub enum DownloadError {
         /// The status.
         status: u16,
     },
-    /// The HEAD's 200 had no usable `Content-Length`.
-    #[error("HEAD response has no valid Content-Length")]
+    /// The answer that should have given the object's size did not: a HEAD's (or a 200's)
+    /// `Content-Length`, a 206's `Content-Range` total or a 416's `bytes */total` missing or
+    /// not a number.
+    #[error("the server's answer gives no size (no valid Content-Length or Content-Range total)")]
     NoSize,
     /// A range request was answered 200: the server ignored `Range` and is sending the whole
     /// object.

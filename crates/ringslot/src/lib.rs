@@ -3,10 +3,15 @@
 //!
 //! [`RingSlot`] decides which byte range to fetch next, into which slot, what to deliver next,
 //! what to retry and when, when to hedge a slow range and when to give up. It never sees a
-//! byte: a driver (`stowage-tokio`'s `download` module) owns the buffers, sends the
-//! [`Fetch`]es, fills the named slot with each body and reports how many bytes arrived.
+//! byte: a driver owns the buffers, sends the [`Fetch`]es, reads a body into the slot a
+//! [`Receive`] names and reports how many bytes arrived. The loop that does this is written
+//! once, in [`transfer`]: a driver only provides its IO ([`transfer::RangeIo`]); the tokio and
+//! io_uring drivers both run it, with the same [`Config`], whose defaults are the tuned policy
+//! (range retries, hedging).
 //!
 //! Beyond the reference:
+//! - **No HEAD**: the size comes from the first range's answer (`Content-Range: bytes
+//!   0-…/size`), a round trip saved on every download (a HEAD where asked: [`Config::head`]).
 //! - **Slots ≥ workers** (default 2 × workers), so a slow consumer does not idle the workers.
 //! - **Per-range retry** with backoff ([`RetryPolicy`]): a 5xx, a reset or a stall costs one
 //!   range one more request, not the whole download.

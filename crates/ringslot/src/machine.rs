@@ -9,7 +9,7 @@ use http::header::RANGE;
 use http::{HeaderValue, Method, Uri};
 use stowage_proto::{Clock, Completion, InputError, Instant, Machine, RequestId, RequestIds, Transmit, TransportError};
 
-use crate::check::{self, Identity, Verdict};
+use crate::check::{self, Identity, Probed, Verdict};
 use crate::config::DEFAULT_CHUNK;
 use crate::exact::Usual;
 use crate::{ByteRange, Config, ConfigError, DownloadError, Failure, Hedge, Mode, Plan, RetryPolicy};
@@ -165,9 +165,10 @@ pub enum Rejected {
 
 /// Parallel ranged download through a ring of slots, as a sans-IO machine.
 ///
-/// It asks for the object's size with a HEAD (unless given), cuts `[offset, end)` into ranges
-/// of `chunk` bytes, and keeps up to `workers` range requests in flight, each into a free
-/// slot. In [stream mode](Mode::Stream) ranges are delivered strictly in order and a slot is
+/// Unless the size is given, it asks for the first range without it and learns it from the
+/// answer's `Content-Range` total (or with a HEAD first, if [`Config::head`] says so), cuts
+/// `[offset, end)` into ranges of `chunk` bytes, and keeps up to `workers` range requests in
+/// flight, each into a free slot. In [stream mode](Mode::Stream) ranges are delivered strictly in order and a slot is
 /// refilled only after the consumer releases it; in [whole-object mode](Mode::WholeObject)
 /// each range lands at its own offset, in any order. Every response head is checked (206, the
 /// exact `Content-Range`, the length, the object's identity); retryable failures (5xx, 429,
@@ -192,6 +193,7 @@ pub enum Rejected {
 /// # Example
 ///
 /// A 10-byte object in 4-byte ranges, two workers; the "server" answers every request at once.
+/// The size is not given: the first range's answer says it (`…/10`), and then the plan follows.
 ///
 /// ```
 /// use stowage_proto::{Completion, Instant, Machine};
@@ -203,10 +205,6 @@ pub enum Rejected {
 /// let mut delivered = Vec::new();
 /// while let Some(output) = ring.poll_output(now) {
 ///     match output {
-///         Output::Head(head) => {
-///             let ok = http::Response::builder().header("content-length", 10).body(()).unwrap();
-///             ring.handle_input(now, Input::Response(Completion { id: head.id, result: Ok(ok) })).unwrap();
-///         }
 ///         Output::Fetch(fetch) => {
 ///             let (first, last) = (fetch.range.start, fetch.range.end - 1);
 ///             let partial = http::Response::builder()
@@ -226,7 +224,9 @@ pub enum Rejected {
 ///             ring.handle_input(now, Input::Release(slot)).unwrap();
 ///         }
 ///         Output::Done(result) => assert_eq!(result.unwrap().bytes, 10),
-///         Output::Plan(_) | Output::Landed { .. } | Output::Cancel(_) => {}
+///         Output::Plan(plan) => assert_eq!(plan.size, 10),
+///         Output::Head(_) => unreachable!("only with Config::head"),
+///         Output::Landed { .. } | Output::Cancel(_) => {}
 ///     }
 /// }
 /// assert_eq!(delivered, [(0, 4), (4, 8), (8, 10)]);
@@ -279,6 +279,11 @@ enum Phase {
     Head { id: RequestId, attempts: u32 },
     /// The HEAD failed; the next attempt is due at `until`.
     HeadBackoff { until: Instant, attempts: u32 },
+    /// The size is not known and the first range is asked for without it (the one flight);
+    /// `attempts` made so far. Its answer gives the size.
+    Probe { attempts: u32 },
+    /// The first range failed before the size was known; the next attempt is due at `until`.
+    ProbeBackoff { until: Instant, attempts: u32 },
     /// Fetching ranges.
     Running,
     /// Finished.
@@ -366,7 +371,8 @@ impl RingSlot {
         };
         match config.size {
             Some(size) => ring.start(now, size, None),
-            None => ring.send_head(1),
+            None if config.head || ring.first_range().is_empty() => ring.send_head(1),
+            None => ring.send_probe(now, 1),
         }
         Ok(ring)
     }
@@ -436,16 +442,81 @@ impl RingSlot {
 
     /// The size is known: plan, and start fetching (or finish at once when there is nothing).
     fn start(&mut self, now: Instant, size: u64, max_chunk: Option<u64>) {
+        self.set_plan(size, max_chunk);
+        if self.plan.is_empty() {
+            self.finish(Ok(self.summary));
+        } else {
+            self.schedule(now);
+        }
+    }
+
+    /// Cuts the download for a `size`-byte object and says so ([`Output::Plan`]).
+    fn set_plan(&mut self, size: u64, max_chunk: Option<u64>) {
         let chunk = self.chunk.or(max_chunk).unwrap_or(DEFAULT_CHUNK);
         self.plan = Plan::new(size, self.offset, self.end, chunk);
         self.ranges = self.plan.ranges();
         self.usual = Usual::new(&self.plan);
         self.phase = Phase::Running;
         self.outputs.push_back(Output::Plan(self.plan));
-        if self.plan.is_empty() {
-            self.finish(Ok(self.summary));
-        } else {
-            self.schedule(now);
+    }
+
+    /// The first range asked for while the size is not known: `chunk` bytes from the offset,
+    /// short of the caller's end.
+    fn first_range(&self) -> ByteRange {
+        let chunk = self.chunk.unwrap_or(DEFAULT_CHUNK);
+        let end = self.offset.saturating_add(chunk).min(self.end.unwrap_or(u64::MAX));
+        ByteRange { start: self.offset, end: end.max(self.offset) }
+    }
+
+    /// Asks for the first range without knowing the size: its answer gives it.
+    fn send_probe(&mut self, now: Instant, attempts: u32) {
+        let Some(slot) = self.take_slot() else { return };
+        let range = self.first_range();
+        let id = self.ids.next_id();
+        self.flights.push(Flight { id, index: 0, range, slot, started: now, receiving: false, hedge: false });
+        self.summary.requests += 1;
+        self.outputs.push_back(Output::Fetch(Fetch { id, range, slot, hedge: false }));
+        self.phase = Phase::Probe { attempts };
+    }
+
+    /// The first range's answer: the size, then that range is the plan's first.
+    fn on_probe(&mut self, now: Instant, position: usize, result: &Result<http::Response<()>, TransportError>) {
+        let Phase::Probe { attempts } = self.phase else { return };
+        let asked = self.flights[position].range;
+        match check::probe(result, asked, &mut self.identity) {
+            Verdict::Retry(last) => {
+                let flight = self.flights.swap_remove(position);
+                self.outputs.push_back(Output::Cancel(flight.id));
+                self.free_slot(flight.slot);
+                if attempts >= self.retry.max_attempts {
+                    self.finish(Err(DownloadError::RetriesExhausted { range: Some(asked), attempts, last }));
+                } else {
+                    let until = now.saturating_add(self.retry.backoff.delay(attempts));
+                    self.phase = Phase::ProbeBackoff { until, attempts };
+                }
+            }
+            Verdict::Fatal(error) => self.finish(Err(error)),
+            Verdict::Accept(Probed::Partial { size, range }) => {
+                self.set_plan(size, None);
+                if self.plan.range(0) != Some(range) {
+                    let got = format!("bytes {}-{}/{size}", range.start, range.end.saturating_sub(1));
+                    return self.finish(Err(DownloadError::WrongRange { range: asked, got }));
+                }
+                // The probe is range 0's first attempt; its body is wanted.
+                self.window.push_back(Entry { state: EntryState::Fetching, attempts, hedged: false });
+                let flight = &mut self.flights[position];
+                (flight.range, flight.receiving) = (range, true);
+                self.outputs.push_back(Output::Receive(Receive { id: flight.id, slot: flight.slot, range }));
+                self.schedule(now);
+            }
+            Verdict::Accept(Probed::Unsatisfiable { size }) => {
+                self.set_plan(size, None);
+                if !self.plan.is_empty() {
+                    return self.finish(Err(DownloadError::Status { range: asked, status: 416 }));
+                }
+                self.finish(Ok(self.summary));
+            }
+            Verdict::Accept(Probed::Whole { .. }) => self.finish(Err(DownloadError::RangeIgnored { range: asked })),
         }
     }
 
@@ -734,7 +805,10 @@ impl Machine for RingSlot {
                 let position = self.flights.iter().position(|f| f.id == id && !f.receiving);
                 let position = position.ok_or(InputError::UnexpectedCompletion(id))?;
                 let now = self.clock.observe(now);
-                self.on_response(now, position, &completion.result);
+                match self.phase {
+                    Phase::Probe { .. } => self.on_probe(now, position, &completion.result),
+                    _ => self.on_response(now, position, &completion.result),
+                }
             }
             &Input::Body { id, received, error } => {
                 let position = self.flights.iter().position(|f| f.id == id && f.receiving);
@@ -766,9 +840,9 @@ impl Machine for RingSlot {
 
     fn poll_timeout(&self) -> Option<Instant> {
         match self.phase {
-            Phase::HeadBackoff { until, .. } => return Some(until),
+            Phase::HeadBackoff { until, .. } | Phase::ProbeBackoff { until, .. } => return Some(until),
             Phase::Running => {}
-            Phase::Head { .. } | Phase::Done => return None,
+            Phase::Head { .. } | Phase::Probe { .. } | Phase::Done => return None,
         }
         // Only wake for what a free worker could start; a busy ring is woken by its inputs.
         if self.flights.len() >= self.workers {
@@ -786,6 +860,7 @@ impl Machine for RingSlot {
         let now = self.clock.observe(now);
         match self.phase {
             Phase::HeadBackoff { until, attempts } if now >= until => self.send_head(attempts + 1),
+            Phase::ProbeBackoff { until, attempts } if now >= until => self.send_probe(now, attempts + 1),
             Phase::Running => self.schedule(now),
             _ => {}
         }

@@ -119,6 +119,22 @@ impl ContentRange {
     }
 }
 
+/// The total of an unsatisfied-range value, `bytes */total` (blanks allowed around each part);
+/// `None` for anything else.
+pub(crate) fn unsatisfied_total(value: &[u8]) -> Option<u64> {
+    let mut cursor = Cursor { rest: value };
+    cursor.blanks();
+    cursor.eat_word(b"bytes")?;
+    cursor.blanks();
+    cursor.eat(b'*')?;
+    cursor.blanks();
+    cursor.eat(b'/')?;
+    cursor.blanks();
+    let total = cursor.number()?;
+    cursor.blanks();
+    cursor.at_end().then_some(total)
+}
+
 /// A non-empty run of ASCII digits (no sign, no blanks inside; blanks around allowed) as a
 /// `u64`; `None` past `u64::MAX`.
 pub(crate) fn digits(text: &[u8]) -> Option<u64> {
@@ -214,6 +230,15 @@ mod tests {
         assert_eq!(digits(b"18446744073709551615"), Some(u64::MAX));
         for bad in [&b""[..], b" ", b"+1", b"-1", b"1 2", b"18446744073709551616", b"0x10", b"1.0"] {
             assert_eq!(digits(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn unsatisfied_range_parsing() {
+        assert_eq!(unsatisfied_total(b"bytes */1000"), Some(1000));
+        assert_eq!(unsatisfied_total(b" bytes * / 0 "), Some(0));
+        for bad in [&b"bytes 0-1/2"[..], b"bytes */", b"bytes */x", b"*/5", b"bytes */5 6", b""] {
+            assert_eq!(unsatisfied_total(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
     }
 

@@ -11,7 +11,7 @@ use proptest::prelude::*;
 use stowage_proto::{Backoff, Completion, Instant, Machine, RequestId, TransportError};
 use stowage_ringslot::{ByteRange, Config, DownloadError, Hedge, Input, Mode, Output, RetryPolicy, RingSlot, Slot};
 
-use support::{URI, head_ok, partial, status};
+use support::{URI, head_ok, served, status};
 
 /// The reference: consecutive `[pos, min(pos + chunk, end))` from `offset` up to the end.
 fn reference_ranges(size: u64, offset: u64, end: Option<u64>, chunk: u64) -> Vec<ByteRange> {
@@ -30,6 +30,8 @@ fn reference_ranges(size: u64, offset: u64, end: Option<u64>, chunk: u64) -> Vec
 struct Case {
     size: u64,
     known_size: bool,
+    /// When the size is not known: ask with a HEAD (else the first range's answer gives it).
+    head: bool,
     offset: u64,
     end: Option<u64>,
     chunk: u64,
@@ -43,15 +45,21 @@ struct Case {
 
 fn case() -> impl Strategy<Value = Case> {
     (
-        (0u64..120, any::<bool>(), 0u64..130, proptest::option::of(0u64..130), 1u64..16),
+        (0u64..120, any::<bool>(), any::<bool>(), 0u64..130, proptest::option::of(0u64..130), 1u64..16),
         (1u32..5, 0u32..5, prop_oneof![Just(Mode::Stream), Just(Mode::WholeObject)], 1u32..5),
         proptest::option::of((1.0f64..4.0, 0u32..4)),
         proptest::collection::vec((any::<u8>(), any::<u16>()), 0..400),
     )
         .prop_map(
-            |((size, known_size, offset, end, chunk), (workers, extra_slots, mode, max_attempts), hedge, steps)| Case {
+            |(
+                (size, known_size, head, offset, end, chunk),
+                (workers, extra_slots, mode, max_attempts),
+                hedge,
+                steps,
+            )| Case {
                 size,
                 known_size,
+                head,
                 offset,
                 end,
                 chunk,
@@ -69,6 +77,7 @@ impl Case {
     fn config(&self) -> Config {
         Config {
             size: self.known_size.then_some(self.size),
+            head: self.head,
             offset: self.offset,
             end: self.end,
             chunk: Some(self.chunk),
@@ -86,7 +95,11 @@ impl Case {
 
 #[derive(Clone, Copy, Debug)]
 struct Flight {
+    /// The bytes it fetches: what it asked for, or (the first range asked for before the size
+    /// was known) the part of that the object has.
     range: ByteRange,
+    /// What it asked for.
+    asked: ByteRange,
     slot: Slot,
     receiving: bool,
 }
@@ -106,6 +119,8 @@ struct World {
     /// (stream), landed, or abandoned.
     owner: HashMap<Slot, ByteRange>,
     delivered_unreleased: Vec<Slot>,
+    /// The plan has been seen (before it, the one fetch is the first range, sizing the object).
+    planned: bool,
     next_byte: u64,
     landed: Vec<ByteRange>,
     attempts: HashMap<ByteRange, u32>,
@@ -129,6 +144,7 @@ impl World {
             awaiting: HashSet::new(),
             owner: HashMap::new(),
             delivered_unreleased: Vec::new(),
+            planned: false,
             next_byte,
             landed: Vec::new(),
             attempts: HashMap::new(),
@@ -145,9 +161,22 @@ impl World {
                 Output::Plan(plan) => {
                     let ranges: Vec<_> = (0..plan.ranges()).filter_map(|i| plan.range(i)).collect();
                     assert_eq!(ranges, self.expected, "the plan's ranges are the reference's");
+                    self.planned = true;
                 }
-                Output::Fetch(f) => {
-                    assert!(self.expected.contains(&f.range), "fetch of an unplanned range {:?}", f.range);
+                Output::Fetch(mut f) => {
+                    let asked = f.range;
+                    if !self.planned {
+                        // The first range, sizing the object: from the offset, as long as a chunk
+                        // (or to the caller's end); the object may have less.
+                        assert!(!self.case.known_size && !self.case.head && self.flights.is_empty());
+                        assert_eq!(f.range.start, self.case.offset, "the first range starts at the offset");
+                        f.range = self.expected.first().copied().unwrap_or(f.range);
+                    }
+                    assert!(
+                        self.expected.contains(&f.range) || !self.planned,
+                        "fetch of an unplanned range {:?}",
+                        f.range
+                    );
                     assert!((f.slot.0 as usize) < self.slots);
                     if let Some(owner) = self.owner.get(&f.slot) {
                         assert_eq!(*owner, f.range, "{} is reused while it holds {owner:?}", f.slot);
@@ -159,7 +188,7 @@ impl World {
                         *attempts += 1;
                         assert!(*attempts <= self.case.max_attempts, "too many attempts at {:?}", f.range);
                     }
-                    self.flights.insert(f.id, Flight { range: f.range, slot: f.slot, receiving: false });
+                    self.flights.insert(f.id, Flight { range: f.range, asked, slot: f.slot, receiving: false });
                     assert!(self.flights.len() <= self.case.workers as usize, "more than workers in flight");
                     assert!(self.case.mode == Mode::Stream || !f.hedge, "no hedging in whole-object mode");
                 }
@@ -241,7 +270,7 @@ impl World {
                 if let Some((id, flight)) = self.pick(false, choice) {
                     self.awaiting.insert(id);
                     let size = self.case.size;
-                    self.input(Input::Response(Completion { id, result: Ok(partial(flight.range, size)) }));
+                    self.input(Input::Response(Completion { id, result: Ok(served(flight.asked, size)) }));
                 }
             }
             2 | 3 => {
@@ -297,7 +326,7 @@ impl World {
             } else if let Some((id, flight)) = self.pick(false, 0) {
                 self.awaiting.insert(id);
                 let size = self.case.size;
-                self.input(Input::Response(Completion { id, result: Ok(partial(flight.range, size)) }));
+                self.input(Input::Response(Completion { id, result: Ok(served(flight.asked, size)) }));
             } else if let Some((id, flight)) = self.pick(true, 0) {
                 self.flights.remove(&id);
                 self.input(Input::Body { id, received: flight.range.len(), error: None });

@@ -47,8 +47,9 @@ fn error_of(outputs: &[Output]) -> DownloadError {
     done(outputs).expect("done").clone().expect_err("an error")
 }
 
+/// A download that asks for the size with a HEAD, answered with `answer`.
 fn head_then(config: Config, answer: http::Response<()>) -> (RingSlot, Vec<Output>) {
-    let mut ring = ring(config);
+    let mut ring = ring(Config { head: true, ..config });
     let outputs = drain(&mut ring, T0);
     let Some(Output::Head(head)) = outputs.first() else { panic!("expected a HEAD first: {outputs:?}") };
     assert_eq!(head.request.method(), http::Method::HEAD);
@@ -654,4 +655,120 @@ fn a_download_starts_at_the_now_it_is_made() {
     complete(&mut ring, ms(1010), &all[1], 20);
     assert!(fetches(&drain(&mut ring, ms(1010))).is_empty(), "range 0 is 10 ms old, not yet 2 × 10 ms");
     assert_eq!(ring.poll_timeout(), Some(ms(1020)));
+}
+
+/// A download of unknown size: 4-byte ranges, two workers, no hedging.
+fn unsized_config() -> Config {
+    Config { chunk: Some(4), workers: 2, hedge: None, ..Config::default() }
+}
+
+fn answer(status: u16, content_range: Option<&str>) -> http::Response<()> {
+    let mut builder = http::Response::builder().status(status);
+    if let Some(value) = content_range {
+        builder = builder.header("content-range", value);
+    }
+    builder.body(()).unwrap()
+}
+
+#[test]
+fn size_unknown_the_first_range_asks_without_a_head_and_its_answer_gives_the_size() {
+    let mut ring = ring(unsized_config());
+    let outputs = drain(&mut ring, T0);
+    assert!(
+        matches!(outputs[..], [Output::Fetch(stowage_ringslot::Fetch { range: ByteRange { start: 0, end: 4 }, .. })]),
+        "{outputs:?}"
+    );
+    assert_eq!(ring.plan(), None);
+    let first = fetches(&outputs)[0];
+    respond(&mut ring, T0, first.id, partial(first.range, 10));
+    let outputs = drain(&mut ring, T0);
+    assert!(matches!(outputs[0], Output::Plan(Plan { size: 10, start: 0, end: 10, chunk: 4 })), "{outputs:?}");
+    assert!(matches!(outputs[1], Output::Receive(r) if (r.id, r.slot, r.range) == (first.id, first.slot, first.range)));
+    assert_eq!(fetches(&outputs).iter().map(|f| f.range).collect::<Vec<_>>(), [range(4, 8)]);
+    body(&mut ring, T0, first.id, 4, None);
+    let delivered =
+        drain(&mut ring, T0).into_iter().any(|o| matches!(o, Output::Deliver { range: r, .. } if r == first.range));
+    assert!(delivered);
+    assert_eq!(ring.summary().requests, 3, "the first range is a range request like the others");
+}
+
+#[test]
+fn the_first_range_of_a_smaller_object_is_cut_at_its_end() {
+    let mut ring = ring(Config { offset: 1, ..unsized_config() });
+    let first = fetches(&drain(&mut ring, T0))[0];
+    assert_eq!(first.range, range(1, 5));
+    respond(&mut ring, T0, first.id, partial(range(1, 3), 3));
+    let outputs = drain(&mut ring, T0);
+    assert!(matches!(outputs[0], Output::Plan(Plan { size: 3, start: 1, end: 3, .. })));
+    assert!(matches!(outputs[1], Output::Receive(r) if r.range == range(1, 3)));
+    body(&mut ring, T0, first.id, 2, None);
+    assert_eq!(done(&drain(&mut ring, T0)).unwrap().as_ref().unwrap().bytes, 2);
+}
+
+#[test]
+fn an_empty_object_or_an_offset_past_its_end_is_a_416_and_nothing_to_do() {
+    for (offset, size) in [(0, 0), (10, 5), (5, 5)] {
+        let mut ring = ring(Config { offset, ..unsized_config() });
+        let first = fetches(&drain(&mut ring, T0))[0];
+        respond(&mut ring, T0, first.id, answer(416, Some(&format!("bytes */{size}"))));
+        let outputs = drain(&mut ring, T0);
+        assert!(matches!(outputs[0], Output::Plan(Plan { size: s, .. }) if s == size), "{outputs:?}");
+        assert!(outputs.iter().any(|o| matches!(o, Output::Cancel(id) if *id == first.id)));
+        assert_eq!(done(&outputs).unwrap().as_ref().unwrap().bytes, 0);
+    }
+    // A 416 although the object has bytes there is an error.
+    let mut ring = ring(unsized_config());
+    let first = fetches(&drain(&mut ring, T0))[0];
+    respond(&mut ring, T0, first.id, answer(416, Some("bytes */10")));
+    assert_eq!(error_of(&drain(&mut ring, T0)), DownloadError::Status { range: range(0, 4), status: 416 });
+}
+
+#[test]
+fn the_first_range_is_retried_before_the_size_is_known() {
+    let config = Config { retry: retry_policy(2), ..unsized_config() };
+    let mut ring = ring(config);
+    let first = fetches(&drain(&mut ring, T0))[0];
+    respond(&mut ring, T0, first.id, status(503));
+    let outputs = drain(&mut ring, T0);
+    assert!(matches!(outputs[..], [Output::Cancel(id)] if id == first.id), "{outputs:?}");
+    assert_eq!(ring.poll_timeout(), Some(ms(100)));
+    ring.handle_timeout(ms(100));
+    let again = fetches(&drain(&mut ring, ms(100)))[0];
+    assert_eq!((again.range, again.slot), (first.range, first.slot));
+    fail(&mut ring, ms(100), again.id, TransportError::Reset);
+    let error = error_of(&drain(&mut ring, ms(100)));
+    let last = Failure::Transport(TransportError::Reset);
+    assert_eq!(error, DownloadError::RetriesExhausted { range: Some(range(0, 4)), attempts: 2, last });
+}
+
+#[test]
+fn hostile_first_answers_are_typed_errors() {
+    let wrong = |got: &str| DownloadError::WrongRange { range: range(0, 4), got: got.to_owned() };
+    for (answer, expected) in [
+        (answer(206, Some("bytes 0-3/*")), wrong("bytes 0-3/*")),
+        (answer(206, Some("bytes 1-3/10")), wrong("bytes 1-3/10")),
+        (answer(206, Some("bytes 0-4/10")), wrong("bytes 0-4/10")),
+        (answer(206, Some("bytes 0-2/10")), wrong("bytes 0-2/10")),
+        (answer(206, Some("bytes 0-3/2")), wrong("bytes 0-3/2")),
+        (answer(206, None), wrong("")),
+        (answer(200, None), DownloadError::NoSize),
+        (answer(416, None), DownloadError::NoSize),
+        (answer(404, None), DownloadError::Status { range: range(0, 4), status: 404 }),
+    ] {
+        let mut ring = ring(unsized_config());
+        let first = fetches(&drain(&mut ring, T0))[0];
+        respond(&mut ring, T0, first.id, answer);
+        let outputs = drain(&mut ring, T0);
+        assert_eq!(error_of(&outputs), expected);
+        assert!(outputs.iter().any(|o| matches!(o, Output::Cancel(id) if *id == first.id)));
+    }
+}
+
+#[test]
+fn a_head_only_when_asked_or_when_no_range_could_be() {
+    let (_, outputs) = head_then(unsized_config(), head_ok(10, &[]));
+    assert!(matches!(outputs[0], Output::Plan(Plan { size: 10, .. })));
+    // An empty span (end at the offset) has no first range to ask for: a HEAD gives the size.
+    let mut ring = ring(Config { offset: 3, end: Some(3), ..unsized_config() });
+    assert!(matches!(drain(&mut ring, T0)[..], [Output::Head(_)]));
 }

@@ -37,6 +37,16 @@ pub fn partial_with(range: ByteRange, size: u64, extra: &[(&str, &str)]) -> http
     builder.body(()).unwrap()
 }
 
+/// What a server that honours `Range` answers to a request for `asked` of a `size`-byte
+/// object: a 206 for the part of it that exists, or a 416 when nothing does.
+pub fn served(asked: ByteRange, size: u64) -> http::Response<()> {
+    if asked.start >= size {
+        let unsatisfied = format!("bytes */{size}");
+        return http::Response::builder().status(416).header("content-range", unsatisfied).body(()).unwrap();
+    }
+    partial(ByteRange { start: asked.start, end: asked.end.min(size) }, size)
+}
+
 pub fn respond(ring: &mut RingSlot, now: Instant, id: RequestId, response: http::Response<()>) {
     ring.handle_input(now, Input::Response(Completion { id, result: Ok(response) })).unwrap();
 }
