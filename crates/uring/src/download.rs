@@ -20,11 +20,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use stowage_http1 as http1;
 use stowage_proto::{Completion, Instant, Machine, RequestId};
 use stowage_ringslot::{ByteRange, Config, Fetch, Input, Mode, Output, Plan, RingSlot, Slot, Summary};
 
 use crate::driver::Event;
-use crate::http1;
 use crate::{GetError, UringDriver};
 
 /// A download in progress, in order ([`UringDriver::get`]): pull its bytes with
