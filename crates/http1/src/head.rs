@@ -11,7 +11,11 @@ pub const MAX_HEADERS: usize = 128;
 /// bytes. A trailer line of a chunked body has the same limit.
 pub const MAX_HEAD: usize = 64 << 10;
 
-/// How the body of a response ends (RFC 9112 §6.3, in the order below).
+/// How the body of a response ends (RFC 9112 §6.3).
+///
+/// The rules, first match wins: no body for a response to `HEAD` or a 1xx, 204 or 304 status;
+/// chunked if a `Transfer-Encoding` value contains `chunked` (in any case); the
+/// `Content-Length` if there is one; else the close.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Framing {
     /// After exactly this many bytes: a `Content-Length`, or no body at all (0) for a response
