@@ -23,13 +23,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use http::Uri;
+use stowage_http1 as http1;
 use stowage_proto::{Completion, Instant, RequestId, Transmit};
 use stowage_ringslot::transfer::{GetError, IoEvent, Landing, RangeIo, Transfer};
 use stowage_ringslot::{ByteRange, Config, Fetch, Mode, Plan, Receive, RingSlot, Slot, Summary};
 
 use crate::UringDriver;
 use crate::driver::Event;
-use crate::http1;
 
 /// A download in progress, in order ([`UringDriver::get`]): pull its bytes with
 /// [`Download::next_chunk`]. Dropping it mid-way cancels every request and waits until the

@@ -17,11 +17,11 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use io_uring::{opcode, types};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use stowage_http1::{self as http1, Progress, ResponseReader};
 use stowage_proto::{DEFAULT_MAX_BODY, Instant, RequestId, Timeouts, TransportError};
 
 use crate::buffers::Buffers;
 use crate::endpoint::{Endpoint, Route};
-use crate::http1::{self, Progress, ResponseReader};
 use crate::ring::Ring;
 use stowage_ringslot::Slot;
 
@@ -824,7 +824,7 @@ fn receive(exchange: &mut Exchange, n: usize) -> Step {
             match progress {
                 Ok(Progress::More) => Step::Next,
                 Ok(Progress::Done { response, reusable }) => Step::Whole(response, reusable),
-                Err(error) => Step::Fail(error),
+                Err(error) => Step::Fail(error.into()),
             }
         }
         Target::Slot(body) => {
@@ -832,17 +832,17 @@ fn receive(exchange: &mut Exchange, n: usize) -> Step {
                 return Step::Fail(TransportError::Closed);
             }
             body.head.extend_from_slice(data);
-            let (head, length) = match http1::parse_head(&body.head, false, u64::MAX) {
+            let (head, length) = match http1::parse_head(&body.head, &http::Method::GET, u64::MAX) {
                 Ok(Some(parsed)) => parsed,
                 Ok(None) => return Step::Next,
-                Err(error) => return Step::Fail(error),
+                Err(error) => return Step::Fail(error.into()),
             };
             body.length = head.content_length();
             body.until_close = head.until_close();
             body.chunked = body.length.is_none() && !body.until_close;
-            body.keep_alive = head.keep_alive;
+            body.keep_alive = head.keep_alive();
             body.head_len = length;
-            Step::Head(head.response)
+            Step::Head(head.into_response())
         }
     }
 }

@@ -1,10 +1,10 @@
 //! The io_uring driver of stowage's sans-IO machines.
 //!
 //! [`UringDriver`] runs the same machines as `stowage_tokio::drive` — unchanged — on one
-//! thread with no async runtime: TCP connect, send and recv are io_uring operations, responses
-//! are read with `httparse` (`Content-Length`, chunked, or until close; keep-alive connections
-//! are reused), and the machine's timers and every request's connect/read deadline are one
-//! io_uring timeout. A request past its deadline is cancelled in the ring and fed to the
+//! thread with no async runtime: TCP connect, send and recv are io_uring operations, requests
+//! are encoded and responses read by [`stowage_http1`] (`Content-Length`, chunked, or until
+//! close; keep-alive connections are reused), and the machine's timers and every request's
+//! connect/read deadline are one io_uring timeout. A request past its deadline is cancelled in the ring and fed to the
 //! machine as a [`TransportError`](stowage_proto::TransportError), like any other failure.
 //!
 //! ```no_run
@@ -66,7 +66,6 @@ mod drive;
 mod driver;
 mod endpoint;
 mod error;
-mod http1;
 mod ring;
 
 pub use download::Download;
