@@ -679,12 +679,20 @@ impl UringDriver {
     }
 
     /// Makes the slot buffers `count` × `size` bytes at least (registered with the kernel where
-    /// it allows), reusing them when they are. Only with nothing in flight.
+    /// it allows), reusing them when they are. Only while no operation uses slot memory.
     pub(crate) fn ensure_buffers(&mut self, count: u32, size: u64) -> io::Result<()> {
-        if self.busy() {
+        if self.slots_in_use() {
             return Err(io::Error::other("slot buffers cannot change with operations in flight"));
         }
         self.buffers.ensure(&self.ring, count, size)
+    }
+
+    /// Whether an operation may be using slot memory: a body read into a slot, or a file write
+    /// from one. (Exchanges waiting for their head, or between head and body, point into their
+    /// own buffers only.)
+    fn slots_in_use(&self) -> bool {
+        let reading = |e: &Exchange| e.in_flight && e.phase == Phase::Body;
+        self.exchanges.iter().flatten().any(reading) || self.writes.iter().flatten().next().is_some()
     }
 
     /// Cancels every operation still in flight and reaps them all, so no memory the kernel may
