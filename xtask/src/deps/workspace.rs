@@ -220,6 +220,7 @@ fn closure(
     let normal = |node: &Node| -> Vec<PackageId> {
         node.deps
             .iter()
+            // Cargo before 1.41 wrote no kinds: count such an edge.
             .filter(|dep| dep.dep_kinds.is_empty() || dep.dep_kinds.iter().any(|k| k.kind == DependencyKind::Normal))
             .map(|dep| dep.pkg.clone())
             .collect()
@@ -247,12 +248,12 @@ fn closure(
             }
         }
     }
-    let mut reaches = BTreeMap::new();
+    let mut reaches: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for chain in chains.into_values() {
         let reached = chain.last().cloned().unwrap_or_default();
-        // Two versions of one package: keep the shorter chain.
+        // Two versions of one package: keep the shorter chain (the first in order on a tie).
         match reaches.get(&reached) {
-            Some(known) if Vec::len(known) <= chain.len() => {}
+            Some(known) if (known.len(), known) <= (chain.len(), &chain) => {}
             _ => {
                 reaches.insert(reached, chain);
             }
