@@ -1,8 +1,12 @@
 //! `cargo xtask <task>`: the project's checks and measurements as one command each.
 //!
-//! - `ci`: rustfmt check, clippy with warnings denied, the whole test suite, every benchmark run
-//!   once in test mode, the io_uring download tests under AddressSanitizer, and a short fuzz
-//!   smoke run of every target when cargo-fuzz is installed.
+//! - `ci`: rustfmt check, `deps`, clippy with warnings denied, the docs with warnings denied,
+//!   the whole test suite, every benchmark run once in test mode, the io_uring download tests
+//!   under AddressSanitizer, and a short fuzz smoke run of every target when cargo-fuzz is
+//!   installed.
+//! - `deps`: the dependency rules of the crates' roles (`[package.metadata.stowage]`; see
+//!   [`deps`]), and ARCHITECTURE.md's crate table up to date.
+//! - `architecture`: rewrites ARCHITECTURE.md's crate table from the crates' `Cargo.toml`.
 //! - `bench`: the criterion benchmarks, then the harness against the embedded cluster.
 //! - `bench download`: parallel ranged download throughput against curl, aria2c and the AIStore
 //!   SDK (installs nginx, curl, aria2 when missing; not part of `ci`).
@@ -10,6 +14,7 @@
 //!   mid-flight under faults) under AddressSanitizer and LeakSanitizer.
 //! - `fuzz <target> [seconds]`: one fuzz target for a while (default 60 s).
 
+mod deps;
 mod download;
 
 use std::env;
@@ -26,13 +31,17 @@ fn main() -> Result<()> {
     let root = workspace_root();
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["ci"] => ci(&root),
+        ["deps"] => deps::check(&root),
+        ["architecture"] => deps::architecture(&root),
         ["bench"] => bench(&root),
         ["bench", "download"] => download::bench(&root),
         ["asan"] => asan(&root),
         ["fuzz", target] => fuzz(&root, target, 60),
         ["fuzz", target, seconds] => fuzz(&root, target, seconds.parse().context("seconds must be a whole number")?),
         _ => {
-            eprintln!("usage: cargo xtask ci | bench [download] | asan | fuzz <target> [seconds]");
+            eprintln!(
+                "usage: cargo xtask ci | deps | architecture | bench [download] | asan | fuzz <target> [seconds]"
+            );
             bail!("unknown task {args:?}")
         }
     }
@@ -40,7 +49,14 @@ fn main() -> Result<()> {
 
 fn ci(root: &Path) -> Result<()> {
     cargo(root, &["fmt", "--all", "--", "--check"])?;
+    deps::check(root)?;
     cargo(root, &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"])?;
+    run(Command::new("cargo").current_dir(root).env("RUSTDOCFLAGS", "-D warnings").args([
+        "doc",
+        "--workspace",
+        "--no-deps",
+        "--locked",
+    ]))?;
     cargo(root, &["test", "--workspace", "--locked"])?;
     // Benchmarks in test mode: each runs once, so they are known to work without being measured.
     cargo(root, &["test", "--package", "stowage-benches", "--benches", "--locked"])?;

@@ -32,8 +32,8 @@ use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{Method, Request, StatusCode};
 use hyper::body::Incoming;
-use stowage_jobwait::{ACT_START, ACT_STOP, JobArgs, JobSnap, JobStats, JobStatus, Snapshots, TargetSnaps, Timestamp};
-use stowage_proto::ais::ActionMsg;
+use stowage_proto::ais::job::{ACT_START, ACT_STOP, JobArgs, JobSnap, JobStats, JobStatus, Snapshots, TargetSnaps};
+use stowage_proto::ais::{ActionMsg, Timestamp};
 use tokio::time::Instant;
 
 use crate::body::ResponseBody;

@@ -16,11 +16,11 @@
 //! - **timing**: the reference's poll interval ([`probing_frequency`]), an optional capped
 //!   backoff, and a deadline on the clock it is given; a timeout carries what the last poll saw.
 //!
-//! It also holds the wire: the requests ([`snapshots_request`], [`status_request`],
-//! [`abort_request`], [`start_request`]) and the parsing of the answers ([`Snapshots`],
-//! [`JobStatus`]). Parsing is lenient where the reference is (unknown fields ignored, missing
-//! fields defaulted) and more (a `null` anywhere is a default), and a body that is not what it
-//! should be is a [`ParseError`] naming the target and field, never a panic.
+//! It also builds the requests it sends ([`snapshots_request`], [`status_request`],
+//! [`abort_request`], [`start_request`]). The job API's vocabulary — [`JobArgs`], the answers
+//! ([`Snapshots`], [`JobStatus`]) and their lenient parsing, which fails with a [`ParseError`]
+//! naming the target and field, never a panic — is [`stowage_proto::ais::job`], shared with
+//! the embedded cluster; it is re-exported here.
 //!
 //! The machine emits `http::Request`s with origin-form URIs and is fed whole responses
 //! ([`Completion<Bytes>`](stowage_proto::Completion)): the answers are small JSON documents it
@@ -29,29 +29,27 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod config;
-mod de;
 mod error;
 mod kind;
 mod machine;
 mod progress;
 mod result;
-mod snap;
-mod status;
 mod streak;
-mod timestamp;
 mod wire;
 
 pub use config::{DEFAULT_TIMEOUT, NUM_CONSECUTIVE_IDLE, WaitConfig, probing_frequency};
-pub use error::{Body, JobError, LastSeen, ParseError, response_body};
+pub use error::{JobError, LastSeen, response_body};
 pub use kind::{IDLE_KINDS, KNOWN_KINDS, SINGLE_NODE_KINDS, Strategy, is_known_kind};
 pub use machine::{JobWait, Mode, Outcome};
 pub use progress::{Progress, TargetCounts};
 pub use result::{ABORTED, WaitResult};
-pub use snap::{JobSnap, JobStats, SnapBucket, SnapNamespace, Snapshots, TargetSnaps};
-pub use status::JobStatus;
 pub use streak::IdleStreak;
-pub use timestamp::{Timestamp, TimestampError};
 pub use wire::{
-    ACT_START, ACT_STOP, CLUSTER_PATH, JobArgs, SNAPSHOTS_PATH, STATUS_PATH, abort_request, snapshots_request,
-    start_request, status_request,
+    CLUSTER_PATH, SNAPSHOTS_PATH, STATUS_PATH, abort_request, snapshots_request, start_request, status_request,
 };
+
+pub use stowage_proto::ais::job::{
+    ACT_START, ACT_STOP, Body, JobArgs, JobSnap, JobStats, JobStatus, ParseError, SnapBucket, SnapNamespace, Snapshots,
+    TargetSnaps,
+};
+pub use stowage_proto::ais::{Timestamp, TimestampError};

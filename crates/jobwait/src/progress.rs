@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::Snapshots;
+use stowage_proto::ais::job::Snapshots;
 
 /// How many targets are in each state, by their snapshots of the job.
 ///

@@ -1,6 +1,7 @@
 //! The result of a wait (the SDK's `WaitResult`).
 
-use crate::{JobSnap, JobStatus, Timestamp};
+use stowage_proto::ais::Timestamp;
+use stowage_proto::ais::job::{JobSnap, JobStatus};
 
 /// How a job ended, as far as the wait could tell.
 ///

@@ -1,6 +1,6 @@
 //! The idle-streak condition (Go's `xact.snapsIdle`, the SDK's `_IdleStreak`).
 
-use crate::Snapshots;
+use stowage_proto::ais::job::Snapshots;
 
 /// Counts consecutive polls on which every snapshot is idle (or aborted).
 ///

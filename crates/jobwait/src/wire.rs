@@ -3,8 +3,8 @@
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{Method, Request, Uri};
-use serde::{Deserialize, Serialize};
 use stowage_proto::ais::ActionMsg;
+use stowage_proto::ais::job::{ACT_START, ACT_STOP, JobArgs};
 
 /// `GET /v1/cluster?what=qryxstats`: a job's snapshots, per target.
 pub const SNAPSHOTS_PATH: &str = "/v1/cluster?what=qryxstats";
@@ -12,50 +12,6 @@ pub const SNAPSHOTS_PATH: &str = "/v1/cluster?what=qryxstats";
 pub const STATUS_PATH: &str = "/v1/cluster?what=status";
 /// `PUT /v1/cluster` with an action: start or stop a job.
 pub const CLUSTER_PATH: &str = "/v1/cluster";
-/// The action that starts a job (`ACT_START`).
-pub const ACT_START: &str = "start";
-/// The action that aborts a job (`ACT_XACT_STOP`).
-pub const ACT_STOP: &str = "stop";
-
-/// Which job a request is about: AIStore's `xact.ArgsMsg` as the SDK's `JobArgs.as_dict()`
-/// sends it: `{"ID":…,"Kind":…,"DaemonID":…,"Bck":…,"Buckets":…}`.
-///
-/// Read leniently by the embedded cluster: missing fields default.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct JobArgs {
-    /// The job id (empty: any).
-    #[serde(rename = "ID")]
-    pub id: String,
-    /// The job kind (empty: any).
-    #[serde(rename = "Kind")]
-    pub kind: String,
-    /// The target a job must run on (empty: any).
-    #[serde(rename = "DaemonID")]
-    pub daemon_id: String,
-    /// The bucket of a bucket-scoped job.
-    #[serde(rename = "Bck")]
-    pub bck: serde_json::Value,
-    /// The buckets of a multi-bucket job.
-    #[serde(rename = "Buckets")]
-    pub buckets: serde_json::Value,
-}
-
-impl JobArgs {
-    /// The job with this id and kind (either may be empty).
-    pub fn job(id: &str, kind: &str) -> Self {
-        JobArgs { id: id.to_owned(), kind: kind.to_owned(), ..JobArgs::default() }
-    }
-
-    fn to_value(&self) -> serde_json::Value {
-        // Strings and JSON values: converting cannot fail.
-        serde_json::to_value(self).unwrap_or_default()
-    }
-
-    fn to_body(&self) -> Bytes {
-        Bytes::from(serde_json::to_vec(self).unwrap_or_default())
-    }
-}
 
 /// `GET /v1/cluster?what=qryxstats` with the job's [`JobArgs`] as the JSON body.
 pub fn snapshots_request(args: &JobArgs) -> Request<Bytes> {

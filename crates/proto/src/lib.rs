@@ -17,7 +17,8 @@
 //! whole response — or a [`TransportError`] as data).
 //!
 //! The [`ais`] module holds AIStore's wire vocabulary: buckets, providers, namespaces, object
-//! addressing and the `ActionMsg` JSON body.
+//! addressing, the `ActionMsg` JSON body, timestamps, and the job API's requests and answers
+//! ([`ais::job`]).
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

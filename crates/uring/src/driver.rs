@@ -55,8 +55,8 @@ const WRITE: u64 = 1 << 61;
 /// `Send`); make it where it runs, e.g. inside `tokio::task::spawn_blocking`.
 ///
 /// Memory safety: every buffer, address and timespec an in-flight operation points to is
-/// owned by the driver (an [`Exchange`] or a [`FileWrite`] in its tables, a pending timer, or
-/// the slot [`Buffers`]) and is freed or reused only after that operation's completion has been
+/// owned by the driver (an `Exchange` or a `FileWrite` in its tables, a pending timer, or
+/// the slot `Buffers`) and is freed or reused only after that operation's completion has been
 /// reaped. When a run ends with operations in flight, they are cancelled and reaped before it
 /// returns (and again in `Drop`); should the ring fail while doing so, their memory is leaked
 /// rather than freed under the kernel.

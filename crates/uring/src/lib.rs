@@ -52,7 +52,7 @@
 //! sandbox), [`UringDriver::new`] returns [`UringError::Unavailable`], which says so and
 //! points to the tokio driver.
 //!
-//! `unsafe` is confined to [`ring`]'s `push` (an entry's memory must outlive the operation) and
+//! `unsafe` is confined to `ring`'s `push` (an entry's memory must outlive the operation) and
 //! `register_buffer` (registered memory must outlive the registration), and to their callers
 //! in the driver and in `buffers`, each with the invariant that makes it sound. `cargo xtask
 //! asan` runs the download tests — downloads dropped mid-flight under faults included — under

@@ -1,17 +1,21 @@
-//! AIStore's wire vocabulary: buckets, providers, namespaces, object addressing, `ActionMsg`.
+//! AIStore's wire vocabulary: buckets, providers, namespaces, object addressing, `ActionMsg`,
+//! the RFC 3339 [`Timestamp`]s it reports, and its [`job`] API.
 //!
 //! Names and values are those of AIStore's REST API (`api/apc` in the Go sources, `const.py`
 //! in the Python SDK).
 
 mod action;
 mod bucket;
+pub mod job;
 mod object;
 mod provider;
+mod timestamp;
 
 pub use action::ActionMsg;
 pub use bucket::{Bucket, Namespace};
 pub use object::{AddressError, ObjectAddress, encode_object_name};
 pub use provider::{Provider, UnknownProvider};
+pub use timestamp::{Timestamp, TimestampError};
 
 /// The API version prefix of every AIStore REST path.
 pub const API_PREFIX: &str = "/v1";

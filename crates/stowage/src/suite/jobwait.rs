@@ -1,4 +1,4 @@
-//! The jobwait family: scripted cluster jobs waited for through [`Job::wait`], with the time
+//! The jobwait family: scripted cluster jobs waited for through [`Job::wait`](stowage_tokio::Job::wait), with the time
 //! each wait took to notice that the job had really finished.
 //!
 //! Every job's steps last a fixed time on the cluster's clock, so the instant it really

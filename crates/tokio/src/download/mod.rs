@@ -2,7 +2,7 @@
 //! [`Transfer`] loop (one task per range request).
 //!
 //! A [`Downloader`] sends through one [`HyperTransport`] (its connection pool and its
-//! [`Timeouts`](crate::Timeouts): a body that stalls longer than the read timeout is a failure
+//! [`Timeouts`]: a body that stalls longer than the read timeout is a failure
 //! the machine retries) and takes the machine's own [`Config`], whose defaults are the tuned
 //! policy (8 workers, range retries, hedging); the io_uring driver takes the same `Config`.
 //!

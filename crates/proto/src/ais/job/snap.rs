@@ -7,10 +7,11 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
-use crate::{ParseError, Timestamp};
+use super::ParseError;
+use crate::ais::Timestamp;
 
 mod field {
-    crate::de::fields! {
+    crate::ais::job::de::fields! {
         id => "id", kind => "kind", bck => "bck", src_bck => "src-bck", dst_bck => "dst-bck",
         stats => "stats", aborted => "aborted", is_idle => "is_idle", abort_err => "abort-err",
         packed => "glob.id", objects => "loc-objs", bytes => "loc-bytes", out_objects => "out-objs",
@@ -18,17 +19,19 @@ mod field {
         provider => "provider", namespace => "namespace", uuid => "uuid",
     }
 
-    pub(crate) fn start_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<crate::Timestamp>, D::Error> {
-        crate::de::time(d, "start-time")
+    pub(crate) fn start_time<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<crate::ais::Timestamp>, D::Error> {
+        crate::ais::job::de::time(d, "start-time")
     }
 
-    pub(crate) fn end_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<crate::Timestamp>, D::Error> {
-        crate::de::time(d, "end-time")
+    pub(crate) fn end_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<crate::ais::Timestamp>, D::Error> {
+        crate::ais::job::de::time(d, "end-time")
     }
 
     /// A time as AIStore writes it: none is Go's zero time.
-    pub(crate) fn write_time<S: serde::Serializer>(t: &Option<crate::Timestamp>, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&t.unwrap_or(crate::Timestamp::GO_ZERO))
+    pub(crate) fn write_time<S: serde::Serializer>(t: &Option<crate::ais::Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&t.unwrap_or(crate::ais::Timestamp::GO_ZERO))
     }
 }
 
@@ -263,7 +266,7 @@ impl<'de> Visitor<'de> for SnapshotsVisitor {
             let snaps = map.next_value::<Option<Vec<JobSnap>>>().map_err(|error| {
                 de::Error::custom(format_args!(
                     "target {target:?}: {}",
-                    crate::de::without_position(&error.to_string())
+                    super::de::without_position(&error.to_string())
                 ))
             })?;
             let snaps = snaps.unwrap_or_default();

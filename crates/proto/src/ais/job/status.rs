@@ -2,10 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ParseError, Timestamp};
+use super::ParseError;
+use crate::ais::Timestamp;
 
 mod field {
-    crate::de::fields! { uuid => "uuid", err => "err", end_time => "end_time", aborted => "aborted" }
+    crate::ais::job::de::fields! { uuid => "uuid", err => "err", end_time => "end_time", aborted => "aborted" }
 }
 
 /// AIStore's job status (`nl.Status`, the SDK's `JobStatus`): `{"uuid","err","end_time","aborted"}`.

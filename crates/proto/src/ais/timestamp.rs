@@ -5,7 +5,7 @@ use std::fmt;
 
 /// A UTC time: whole seconds since the Unix epoch and a nanosecond fraction.
 ///
-/// Unlike a machine [`Instant`](stowage_proto::Instant) (a count since an epoch the driver
+/// Unlike a machine [`Instant`](crate::Instant) (a count since an epoch the driver
 /// picks), this is a calendar time reported by the cluster, such as a job's end time. It spans
 /// years 0 to 9999 and beyond both ways (Go's zero time, year 1, is
 /// [`Timestamp::GO_ZERO`]).

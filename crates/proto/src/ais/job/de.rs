@@ -6,7 +6,7 @@
 
 use serde::de::{Deserialize, Deserializer, Error};
 
-use crate::Timestamp;
+use crate::ais::Timestamp;
 
 /// `T` from `deserializer`, `null` meaning `T::default()`; an error names `field`.
 pub(crate) fn named<'de, D, T>(deserializer: D, field: &str) -> Result<T, D::Error>
@@ -53,7 +53,7 @@ macro_rules! fields {
                 D: serde::Deserializer<'de>,
                 T: serde::Deserialize<'de> + Default,
             {
-                crate::de::named(deserializer, $json)
+                crate::ais::job::de::named(deserializer, $json)
             }
         )*
     };

@@ -1,7 +1,8 @@
-//! Parsing the cluster's answers: lenient where the reference is, typed errors naming what
+//! Parsing the job API's answers: lenient where the reference is, typed errors naming what
 //! was wrong for everything else. Hostile bodies are test cases.
 
-use stowage_jobwait::{Body, JobStatus, Snapshots, Timestamp};
+use stowage_proto::ais::Timestamp;
+use stowage_proto::ais::job::{Body, JobStatus, Snapshots};
 
 fn snapshots_error(body: &str) -> String {
     let Err(error) = Snapshots::parse(body.as_bytes()) else { panic!("{body:.100} parsed") };
@@ -106,14 +107,4 @@ fn large_bodies_parse_in_one_pass() {
     let snaps = Snapshots::parse(body.as_bytes()).unwrap();
     assert_eq!(snaps.len(), 4_000);
     assert!(snaps.all_idle());
-}
-
-#[test]
-fn error_bodies_are_quoted_at_most_512_bytes() {
-    use stowage_jobwait::{JobError, response_body};
-    let long = format!(r#"{{"message":"{}"}}"#, "é".repeat(1_000));
-    let response = http::Response::builder().status(500).body(bytes::Bytes::from(long)).unwrap();
-    let Err(JobError::Status { status, message }) = response_body(&response) else { panic!() };
-    assert_eq!(status.as_u16(), 500);
-    assert!(message.len() <= 512 + '…'.len_utf8() && message.ends_with('…'));
 }
