@@ -150,6 +150,14 @@ impl Smap {
     pub fn nodes(&self) -> impl Iterator<Item = &Snode> {
         self.targets.nodes().chain(self.proxies.nodes())
     }
+
+    /// The host and port of every node's public URL (`public_net.direct_url`), where a proxy
+    /// redirects clients: what a client trusts with its credentials
+    /// ([`RedirectPolicy::trusting`](crate::redirect::RedirectPolicy::trusting)). URLs that do
+    /// not parse are skipped.
+    pub fn public_authorities(&self) -> impl Iterator<Item = http::uri::Authority> + '_ {
+        self.nodes().filter_map(|node| node.public_net.url.parse::<http::Uri>().ok()?.authority().cloned())
+    }
 }
 
 /// `version`: a decimal string on the wire (Go's `,string`), a JSON integer accepted too.
@@ -245,6 +253,15 @@ mod tests {
         let smap = smap_with(r#","ext":{"a":[1,2]},"creation_time":"2025-01-01","uuid":"U""#).unwrap();
         assert_eq!((smap.uuid.as_str(), smap.creation_time.as_str()), ("U", "2025-01-01"));
         assert_eq!(Smap::parse(&smap.to_json()), Ok(smap));
+    }
+
+    #[test]
+    fn public_authorities_are_the_nodes_direct_urls() {
+        let mut smap = Smap::new(Snode::proxy("p1", NetInfo::new("http", "10.0.0.1", 8080)));
+        smap.targets.insert(Snode::target("t1", NetInfo::new("https", "::1", 8081)));
+        smap.targets.insert(Snode::target("t2", NetInfo { url: "not a url".into(), ..NetInfo::default() }));
+        let authorities: Vec<String> = smap.public_authorities().map(|a| a.to_string()).collect();
+        assert_eq!(authorities, ["[::1]:8081", "10.0.0.1:8080"]);
     }
 
     #[test]
