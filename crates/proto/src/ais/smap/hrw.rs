@@ -11,7 +11,10 @@
 //! - a target's `id_digest` is the same hash of its `daemon_id` ([`node_digest`]);
 //! - the owner is the target, not in maintenance or decommissioned, with the greatest
 //!   [`xoshiro256_hash`]`(id_digest ^ digest)`; on a tie the first such target in the map's
-//!   order wins (the SDK keeps the first maximum, `cs > max_hash`).
+//!   order wins (the SDK keeps the first maximum, `cs > max_hash`; aisnode keeps the last, `>=`,
+//!   in Go's random map order, so only the SDK's rule is reproducible. The mixing is a bijection
+//!   of `u64`, so weights tie only when two targets share an `id_digest`, which no map aisnode
+//!   builds has).
 
 use xxhash_rust::xxh64::{Xxh64, xxh64};
 
