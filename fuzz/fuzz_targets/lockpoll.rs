@@ -7,7 +7,8 @@
 //!   any other is refused;
 //! - the poller never schedules a wake-up past `first poll + max_cold_wait`, and its sleeps
 //!   add up to at most `max_cold_wait`;
-//! - a cold GET makes at most `max_attempts` attempts (at least one);
+//! - a cold GET makes at most `max_attempts` attempts (at least one), and none after a redirect
+//!   the driver could not follow;
 //! - after `Done`, nothing is emitted, no timer is set and every input is refused;
 //! - `Bounds::for_size` and `Schedule` keep their documented ranges.
 #![no_main]
@@ -173,7 +174,8 @@ impl Retry {
 /// What each kind of machine additionally checks as it runs.
 trait Watch<T> {
     fn sent(&mut self, now: Instant, transmit: &Transmit);
-    fn accepted(&mut self, now: Instant, transmit: &Transmit);
+    /// The completion of `transmit` was accepted; `failure` is its transport error, if any.
+    fn accepted(&mut self, now: Instant, transmit: &Transmit, failure: Option<TransportError>);
     fn timer(&mut self, now: Instant, until: Instant);
     fn done(&mut self, outcome: &T);
 }
@@ -202,7 +204,7 @@ impl Watch<Outcome> for PollerWatch {
         }
     }
 
-    fn accepted(&mut self, now: Instant, transmit: &Transmit) {
+    fn accepted(&mut self, now: Instant, transmit: &Transmit, _: Option<TransportError>) {
         if transmit.request.method() == http::Method::HEAD {
             self.start = Some(now);
         }
@@ -224,11 +226,14 @@ impl Watch<Outcome> for PollerWatch {
     }
 }
 
-/// The cold GET's watch: at most `max_attempts` attempts, and the response is the last one's.
+/// The cold GET's watch: at most `max_attempts` attempts, none after a redirect that could not
+/// be followed, and the response is the last one's.
 struct ColdGetWatch {
     original: (http::Method, http::Uri),
     max_attempts: u32,
     attempts: Vec<RequestId>,
+    /// The redirect error an attempt failed with, if one did.
+    redirected: Option<TransportError>,
 }
 
 impl Watch<ColdGetOutcome> for ColdGetWatch {
@@ -237,10 +242,15 @@ impl Watch<ColdGetOutcome> for ColdGetWatch {
         if (request.method(), request.uri()) == (&self.original.0, &self.original.1) {
             self.attempts.push(transmit.id);
             assert!(self.attempts.len() <= self.max_attempts.max(1) as usize, "attempt {} > max", self.attempts.len());
+            assert_eq!(self.redirected, None, "an attempt after a redirect that could not be followed");
         }
     }
 
-    fn accepted(&mut self, _: Instant, _: &Transmit) {}
+    fn accepted(&mut self, _: Instant, transmit: &Transmit, failure: Option<TransportError>) {
+        if self.attempts.last() == Some(&transmit.id) {
+            self.redirected = failure.filter(|e| e.is_redirect());
+        }
+    }
 
     fn timer(&mut self, _: Instant, _: Instant) {}
 
@@ -250,7 +260,10 @@ impl Watch<ColdGetOutcome> for ColdGetWatch {
                 assert_eq!(Some(id), self.attempts.last());
                 report
             }
-            ColdGetOutcome::Failed { report, .. } => report,
+            ColdGetOutcome::Failed { error, report } => {
+                assert!(self.redirected.is_none_or(|redirected| redirected == *error));
+                report
+            }
         };
         assert_eq!(report.attempts as usize, self.attempts.len());
         assert!(report.lock_waits.len() < self.attempts.len().max(1));
@@ -314,12 +327,13 @@ where
 
     /// Feeds a completion with `id`: accepted exactly when it is the outstanding request's.
     fn complete(&mut self, id: RequestId, reply: &Reply) {
+        let failure = reply.result().err();
         let result = self.machine.handle_input(self.now, Completion { id, result: reply.result() });
         match self.outstanding.take_if(|t| t.id == id) {
             Some(t) => {
                 assert_eq!(result, Ok(()), "the outstanding request's completion was refused");
                 self.latest = self.latest.max(self.now);
-                self.watch.accepted(self.latest, &t);
+                self.watch.accepted(self.latest, &t, failure);
             }
             None if self.done => assert_eq!(result, Err(InputError::Finished)),
             None => assert_eq!(result, Err(InputError::UnexpectedCompletion(id))),
@@ -392,6 +406,7 @@ fuzz_target!(|case: Case| {
                 original: (method, request.uri().clone()),
                 max_attempts: retry.max_attempts,
                 attempts: Vec::new(),
+                redirected: None,
             };
             Driver::run(ColdGet::new(request, ColdGetConfig { retry, lock }, case.seed), watch, start, &case.events);
         }

@@ -296,6 +296,11 @@ fn a_poll_that_shows_the_job_done_wins_over_the_deadline() {
 fn a_transport_error_ends_the_wait() {
     let r = run(by_kind(KIND), vec![busy(), Answer::Fail(TransportError::Reset)], secs(0.01));
     assert!(matches!(r.outcome.result, Err(JobError::Transport(TransportError::Reset))));
+    // Every kind, a redirect that could not be followed among them.
+    for error in TransportError::ALL {
+        let r = run(by_kind(KIND), vec![busy(), Answer::Fail(error)], secs(0.01));
+        assert!(matches!(r.outcome.result, Err(JobError::Transport(e)) if e == error), "{error}");
+    }
 }
 
 #[test]

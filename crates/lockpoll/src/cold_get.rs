@@ -89,7 +89,7 @@ pub enum ColdGetOutcome {
         /// What happened on the way.
         report: Report,
     },
-    /// Every attempt failed below HTTP.
+    /// Every attempt failed below HTTP (or one was a redirect that could not be followed).
     Failed {
         /// The last attempt's error.
         error: TransportError,
@@ -104,7 +104,8 @@ pub enum ColdGetOutcome {
 /// was a **read timeout** of a **GET** of an **object in a remote bucket** — runs a
 /// [`LockPoller`] for the object, then sleeps the network backoff, then tries again. Any other
 /// request (non-GET, non-object URL, `ais` bucket) or error (connect failure, reset) is retried
-/// without polling.
+/// without polling, except a redirect the driver could not follow
+/// ([`TransportError::Redirect`]), which ends it at once: the server would answer it again.
 ///
 /// Invariants: at most one request outstanding; at most `max_attempts` attempts; at most one
 /// lock wait per failed attempt and none after the last; nothing emitted after
@@ -200,7 +201,8 @@ impl ColdGet {
     }
 
     fn on_failure(&mut self, now: Instant, error: TransportError) {
-        if self.report.attempts >= self.conf.retry.max_attempts.max(1) {
+        // A redirect that could not be followed is the server's answer: asking again gets it again.
+        if self.report.attempts >= self.conf.retry.max_attempts.max(1) || error.is_redirect() {
             return self.finish(|report| ColdGetOutcome::Failed { error, report });
         }
         match &self.target {

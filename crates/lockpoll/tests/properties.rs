@@ -312,7 +312,7 @@ proptest! {
 
     /// A cold GET makes at most `max_attempts` attempts (at least one), waits on the lock only
     /// after an eligible read timeout that is not the last attempt, backs off as configured,
-    /// and ends with the last attempt's answer.
+    /// never retries a redirect it could not follow, and ends with the last attempt's answer.
     #[test]
     fn cold_get_obeys_the_spec(
         original in original_request(),
@@ -378,11 +378,16 @@ proptest! {
             }
             ColdGetOutcome::Failed { error, report } => {
                 prop_assert_eq!(Err(*error), *answered.last().unwrap());
-                prop_assert_eq!(attempt_at.len(), max);
+                // Out of attempts, or a redirect that could not be followed: never retried.
+                prop_assert!(attempt_at.len() == max || error.is_redirect(), "gave up after {} of {max}", attempt_at.len());
                 report
             }
         };
         prop_assert!(answered[..answered.len() - 1].iter().all(Result::is_err), "went on after a response");
+        prop_assert!(
+            !answered[..answered.len() - 1].iter().any(|a| a.is_err_and(TransportError::is_redirect)),
+            "went on after a redirect it could not follow"
+        );
         prop_assert_eq!(report.attempts as usize, attempt_at.len());
         prop_assert_eq!(report.lock_waits.len(), waits);
         prop_assert_eq!(report.ineligible.is_none(), eligible);

@@ -3,6 +3,8 @@
 use bytes::Bytes;
 use std::fmt;
 
+use crate::redirect::RedirectError;
+
 /// Identifies one request a machine emitted, so its completion can be matched to it.
 ///
 /// Ids are unique within one machine instance and increase in emission order.
@@ -111,11 +113,15 @@ pub enum TransportError {
     /// Anything else the driver could not classify.
     #[error("transport error")]
     Other,
+    /// The server answered with a redirect the driver could not follow (see
+    /// [`crate::redirect`]). Asking again gets the same answer: machines do not retry it.
+    #[error("redirect not followed: {0}")]
+    Redirect(RedirectError),
 }
 
 impl TransportError {
-    /// Every kind, for tests and fuzzers that pick one.
-    pub const ALL: [TransportError; 7] = [
+    /// Every kind (each redirect error among them), for tests and fuzzers that pick one.
+    pub const ALL: [TransportError; 13] = [
         TransportError::ConnectTimeout,
         TransportError::ConnectRefused,
         TransportError::ReadTimeout,
@@ -123,12 +129,24 @@ impl TransportError {
         TransportError::Closed,
         TransportError::Protocol,
         TransportError::Other,
+        TransportError::Redirect(RedirectError::MissingLocation),
+        TransportError::Redirect(RedirectError::InvalidLocation),
+        TransportError::Redirect(RedirectError::UnsupportedScheme),
+        TransportError::Redirect(RedirectError::NotAbsolute),
+        TransportError::Redirect(RedirectError::Loop),
+        TransportError::Redirect(RedirectError::TooManyHops),
     ];
 
     /// Whether the failure happened before a connection was established (the request never
     /// reached the server).
     pub const fn is_connect(self) -> bool {
         matches!(self, TransportError::ConnectTimeout | TransportError::ConnectRefused)
+    }
+
+    /// Whether the failure is a redirect that could not be followed: an answer, not bad luck
+    /// on the network, so trying again gets it again.
+    pub const fn is_redirect(self) -> bool {
+        matches!(self, TransportError::Redirect(_))
     }
 }
 
@@ -148,6 +166,18 @@ pub enum InputError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn all_holds_every_kind_once() {
+        let redirects = TransportError::ALL.iter().filter(|e| e.is_redirect()).count();
+        assert_eq!(redirects, RedirectError::ALL.len());
+        let distinct: std::collections::HashSet<_> = TransportError::ALL.iter().collect();
+        assert_eq!(distinct.len(), TransportError::ALL.len());
+        assert_eq!(
+            TransportError::Redirect(RedirectError::Loop).to_string(),
+            "redirect not followed: a redirect loop: the Location was already requested with the same method"
+        );
+    }
 
     #[test]
     fn completion_bodies_copy_the_head_and_share_the_bytes() {

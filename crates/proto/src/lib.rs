@@ -17,8 +17,10 @@
 //! whole response — or a [`TransportError`] as data).
 //!
 //! The [`ais`] module holds AIStore's wire vocabulary: buckets, providers, namespaces, object
-//! addressing, the `ActionMsg` JSON body, timestamps, and the job API's requests and answers
-//! ([`ais::job`]).
+//! addressing, the `ActionMsg` JSON body, timestamps, the job API's requests and answers
+//! ([`ais::job`]), and the cluster map with its placement of objects on targets. The
+//! [`redirect`] module holds the rules for following HTTP redirects (an AIStore proxy
+//! redirects every object request to its target), for both drivers.
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -29,6 +31,7 @@ mod exchange;
 mod jitter;
 mod limits;
 mod machine;
+pub mod redirect;
 mod time;
 
 pub use backoff::Backoff;

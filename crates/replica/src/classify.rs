@@ -18,7 +18,8 @@ pub enum Verdict {
 }
 
 /// Which answers are retryable: a parameter of the write, with the three presets of the
-/// reference systems. Transport errors are retryable under every preset; 2xx is success.
+/// reference systems. Transport errors are retryable under every preset, except a redirect the
+/// driver could not follow (the service would answer it again: permanent); 2xx is success.
 ///
 /// | preset | retryable | everything else |
 /// |---|---|---|
@@ -54,9 +55,10 @@ impl Classifier {
         if retryable { Verdict::Retryable } else { Verdict::Permanent }
     }
 
-    /// The verdict on a failure below HTTP: retryable under every preset.
-    pub fn transport(self, _error: TransportError) -> Verdict {
-        Verdict::Retryable
+    /// The verdict on a failure below HTTP: retryable under every preset, but a redirect that
+    /// could not be followed, which is permanent.
+    pub fn transport(self, error: TransportError) -> Verdict {
+        if error.is_redirect() { Verdict::Permanent } else { Verdict::Retryable }
     }
 
     /// The preset's name: `go-2024`, `seed-2016`, `python-3.2.1`.

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use http::StatusCode;
+use stowage_proto::redirect::RedirectError;
 use stowage_proto::{Completion, InputError, Instant, Machine, Output, TransportError};
 use stowage_replica::{
     Answer as Last, Block, BlockHash, BlockWrite, Classifier, GiveUp, RetryPolicy, Service, ServiceKind, Verdict,
@@ -267,7 +268,10 @@ fn classifier_presets_match_the_spec_table() {
     assert_eq!(retryable(Classifier::Python321), python);
     for c in Classifier::ALL {
         assert_eq!(c.status(StatusCode::CREATED), Verdict::Stored);
-        assert_eq!(c.transport(TransportError::Reset), Verdict::Retryable);
+        for error in TransportError::ALL {
+            let expected = if error.is_redirect() { Verdict::Permanent } else { Verdict::Retryable };
+            assert_eq!(c.transport(error), expected, "{c} {error}");
+        }
     }
     assert_eq!(Classifier::default(), Classifier::Go2024);
 }
@@ -288,6 +292,22 @@ fn permanent_failures_are_not_retried_in_later_passes() {
         trace.outcome,
         WriteOutcome::Failed { wanted: 3, got: 1, reason: GiveUp::PassesExhausted, passes: 3, .. }
     ));
+}
+
+#[test]
+fn a_redirect_that_could_not_be_followed_is_not_retried_in_later_passes() {
+    let redirect = TransportError::Redirect(RedirectError::TooManyHops);
+    let cfg = WriteConfig { policy: RetryPolicy::go(secs(1)), ..config(3) };
+    let trace = run(write(&disks(3), cfg), Order::Fifo, |j, _| match j {
+        0 => Err(redirect),
+        1 => status(503),
+        _ => stored(),
+    });
+    assert_eq!(trace.pass(1), [0, 2, 1]);
+    assert_eq!(trace.pass(2), [1], "service 0 is not asked again");
+    let last: BTreeMap<usize, (Last, u32)> =
+        trace.outcome.per_service().iter().map(|s| (index_of_uuid(&s.uuid), (s.last, s.attempts))).collect();
+    assert_eq!(last[&0], (Last::Transport(redirect), 1));
 }
 
 #[test]

@@ -108,13 +108,23 @@ fn header_u64(value: Option<&HeaderValue>) -> Option<u64> {
     digits(value?.as_bytes())
 }
 
-/// The response of an attempt, or why the attempt failed in a way worth retrying: a transport
-/// failure, a 5xx or a 429.
-fn answered(result: &Result<http::Response<()>, TransportError>) -> Result<&http::Response<()>, Failure> {
-    let response = result.as_ref().map_err(|error| Failure::Transport(*error))?;
+/// The response of an attempt at `range` (`None`: the HEAD), or the verdict without one: retry
+/// after a transport failure, a 5xx or a 429; give up on a redirect the driver could not
+/// follow (asking again gets it again).
+fn answered<T>(
+    result: &Result<http::Response<()>, TransportError>,
+    range: Option<ByteRange>,
+) -> Result<&http::Response<()>, Verdict<T>> {
+    let response = match result {
+        Ok(response) => response,
+        Err(TransportError::Redirect(error)) => {
+            return Err(Verdict::Fatal(DownloadError::Redirect { range, error: *error }));
+        }
+        Err(error) => return Err(Verdict::Retry(Failure::Transport(*error))),
+    };
     let status = response.status();
     if retryable(status) {
-        return Err(Failure::Status(status.as_u16()));
+        return Err(Verdict::Retry(Failure::Status(status.as_u16())));
     }
     Ok(response)
 }
@@ -128,9 +138,9 @@ pub(crate) struct Head {
 
 /// Checks a HEAD answer.
 pub(crate) fn head(result: &Result<http::Response<()>, TransportError>, identity: &mut Identity) -> Verdict<Head> {
-    let response = match answered(result) {
+    let response = match answered(result, None) {
         Ok(response) => response,
-        Err(retry) => return Verdict::Retry(retry),
+        Err(verdict) => return verdict,
     };
     let status = response.status();
     if status != StatusCode::OK {
@@ -165,9 +175,9 @@ pub(crate) fn probe(
     asked: ByteRange,
     identity: &mut Identity,
 ) -> Verdict<Probed> {
-    let response = match answered(result) {
+    let response = match answered(result, Some(asked)) {
         Ok(response) => response,
-        Err(retry) => return Verdict::Retry(retry),
+        Err(verdict) => return verdict,
     };
     let headers = RangeHeaders::scan(response.headers());
     let probed = match response.status() {
@@ -227,9 +237,9 @@ pub(crate) fn range(
     usual: &Usual,
     identity: &mut Identity,
 ) -> Verdict<()> {
-    let response = match answered(result) {
+    let response = match answered(result, Some(range)) {
         Ok(response) => response,
-        Err(retry) => return Verdict::Retry(retry),
+        Err(verdict) => return verdict,
     };
     let status = response.status();
     if status == StatusCode::OK {

@@ -1,6 +1,7 @@
 //! Why a download failed, and why a single attempt did.
 
 use stowage_proto::TransportError;
+use stowage_proto::redirect::RedirectError;
 
 use crate::ByteRange;
 
@@ -97,6 +98,15 @@ pub enum DownloadError {
         attempts: u32,
         /// The last attempt's failure.
         last: Failure,
+    },
+    /// A request (the HEAD, with `range` `None`) was redirected in a way the driver could not
+    /// follow: not retried, since the server would answer the same again.
+    #[error("{} was redirected and the redirect could not be followed: {error}", what(.range))]
+    Redirect {
+        /// The range, or `None` for the HEAD.
+        range: Option<ByteRange>,
+        /// Why the redirect was not followed.
+        error: RedirectError,
     },
     /// The download was cancelled by its consumer.
     #[error("the download was cancelled")]

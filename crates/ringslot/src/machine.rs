@@ -172,9 +172,9 @@ pub enum Rejected {
 /// refilled only after the consumer releases it; in [whole-object mode](Mode::WholeObject)
 /// each range lands at its own offset, in any order. Every response head is checked (206, the
 /// exact `Content-Range`, the length, the object's identity); retryable failures (5xx, 429,
-/// transport errors, stalls) are retried per range with backoff, up to
-/// [`RetryPolicy::max_attempts`], without touching other ranges; anything else ends the
-/// download. Optionally the head-of-line range is [hedged](Hedge).
+/// transport errors but a redirect the driver could not follow, stalls) are retried per range
+/// with backoff, up to [`RetryPolicy::max_attempts`], without touching other ranges; anything
+/// else ends the download. Optionally the head-of-line range is [hedged](Hedge).
 ///
 /// The machine never sees a byte of a body: it names the slot and the range, and the driver
 /// reports how many bytes arrived.
@@ -677,6 +677,9 @@ impl RingSlot {
         }
         if received < range.len() {
             return match error {
+                Some(TransportError::Redirect(error)) => {
+                    self.finish(Err(DownloadError::Redirect { range: Some(range), error }))
+                }
                 Some(error) => self.fail(now, position, range, Failure::Transport(error)),
                 None => self.finish(Err(DownloadError::ShortBody { range, received })),
             };

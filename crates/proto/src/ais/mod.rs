@@ -1,5 +1,6 @@
 //! AIStore's wire vocabulary: buckets, providers, namespaces, object addressing, `ActionMsg`,
-//! the RFC 3339 [`Timestamp`]s it reports, and its [`job`] API.
+//! the RFC 3339 [`Timestamp`]s it reports, its [`job`] API, and the cluster map with its
+//! placement of objects on targets ([`smap`]).
 //!
 //! Names and values are those of AIStore's REST API (`api/apc` in the Go sources, `const.py`
 //! in the Python SDK).
@@ -9,6 +10,7 @@ mod bucket;
 pub mod job;
 mod object;
 mod provider;
+pub mod smap;
 mod timestamp;
 
 pub use action::ActionMsg;
@@ -16,6 +18,9 @@ pub use bucket::{Bucket, Namespace};
 pub use object::{AddressError, ObjectAddress, encode_object_name};
 pub use provider::{Provider, UnknownProvider};
 pub use timestamp::{Timestamp, TimestampError};
+pub use smap::{
+    NetInfo, NodeFlags, NodeMap, PlacementError, Smap, SmapError, Snode, node_digest, object_uname, xoshiro256_hash,
+};
 
 /// The API version prefix of every AIStore REST path.
 pub const API_PREFIX: &str = "/v1";
