@@ -57,12 +57,16 @@
 
 mod body;
 mod conn;
+mod daemon;
 mod faults;
 mod generate;
 mod jobs;
 pub mod keep;
+mod node;
+mod node_faults;
 mod objects;
 mod range;
+mod redirect;
 mod router;
 mod scenario;
 mod server;
@@ -70,13 +74,17 @@ mod shaping;
 mod state;
 mod stats;
 mod store;
+mod topology;
 
 pub use faults::{Fault, FaultRule, InvalidFault};
 pub use generate::Generator;
 pub use jobs::{JobScript, JobStep, Jobs, Span, TargetScript, USER_ABORT};
+pub use node::SHUTDOWN_GRACE;
+pub use node_faults::{NodeEvent, NodeFault};
 pub use objects::MAX_PUT_BYTES;
-pub use scenario::{BucketSpec, ClusterConfig, MAX_GENERATED_SIZE, ObjectSpec, ScenarioError};
-pub use server::{Cluster, ClusterError, SHUTDOWN_GRACE};
+pub use scenario::{BucketSpec, ClusterConfig, MAX_GENERATED_SIZE, MAX_TARGETS, ObjectSpec, ScenarioError};
+pub use server::{Cluster, ClusterError};
 pub use shaping::{InvalidLink, Link, RangeFault, RangeFaultRule};
 pub use stats::Stats;
 pub use store::DEFAULT_COLD_GET_LOCK;
+pub use topology::{NodeError, NodeInfo, PROXY_ID};

@@ -1,0 +1,285 @@
+//! The nodes of a multi-node cluster and the cluster map that places objects on them.
+//!
+//! A multi-node cluster is one proxy (id [`PROXY_ID`]) and N targets (ids `t1`…`tN`), each on
+//! its own port. The cluster map (AIStore's *smap*) names them with their URLs and flags and
+//! has a version; a target put in maintenance is flagged, the version bumps, and placement
+//! skips it, so its objects belong to the next target of their HRW order.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use stowage_proto::ais::ObjectAddress;
+
+use crate::node::Role;
+
+/// The daemon id of the proxy.
+pub const PROXY_ID: &str = "p1";
+
+/// The daemon id of target `index` (from 0): `t1`, `t2`, ….
+pub(crate) fn target_id(index: usize) -> String {
+    format!("t{}", index + 1)
+}
+
+/// A node of a multi-node cluster, as [`Cluster::targets`](crate::Cluster::targets) and
+/// [`Cluster::proxy`](crate::Cluster::proxy) describe it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeInfo {
+    /// Its daemon id in the cluster map.
+    pub id: String,
+    /// The address it listens on (kept across restarts).
+    pub addr: SocketAddr,
+}
+
+impl NodeInfo {
+    /// Its URL, `http://ip:port` (the map's `direct_url`).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+/// Why a per-node operation cannot be done.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// No node has this id.
+    #[error("no node {id:?} in this cluster ({known})")]
+    Unknown {
+        /// The id asked for.
+        id: String,
+        /// What the nodes are.
+        known: String,
+    },
+    /// The operation is for targets, and this is the proxy.
+    #[error("{id} is the proxy: only targets go down, restart or go into maintenance")]
+    NotATarget {
+        /// The proxy's id.
+        id: String,
+    },
+    /// A restarted target could not listen on its port again.
+    #[error("cannot listen on {addr} again: {source}")]
+    Bind {
+        /// Its address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The cluster is shutting down: nothing restarts.
+    #[error("the cluster is shutting down")]
+    ShuttingDown,
+}
+
+/// Resolves a daemon id in a cluster of `targets` targets (0: the single node, which has no
+/// named nodes).
+pub(crate) fn resolve(id: &str, targets: usize) -> Result<Role, NodeError> {
+    if targets > 0 && id == PROXY_ID {
+        return Ok(Role::Proxy);
+    }
+    let digits = id.strip_prefix('t').filter(|n| !n.starts_with('0') && n.bytes().all(|b| b.is_ascii_digit()));
+    let index = digits.and_then(|n| n.parse::<usize>().ok());
+    match index {
+        Some(n) if (1..=targets).contains(&n) => Ok(Role::Target(n - 1)),
+        _ => {
+            let known = match targets {
+                0 => "a single-node cluster has no named nodes; set `targets`".to_owned(),
+                1 => format!("its nodes are {PROXY_ID} and t1"),
+                n => format!("its nodes are {PROXY_ID} and t1..t{n}"),
+            };
+            Err(NodeError::Unknown { id: id.to_owned(), known })
+        }
+    }
+}
+
+/// Resolves the id of a target.
+pub(crate) fn resolve_target(id: &str, targets: usize) -> Result<usize, NodeError> {
+    match resolve(id, targets)? {
+        Role::Target(index) => Ok(index),
+        Role::Proxy | Role::Single => Err(NodeError::NotATarget { id: id.to_owned() }),
+    }
+}
+
+/// The live state of one node: how slow it is and how many requests it got.
+#[derive(Debug)]
+struct Node {
+    info: NodeInfo,
+    /// Every request waits this long before it is handled, in nanoseconds.
+    first_byte: AtomicU64,
+    /// Requests received.
+    requests: AtomicU64,
+}
+
+impl Node {
+    fn new(id: String, addr: SocketAddr) -> Self {
+        Node { info: NodeInfo { id, addr }, first_byte: AtomicU64::new(0), requests: AtomicU64::new(0) }
+    }
+}
+
+/// No target can hold objects: all are in maintenance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("no target is available: all {targets} are in maintenance")]
+pub(crate) struct NoTarget {
+    targets: usize,
+}
+
+/// The proxy, the targets and the cluster map of a multi-node cluster.
+#[derive(Debug)]
+pub(crate) struct Topology {
+    proxy: Node,
+    targets: Vec<Node>,
+    map: Mutex<Map>,
+}
+
+/// The cluster map's mutable part.
+#[derive(Debug)]
+struct Map {
+    version: u64,
+    /// Per target: in maintenance.
+    maintenance: Vec<bool>,
+}
+
+impl Topology {
+    /// The nodes listening on these addresses; map version 1, no target in maintenance.
+    pub(crate) fn new(proxy: SocketAddr, targets: &[SocketAddr]) -> Self {
+        let nodes = targets.iter().enumerate().map(|(i, addr)| Node::new(target_id(i), *addr)).collect();
+        let map = Map { version: 1, maintenance: vec![false; targets.len()] };
+        Topology { proxy: Node::new(PROXY_ID.to_owned(), proxy), targets: nodes, map: Mutex::new(map) }
+    }
+
+    fn node(&self, role: Role) -> Option<&Node> {
+        match role {
+            Role::Single => None,
+            Role::Proxy => Some(&self.proxy),
+            Role::Target(index) => self.targets.get(index),
+        }
+    }
+
+    /// The number of targets.
+    pub(crate) fn target_count(&self) -> usize {
+        self.targets.len()
+    }
+
+    /// The proxy.
+    pub(crate) fn proxy(&self) -> &NodeInfo {
+        &self.proxy.info
+    }
+
+    /// The targets, in order.
+    pub(crate) fn targets(&self) -> impl Iterator<Item = &NodeInfo> {
+        self.targets.iter().map(|node| &node.info)
+    }
+
+    /// Target `index`, if there is one.
+    pub(crate) fn target(&self, index: usize) -> Option<&NodeInfo> {
+        self.targets.get(index).map(|node| &node.info)
+    }
+
+    /// Counts a request received by `role`.
+    pub(crate) fn count(&self, role: Role) {
+        if let Some(node) = self.node(role) {
+            node.requests.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The requests received by the proxy and by each target.
+    pub(crate) fn requests(&self) -> (u64, Vec<u64>) {
+        let get = |node: &Node| node.requests.load(Ordering::Relaxed);
+        (get(&self.proxy), self.targets.iter().map(get).collect())
+    }
+
+    /// How long every request to `role` waits before it is handled.
+    pub(crate) fn first_byte(&self, role: Role) -> Duration {
+        self.node(role).map_or(Duration::ZERO, |node| Duration::from_nanos(node.first_byte.load(Ordering::Relaxed)))
+    }
+
+    /// Sets how long every request to `role` waits before it is handled.
+    pub(crate) fn set_first_byte(&self, role: Role, delay: Duration) {
+        if let Some(node) = self.node(role) {
+            let nanos = u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX);
+            node.first_byte.store(nanos, Ordering::Relaxed);
+        }
+    }
+
+    /// Puts target `index` in maintenance (`on`) or takes it out; the map's version bumps if
+    /// that changed anything. Returns the version.
+    pub(crate) fn set_maintenance(&self, index: usize, on: bool) -> u64 {
+        let mut map = self.map();
+        if let Some(flag) = map.maintenance.get_mut(index)
+            && *flag != on
+        {
+            *flag = on;
+            map.version += 1;
+        }
+        map.version
+    }
+
+    /// The map's version.
+    pub(crate) fn version(&self) -> u64 {
+        self.map().version
+    }
+
+    /// The index of the target that owns `address` under the current map.
+    pub(crate) fn owner(&self, address: &ObjectAddress) -> Result<usize, NoTarget> {
+        // Interim placement until the cluster map's HRW lands in stowage-proto.
+        let map = self.map();
+        let key = format!("{:?}/{}", address.bucket(), address.object());
+        let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        let available: Vec<usize> = (0..self.targets.len()).filter(|i| !map.maintenance[*i]).collect();
+        if available.is_empty() {
+            return Err(NoTarget { targets: self.targets.len() });
+        }
+        Ok(available[(hash % available.len() as u64) as usize])
+    }
+
+    /// The cluster map as AIStore's `GET /v1/daemon?what=smap` answers it.
+    pub(crate) fn smap_json(&self) -> Vec<u8> {
+        let map = self.map();
+        let snode = |node: &Node, kind: &str, flags: u64| {
+            let net = serde_json::json!({
+                "node_hostname": node.info.addr.ip().to_string(),
+                "daemon_port": node.info.addr.port().to_string(),
+                "direct_url": node.info.url(),
+            });
+            serde_json::json!({
+                "daemon_id": node.info.id, "daemon_type": kind, "public_net": net,
+                "intra_control_net": net, "intra_data_net": net, "flags": flags, "id_digest": 0,
+            })
+        };
+        let tmap: serde_json::Map<String, serde_json::Value> = self
+            .targets
+            .iter()
+            .zip(&map.maintenance)
+            .map(|(node, m)| (node.info.id.clone(), snode(node, "target", if *m { 4 } else { 0 })))
+            .collect();
+        let proxy = snode(&self.proxy, "proxy", 0);
+        let body = serde_json::json!({
+            "tmap": tmap, "pmap": {PROXY_ID: proxy.clone()}, "proxy_si": proxy, "version": map.version,
+            "uuid": "stowage", "creation_time": "",
+        });
+        body.to_string().into_bytes()
+    }
+
+    fn map(&self) -> MutexGuard<'_, Map> {
+        // Every update under the lock is a single store.
+        self.map.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_resolve() {
+        assert_eq!(resolve("p1", 3).unwrap(), Role::Proxy);
+        assert_eq!(resolve("t1", 3).unwrap(), Role::Target(0));
+        assert_eq!(resolve("t3", 3).unwrap(), Role::Target(2));
+        for bad in ["t0", "t4", "t01", "t", "x1", "", "T1", "t+1"] {
+            assert!(matches!(resolve(bad, 3), Err(NodeError::Unknown { .. })), "{bad}");
+        }
+        assert!(matches!(resolve("p1", 0), Err(NodeError::Unknown { .. })));
+        assert!(matches!(resolve_target("p1", 2), Err(NodeError::NotATarget { .. })));
+        assert_eq!(resolve_target("t2", 2).unwrap(), 1);
+        let message = resolve("t9", 2).unwrap_err().to_string();
+        assert!(message.contains("p1 and t1..t2"), "{message}");
+    }
+}
