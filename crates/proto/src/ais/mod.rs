@@ -1,4 +1,5 @@
-//! AIStore's wire vocabulary: buckets, providers, namespaces, object addressing, `ActionMsg`.
+//! AIStore's wire vocabulary: buckets, providers, namespaces, object addressing, `ActionMsg`,
+//! and the cluster map with its placement of objects on targets ([`smap`]).
 //!
 //! Names and values are those of AIStore's REST API (`api/apc` in the Go sources, `const.py`
 //! in the Python SDK).
@@ -7,11 +8,15 @@ mod action;
 mod bucket;
 mod object;
 mod provider;
+pub mod smap;
 
 pub use action::ActionMsg;
 pub use bucket::{Bucket, Namespace};
 pub use object::{AddressError, ObjectAddress, encode_object_name};
 pub use provider::{Provider, UnknownProvider};
+pub use smap::{
+    NetInfo, NodeFlags, NodeMap, PlacementError, Smap, SmapError, Snode, node_digest, object_uname, xoshiro256_hash,
+};
 
 /// The API version prefix of every AIStore REST path.
 pub const API_PREFIX: &str = "/v1";

@@ -1,5 +1,7 @@
 //! Object addressing: `/v1/objects/<bucket>/<object>?provider=…&namespace=…`.
 
+use std::borrow::Cow;
+
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 
 use super::{API_PREFIX, Bucket, Namespace, Provider, URL_PATH_OBJECTS, UnknownProvider, qparam};
@@ -91,6 +93,14 @@ impl ObjectAddress {
         decode(object)
     }
 
+    /// The object name, percent-decoded, as bytes: exactly what the URL names, even when it is
+    /// not UTF-8 (which [`ObjectAddress::object`] would replace). Borrowed when nothing is
+    /// encoded.
+    pub fn object_bytes(&self) -> Cow<'_, [u8]> {
+        let object = self.encoded.split_once('/').map_or("", |(_, o)| o);
+        percent_decode_str(object).into()
+    }
+
     /// The request path: `/v1/objects/<bucket>/<object>`.
     pub fn path(&self) -> String {
         format!("{API_PREFIX}/{URL_PATH_OBJECTS}/{}", self.encoded)
@@ -179,6 +189,15 @@ mod tests {
         assert_eq!(a.path(), "/v1/objects/b/a%20b%3Fc");
         let built = ObjectAddress::new(Bucket::new("b", Provider::Aws), "a b?c");
         assert_eq!(built, a);
+    }
+
+    #[test]
+    fn object_bytes_are_decoded_and_not_lossy() {
+        let a = addr("/v1/objects/b/a%20b/%FF%C3%BC").unwrap();
+        assert_eq!(&a.object_bytes()[..], b"a b/\xff\xc3\xbc");
+        assert_eq!(a.object(), "a b/\u{fffd}\u{fc}");
+        let plain = addr("/v1/objects/b/plain/name").unwrap();
+        assert!(matches!(plain.object_bytes(), Cow::Borrowed(b"plain/name")));
     }
 
     #[test]
