@@ -22,6 +22,10 @@
 //! - **Scripted jobs.** `/v1/cluster` starts, reports and aborts jobs whose life on each
 //!   target follows a [`JobScript`] (running or idle for N polls or T seconds, then end,
 //!   abort, vanish), in the JSON shapes the AIStore SDK parses; see [`Cluster::jobs`].
+//! - **AIStore as it is deployed.** With [`ClusterConfig::targets`] set, a proxy answers every
+//!   object request with a `307` to the target that owns the object (HRW over the cluster map,
+//!   which every node serves at `GET /v1/daemon?what=smap`), and targets can go down, restart,
+//!   go into maintenance or be slow ([`NodeFault`]); see [Topology](Cluster#topology).
 //!
 //! A cluster is configured in code or from a TOML/JSON scenario file ([`ClusterConfig`]);
 //! `scenarios/cold-get.toml` in this crate is a commented example. [`Cluster::stats`] counts

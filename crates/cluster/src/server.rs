@@ -126,7 +126,7 @@ impl Cluster {
 
     /// The cluster map's version (it bumps when a target goes into or out of maintenance);
     /// `None` in a single-node cluster.
-    pub fn smap_version(&self) -> Option<u64> {
+    pub fn smap_version(&self) -> Option<i64> {
         self.state().topology.as_ref().map(Topology::version)
     }
 

@@ -1,16 +1,17 @@
 //! The nodes of a multi-node cluster and the cluster map that places objects on them.
 //!
 //! A multi-node cluster is one proxy (id [`PROXY_ID`]) and N targets (ids `t1`…`tN`), each on
-//! its own port. The cluster map (AIStore's *smap*) names them with their URLs and flags and
-//! has a version; a target put in maintenance is flagged, the version bumps, and placement
-//! skips it, so its objects belong to the next target of their HRW order.
+//! its own port. The cluster map ([`Smap`], AIStore's *smap*) names them with their URLs and
+//! flags and has a version; placement is the map's HRW ([`Smap::target_for`]). A target put in
+//! maintenance is flagged, the version bumps, and placement skips it, so its objects belong to
+//! the next target of their HRW order.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use stowage_proto::ais::ObjectAddress;
+use stowage_proto::ais::{NetInfo, NodeFlags, ObjectAddress, PlacementError, Smap, Snode};
 
 use crate::node::Role;
 
@@ -114,35 +115,26 @@ impl Node {
     }
 }
 
-/// No target can hold objects: all are in maintenance.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("no target is available: all {targets} are in maintenance")]
-pub(crate) struct NoTarget {
-    targets: usize,
-}
-
 /// The proxy, the targets and the cluster map of a multi-node cluster.
 #[derive(Debug)]
 pub(crate) struct Topology {
     proxy: Node,
+    /// In the order of the map's `tmap`.
     targets: Vec<Node>,
-    map: Mutex<Map>,
-}
-
-/// The cluster map's mutable part.
-#[derive(Debug)]
-struct Map {
-    version: u64,
-    /// Per target: in maintenance.
-    maintenance: Vec<bool>,
+    smap: Mutex<Smap>,
 }
 
 impl Topology {
     /// The nodes listening on these addresses; map version 1, no target in maintenance.
     pub(crate) fn new(proxy: SocketAddr, targets: &[SocketAddr]) -> Self {
-        let nodes = targets.iter().enumerate().map(|(i, addr)| Node::new(target_id(i), *addr)).collect();
-        let map = Map { version: 1, maintenance: vec![false; targets.len()] };
-        Topology { proxy: Node::new(PROXY_ID.to_owned(), proxy), targets: nodes, map: Mutex::new(map) }
+        let net = |addr: SocketAddr| NetInfo::new("http", addr.ip().to_string(), addr.port());
+        let proxy = Node::new(PROXY_ID.to_owned(), proxy);
+        let targets: Vec<Node> = targets.iter().enumerate().map(|(i, addr)| Node::new(target_id(i), *addr)).collect();
+        let mut smap = Smap::new(Snode::proxy(PROXY_ID, net(proxy.info.addr)));
+        smap.targets = targets.iter().map(|node| Snode::target(node.info.id.clone(), net(node.info.addr))).collect();
+        smap.version = 1;
+        smap.uuid = format!("stowage-{}", proxy.info.addr.port());
+        Topology { proxy, targets, smap: Mutex::new(smap) }
     }
 
     fn node(&self, role: Role) -> Option<&Node> {
@@ -200,67 +192,43 @@ impl Topology {
     }
 
     /// Puts target `index` in maintenance (`on`) or takes it out; the map's version bumps if
-    /// that changed anything. Returns the version.
-    pub(crate) fn set_maintenance(&self, index: usize, on: bool) -> u64 {
-        let mut map = self.map();
-        if let Some(flag) = map.maintenance.get_mut(index)
-            && *flag != on
-        {
-            *flag = on;
-            map.version += 1;
+    /// that changed its flags.
+    pub(crate) fn set_maintenance(&self, index: usize, on: bool) {
+        let Some(node) = self.targets.get(index) else { return };
+        let mut smap = self.smap();
+        let Some(snode) = smap.targets.get_mut(&node.info.id) else { return };
+        let flags = if on {
+            snode.flags | NodeFlags::MAINTENANCE
+        } else {
+            NodeFlags(snode.flags.0 & !NodeFlags::MAINTENANCE.0)
+        };
+        if flags != snode.flags {
+            snode.flags = flags;
+            smap.version += 1;
         }
-        map.version
     }
 
     /// The map's version.
-    pub(crate) fn version(&self) -> u64 {
-        self.map().version
+    pub(crate) fn version(&self) -> i64 {
+        self.smap().version
     }
 
     /// The index of the target that owns `address` under the current map.
-    pub(crate) fn owner(&self, address: &ObjectAddress) -> Result<usize, NoTarget> {
-        // Interim placement until the cluster map's HRW lands in stowage-proto.
-        let map = self.map();
-        let key = format!("{:?}/{}", address.bucket(), address.object());
-        let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
-        let available: Vec<usize> = (0..self.targets.len()).filter(|i| !map.maintenance[*i]).collect();
-        if available.is_empty() {
-            return Err(NoTarget { targets: self.targets.len() });
-        }
-        Ok(available[(hash % available.len() as u64) as usize])
+    pub(crate) fn owner(&self, address: &ObjectAddress) -> Result<usize, PlacementError> {
+        let smap = self.smap();
+        let owner = smap.target_for(address)?;
+        // Every target of the map is one of `targets`, under the same id.
+        Ok(self.targets.iter().position(|node| node.info.id == owner.daemon_id).unwrap_or_default())
     }
 
-    /// The cluster map as AIStore's `GET /v1/daemon?what=smap` answers it.
+    /// The cluster map as `GET /v1/daemon?what=smap` answers it.
     pub(crate) fn smap_json(&self) -> Vec<u8> {
-        let map = self.map();
-        let snode = |node: &Node, kind: &str, flags: u64| {
-            let net = serde_json::json!({
-                "node_hostname": node.info.addr.ip().to_string(),
-                "daemon_port": node.info.addr.port().to_string(),
-                "direct_url": node.info.url(),
-            });
-            serde_json::json!({
-                "daemon_id": node.info.id, "daemon_type": kind, "public_net": net,
-                "intra_control_net": net, "intra_data_net": net, "flags": flags, "id_digest": 0,
-            })
-        };
-        let tmap: serde_json::Map<String, serde_json::Value> = self
-            .targets
-            .iter()
-            .zip(&map.maintenance)
-            .map(|(node, m)| (node.info.id.clone(), snode(node, "target", if *m { 4 } else { 0 })))
-            .collect();
-        let proxy = snode(&self.proxy, "proxy", 0);
-        let body = serde_json::json!({
-            "tmap": tmap, "pmap": {PROXY_ID: proxy.clone()}, "proxy_si": proxy, "version": map.version,
-            "uuid": "stowage", "creation_time": "",
-        });
-        body.to_string().into_bytes()
+        self.smap().to_json()
     }
 
-    fn map(&self) -> MutexGuard<'_, Map> {
-        // Every update under the lock is a single store.
-        self.map.lock().unwrap_or_else(PoisonError::into_inner)
+    fn smap(&self) -> MutexGuard<'_, Smap> {
+        // Every update under the lock leaves a whole map.
+        self.smap.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
