@@ -53,6 +53,39 @@ pub enum ClusterError {
 /// the cluster map. Per-node faults ([`NodeFault`]: down, restart, maintenance, slow) apply
 /// from code ([`Cluster::apply`]) or on a schedule from the scenario; the fault rules of
 /// [`Cluster::add_fault`] see every request at every node.
+///
+/// ```
+/// use bytes::Bytes;
+/// use stowage_cluster::{Cluster, ClusterConfig};
+/// use stowage_proto::ais::{Bucket, Provider};
+/// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+///
+/// async fn get(addr: std::net::SocketAddr, uri: &str) -> std::io::Result<String> {
+///     let mut conn = tokio::net::TcpStream::connect(addr).await?;
+///     conn.write_all(format!("GET {uri} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes()).await?;
+///     let mut response = String::new();
+///     conn.read_to_string(&mut response).await?;
+///     Ok(response)
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let cluster = Cluster::start(ClusterConfig { targets: Some(3), ..ClusterConfig::default() }).await?;
+/// let bucket = Bucket::new("local", Provider::Ais);
+/// cluster.put_object(&bucket, "greeting.txt", Bytes::from_static(b"hello"));
+/// let owner = cluster.owner(&bucket, "greeting.txt").expect("a target owns it");
+///
+/// let uri = "/v1/objects/local/greeting.txt?provider=ais";
+/// let redirect = get(cluster.addr(), uri).await?;
+/// assert!(redirect.starts_with("HTTP/1.1 307 Temporary Redirect"));
+/// assert!(redirect.contains(&format!("location: {}{uri}&pid=p1&utm=", owner.url())));
+///
+/// assert!(get(owner.addr, uri).await?.ends_with("\r\n\r\nhello"));
+/// cluster.start_maintenance(&owner.id).await?;
+/// assert!(get(owner.addr, uri).await?.starts_with("HTTP/1.1 404 Not Found"), "no longer its object");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct Cluster {
     nodes: Arc<Nodes>,

@@ -234,7 +234,74 @@ impl Topology {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+    use std::net::Ipv4Addr;
+
+    use proptest::prelude::*;
+    use stowage_proto::ais::{Bucket, Provider};
+
     use super::*;
+
+    fn topology(targets: u16) -> Topology {
+        let addr = |port| SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        Topology::new(addr(1), &(0..targets).map(|i| addr(100 + i)).collect::<Vec<_>>())
+    }
+
+    fn addresses() -> Vec<ObjectAddress> {
+        (0..64).map(|i| ObjectAddress::new(Bucket::new("b", Provider::Ais), &format!("o{i}"))).collect()
+    }
+
+    proptest! {
+        /// Against a model (the set of targets in maintenance, and a count of its changes):
+        /// the version is 1 + the changes, no object is placed on a target in maintenance, and
+        /// a change moves only what it must — into maintenance, only the target's own objects;
+        /// out of it, only objects to that target.
+        #[test]
+        fn maintenance_moves_only_what_it_must(
+            targets in 1u16..6,
+            toggles in proptest::collection::vec((0usize..6, any::<bool>()), 0..24),
+        ) {
+            let topology = topology(targets);
+            let addresses = addresses();
+            let mut in_maintenance = BTreeSet::new();
+            let mut changes = 0;
+            let mut owners: Vec<_> = addresses.iter().map(|a| topology.owner(a).ok()).collect();
+            for (index, on) in toggles {
+                let index = index % usize::from(targets);
+                topology.set_maintenance(index, on);
+                let changed = if on { in_maintenance.insert(index) } else { in_maintenance.remove(&index) };
+                changes += i64::from(changed);
+                prop_assert_eq!(topology.version(), 1 + changes);
+                for (address, before) in addresses.iter().zip(&mut owners) {
+                    let now = topology.owner(address).ok();
+                    if in_maintenance.len() == usize::from(targets) {
+                        prop_assert_eq!(now, None);
+                    } else {
+                        let now = now.expect("a target is out of maintenance");
+                        prop_assert!(!in_maintenance.contains(&now));
+                        match (*before, on) {
+                            (Some(b), true) if b != index => prop_assert_eq!(now, b, "only t{}'s objects move", index + 1),
+                            (Some(b), false) if now != index => prop_assert_eq!(now, b, "only objects to t{} move", index + 1),
+                            _ => {}
+                        }
+                    }
+                    *before = now;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_map_names_every_node_and_flags_maintenance() {
+        let topology = topology(3);
+        topology.set_maintenance(1, true);
+        let smap = Smap::parse(&topology.smap_json()).unwrap();
+        assert_eq!((smap.version, smap.primary.daemon_id.as_str()), (2, PROXY_ID));
+        assert_eq!(smap.primary.public_net.url, "http://127.0.0.1:1");
+        let flags: Vec<_> = smap.targets.nodes().map(|t| (t.daemon_id.as_str(), t.in_maintenance())).collect();
+        assert_eq!(flags, [("t1", false), ("t2", true), ("t3", false)]);
+        assert_eq!(smap.targets.get("t3").unwrap().public_net.url, "http://127.0.0.1:102");
+    }
 
     #[test]
     fn ids_resolve() {
