@@ -9,8 +9,9 @@ use super::{API_PREFIX, Bucket, Namespace, Provider, URL_PATH_OBJECTS, UnknownPr
 /// Bytes left as they are in an object-name path: RFC 3986 unreserved characters and `/`
 /// (object names may contain slashes). Everything else is percent-encoded.
 const PATH: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~').remove(b'/');
-/// Bytes left as they are in a query value: RFC 3986 unreserved characters.
-const QUERY: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+/// Bytes left as they are in a bucket-name path segment and in a query value: RFC 3986
+/// unreserved characters (a `/` in a bucket name would end the segment).
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 /// Percent-encodes an object name for use in a URL path (slashes are kept).
 pub fn encode_object_name(name: &str) -> String {
@@ -53,7 +54,7 @@ pub struct ObjectAddress {
 impl ObjectAddress {
     /// The address of `object` in `bucket`.
     pub fn new(bucket: Bucket, object: &str) -> Self {
-        let encoded = format!("{}/{}", encode_object_name(&bucket.name), encode_object_name(object));
+        let encoded = format!("{}/{}", utf8_percent_encode(&bucket.name, UNRESERVED), encode_object_name(object));
         ObjectAddress { bucket, encoded }
     }
 
@@ -127,7 +128,7 @@ impl ObjectAddress {
             }
             query.push_str(key);
             query.push('=');
-            query.extend(utf8_percent_encode(value, QUERY));
+            query.extend(utf8_percent_encode(value, UNRESERVED));
         }
         let text = format!("{}?{query}", self.path());
         // Every byte of `text` is either from an already-valid path or percent-encoded above.
@@ -189,6 +190,14 @@ mod tests {
         assert_eq!(a.path(), "/v1/objects/b/a%20b%3Fc");
         let built = ObjectAddress::new(Bucket::new("b", Provider::Aws), "a b?c");
         assert_eq!(built, a);
+    }
+
+    #[test]
+    fn a_slash_in_a_bucket_name_stays_in_the_bucket() {
+        let a = ObjectAddress::new(Bucket::new("odd/bucket", Provider::Ais), "dir/o");
+        assert_eq!(a.path(), "/v1/objects/odd%2Fbucket/dir/o");
+        assert_eq!((a.object(), &a.object_bytes()[..]), ("dir/o".to_owned(), &b"dir/o"[..]));
+        assert_eq!(ObjectAddress::from_uri(&a.uri(&[])), Ok(a));
     }
 
     #[test]
