@@ -13,12 +13,13 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
+use crate::node::Role;
 use crate::router;
 use crate::state::State;
 
-/// Serves HTTP/1.1 on `stream` until the client leaves, a fault resets the connection, or
-/// `shutdown` turns true (then the request in flight, if any, is finished first).
-pub(crate) async fn serve(stream: TcpStream, state: Arc<State>, mut shutdown: watch::Receiver<bool>) {
+/// Serves HTTP/1.1 on `stream` as `role` until the client leaves, a fault resets the
+/// connection, or `shutdown` turns true (then the request in flight, if any, is finished first).
+pub(crate) async fn serve(stream: TcpStream, state: Arc<State>, role: Role, mut shutdown: watch::Receiver<bool>) {
     if let Err(error) = stream.set_nodelay(true) {
         tracing::debug!(%error, "cannot set TCP_NODELAY");
     }
@@ -26,7 +27,7 @@ pub(crate) async fn serve(stream: TcpStream, state: Arc<State>, mut shutdown: wa
     let io = TokioIo::new(ResettableStream { stream, reset: reset.clone() });
     let service = service_fn(move |req| {
         let (state, reset) = (Arc::clone(&state), reset.clone());
-        async move { router::handle(&state, &reset, req).await }
+        async move { router::handle(&state, role, &reset, req).await }
     });
     let conn = http1::Builder::new().keep_alive(true).serve_connection(io, service);
     let mut conn = std::pin::pin!(conn);

@@ -29,7 +29,6 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{Method, Request, StatusCode};
 use hyper::body::Incoming;
 use stowage_proto::ais::job::{ACT_START, ACT_STOP, JobArgs, JobSnap, JobStats, JobStatus, Snapshots, TargetSnaps};
@@ -38,7 +37,7 @@ use tokio::time::Instant;
 
 use crate::body::ResponseBody;
 use crate::objects::read_body;
-use crate::router::{ApiError, Response};
+use crate::router::{ApiError, Response, json};
 use crate::state::State;
 use crate::stats::Counter;
 
@@ -241,12 +240,6 @@ fn job_args(body: &[u8]) -> Result<JobArgs, ApiError> {
 fn not_found(args: &JobArgs) -> ApiError {
     let name = if args.id.is_empty() { &args.kind } else { &args.id };
     ApiError::new(StatusCode::NOT_FOUND, format!("xaction {name:?} not found"))
-}
-
-fn json(body: Vec<u8>) -> Response {
-    let mut response = Response::new(ResponseBody::bytes(Bytes::from(body)));
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
 }
 
 /// A started job.

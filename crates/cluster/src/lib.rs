@@ -22,6 +22,10 @@
 //! - **Scripted jobs.** `/v1/cluster` starts, reports and aborts jobs whose life on each
 //!   target follows a [`JobScript`] (running or idle for N polls or T seconds, then end,
 //!   abort, vanish), in the JSON shapes the AIStore SDK parses; see [`Cluster::jobs`].
+//! - **AIStore as it is deployed.** With [`ClusterConfig::targets`] set, a proxy answers every
+//!   object request with a `307` to the target that owns the object (HRW over the cluster map,
+//!   which every node serves at `GET /v1/daemon?what=smap`), and targets can go down, restart,
+//!   go into maintenance or be slow ([`NodeFault`]); see [Topology](Cluster#topology).
 //!
 //! A cluster is configured in code or from a TOML/JSON scenario file ([`ClusterConfig`]);
 //! `scenarios/cold-get.toml` in this crate is a commented example. [`Cluster::stats`] counts
@@ -57,12 +61,16 @@
 
 mod body;
 mod conn;
+mod daemon;
 mod faults;
 mod generate;
 mod jobs;
 pub mod keep;
+mod node;
+mod node_faults;
 mod objects;
 mod range;
+mod redirect;
 mod router;
 mod scenario;
 mod server;
@@ -70,13 +78,17 @@ mod shaping;
 mod state;
 mod stats;
 mod store;
+mod topology;
 
 pub use faults::{Fault, FaultRule, InvalidFault};
 pub use generate::Generator;
 pub use jobs::{JobScript, JobStep, Jobs, Span, TargetScript, USER_ABORT};
+pub use node::SHUTDOWN_GRACE;
+pub use node_faults::{NodeEvent, NodeFault};
 pub use objects::MAX_PUT_BYTES;
-pub use scenario::{BucketSpec, ClusterConfig, MAX_GENERATED_SIZE, ObjectSpec, ScenarioError};
-pub use server::{Cluster, ClusterError, SHUTDOWN_GRACE};
+pub use scenario::{BucketSpec, ClusterConfig, MAX_GENERATED_SIZE, MAX_TARGETS, ObjectSpec, ScenarioError};
+pub use server::{Cluster, ClusterError};
 pub use shaping::{InvalidLink, Link, RangeFault, RangeFaultRule};
 pub use stats::Stats;
 pub use store::DEFAULT_COLD_GET_LOCK;
+pub use topology::{NodeError, NodeInfo, PROXY_ID};

@@ -33,6 +33,7 @@ use tokio::time::Instant;
 
 use crate::body::{Hiccup, ResponseBody, Shape};
 use crate::faults;
+use crate::node::Role;
 use crate::range::{self, Selection};
 use crate::router::{ApiError, Response};
 use crate::scenario::display_bucket;
@@ -44,34 +45,39 @@ use crate::store::{Content, Missing, Origin, Read, Residency, Snapshot};
 /// The largest object body a PUT may send: 1 GiB.
 pub const MAX_PUT_BYTES: u64 = 1 << 30;
 /// The largest `ActionMsg` body a POST may send.
-const MAX_ACTION_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_ACTION_BYTES: usize = 64 * 1024;
 /// `apc.FltPresentNoProps`: like [`presence::FLT_PRESENT`], without properties.
 const FLT_PRESENT_NO_PROPS: u8 = 3;
 
-/// Handles a request whose path is under `/v1/objects/`.
-pub(crate) async fn handle(state: &State, req: Request<Incoming>) -> Result<Response, ApiError> {
+/// Handles a request whose path is under `/v1/objects/` at the single node or a target.
+pub(crate) async fn handle(state: &State, role: Role, req: Request<Incoming>) -> Result<Response, ApiError> {
     let (parts, body) = req.into_parts();
     let counters = &state.counters;
     match parts.method {
         Method::GET => {
             counters.count(Counter::ObjectGet);
-            get(state, &address(&parts.uri)?, &parts.headers).await
+            get(state, &address(state, role, &parts.uri)?, &parts.headers).await
         }
         Method::HEAD => {
             counters.count(Counter::ObjectHead);
-            head(state, &address(&parts.uri)?, parts.uri.query().unwrap_or(""))
+            head(state, &address(state, role, &parts.uri)?, parts.uri.query().unwrap_or(""))
         }
         Method::PUT => {
             counters.count(Counter::ObjectPut);
-            put(state, &address(&parts.uri)?, &parts.headers, body).await
+            put(state, &address(state, role, &parts.uri)?, &parts.headers, body).await
         }
-        Method::POST => act(state, &parts.uri, body).await,
+        Method::POST => act(state, role, &parts.uri, body).await,
         _ => {
             counters.count(Counter::Other);
-            Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, format!("{} is not an object operation", parts.method))
-                .with_header(http::header::ALLOW, HeaderValue::from_static("GET, HEAD, PUT, POST")))
+            Err(not_allowed(&parts.method))
         }
     }
+}
+
+/// 405 for a method that is not an object operation.
+pub(crate) fn not_allowed(method: &Method) -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, format!("{method} is not an object operation"))
+        .with_header(http::header::ALLOW, HeaderValue::from_static("GET, HEAD, PUT, POST"))
 }
 
 async fn get(state: &State, address: &ObjectAddress, headers: &HeaderMap) -> Result<Response, ApiError> {
@@ -171,7 +177,7 @@ async fn put(
     Ok(Response::new(ResponseBody::empty()))
 }
 
-async fn act(state: &State, uri: &Uri, body: Incoming) -> Result<Response, ApiError> {
+async fn act(state: &State, role: Role, uri: &Uri, body: Incoming) -> Result<Response, ApiError> {
     let parsed = read_body(body, MAX_ACTION_BYTES).await.and_then(|bytes| {
         serde_json::from_slice::<ActionMsg>(&bytes)
             .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("malformed ActionMsg: {e}")))
@@ -189,7 +195,7 @@ async fn act(state: &State, uri: &Uri, body: Incoming) -> Result<Response, ApiEr
         }
     }
     state.counters.count(Counter::CheckLock);
-    let address = address(uri)?;
+    let address = address(state, role, uri)?;
     let (bucket, name) = (address.bucket(), address.object());
     let snapshot = state.store.snapshot(bucket, &name, Instant::now()).map_err(|m| not_found(m, bucket, &name))?;
     match snapshot.residency {
@@ -200,8 +206,27 @@ async fn act(state: &State, uri: &Uri, body: Incoming) -> Result<Response, ApiEr
     }
 }
 
-/// The object's address, or 400.
-fn address(uri: &Uri) -> Result<ObjectAddress, ApiError> {
+/// The object's address, or 400; at a target, 404 unless the target owns the object under the
+/// current cluster map (a client with a stale map must go back through the proxy).
+fn address(state: &State, role: Role, uri: &Uri) -> Result<ObjectAddress, ApiError> {
+    let address = parse_address(uri)?;
+    if let (Role::Target(index), Some(topology)) = (role, &state.topology)
+        && topology.owner(&address) != Ok(index)
+    {
+        state.counters.count(Counter::Misdirected);
+        let (id, version) = (topology.target(index).map_or("", |t| t.id.as_str()), topology.version());
+        let message = format!(
+            "{}/{} does not exist on target {id} (not its object under cluster map v{version})",
+            display_bucket(address.bucket()),
+            address.object()
+        );
+        return Err(ApiError::new(StatusCode::NOT_FOUND, message));
+    }
+    Ok(address)
+}
+
+/// The object's address, or 400 (404 for a path that is not an object's).
+pub(crate) fn parse_address(uri: &Uri) -> Result<ObjectAddress, ApiError> {
     ObjectAddress::from_uri(uri).map_err(|error| {
         let status = match error {
             AddressError::NotAnObjectPath { .. } => StatusCode::NOT_FOUND,
@@ -244,11 +269,27 @@ pub(crate) async fn read_body(body: Incoming, limit: usize) -> Result<bytes::Byt
     }
 }
 
+/// Reads the whole request body and discards it, without holding it: at most `limit` bytes
+/// (413 beyond).
+pub(crate) async fn drain_body(mut body: Incoming, limit: u64) -> Result<(), ApiError> {
+    let mut read = 0u64;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|error| {
+            ApiError::new(StatusCode::BAD_REQUEST, format!("cannot read the request body: {error}"))
+        })?;
+        read = read.saturating_add(frame.data_ref().map_or(0, |data| data.len() as u64));
+        if read > limit {
+            return Err(too_large(limit));
+        }
+    }
+    Ok(())
+}
+
 fn too_large(limit: u64) -> ApiError {
     ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("request body exceeds {limit} bytes"))
 }
 
-fn not_found(missing: Missing, bucket: &Bucket, name: &str) -> ApiError {
+pub(crate) fn not_found(missing: Missing, bucket: &Bucket, name: &str) -> ApiError {
     let message = match missing {
         Missing::Bucket => format!("bucket {} does not exist", display_bucket(bucket)),
         Missing::Object => format!("{}/{name} does not exist", display_bucket(bucket)),
@@ -257,6 +298,6 @@ fn not_found(missing: Missing, bucket: &Bucket, name: &str) -> ApiError {
 }
 
 /// The first value of `key` in a query string (values here are plain tokens: no decoding).
-fn query_param<'a>(query: &'a str, key: &str) -> Option<&'a str> {
+pub(crate) fn query_param<'a>(query: &'a str, key: &str) -> Option<&'a str> {
     query.split('&').filter_map(|pair| pair.split_once('=')).find(|(k, _)| *k == key).map(|(_, v)| v)
 }

@@ -1,12 +1,13 @@
 //! Scenarios: the cluster's configuration, in code or in a TOML or JSON file.
 //!
-//! A file lists buckets (`[[bucket]]`), their objects (`[[bucket.object]]`), fault rules
-//! (`[[fault]]`), the link object GETs go through (`[link]`: a per-connection bandwidth cap and
-//! first-byte latency) and range fault rules (`[[range_fault]]`); see
-//! `scenarios/cold-get.toml` and `scenarios/ranged.toml` in this crate for commented examples,
-//! and `scenarios/faults.json` for the JSON shape (`{"bucket": [...], "fault": [...]}`; the
-//! plural keys `buckets`, `objects`, `faults` and `range_faults` are accepted too). Unknown
-//! keys are errors.
+//! A file says how many targets stand behind a proxy (`targets = N`; one node when absent), and
+//! lists buckets (`[[bucket]]`), their objects (`[[bucket.object]]`), fault rules (`[[fault]]`),
+//! the link object GETs go through (`[link]`: a per-connection bandwidth cap and first-byte
+//! latency), range fault rules (`[[range_fault]]`) and per-node events (`[[node_event]]`); see
+//! `scenarios/cold-get.toml`, `scenarios/ranged.toml` and `scenarios/topology.toml` in this
+//! crate for commented examples, and `scenarios/faults.json` for the JSON shape (`{"bucket":
+//! [...], "fault": [...]}`; the plural keys `buckets`, `objects`, `faults`, `range_faults` and
+//! `node_events` are accepted too). Unknown keys are errors.
 //!
 //! Parsing checks the shape; [`ClusterConfig::validate`] (run by every constructor here and
 //! by [`Cluster::start`](crate::Cluster::start)) checks the meaning and names what is wrong.
@@ -21,19 +22,29 @@ use serde::Deserialize;
 use stowage_proto::ais::{Bucket, Namespace, Provider, UnknownProvider};
 
 use crate::faults::{FaultRule, InvalidFault};
+use crate::node_faults::NodeEvent;
 use crate::shaping::{InvalidLink, Link, RangeFaultRule};
 use crate::store::{Content, DEFAULT_COLD_GET_LOCK};
+use crate::topology::NodeError;
 
 /// The largest generated object a scenario may declare: 64 GiB.
 pub const MAX_GENERATED_SIZE: u64 = 64 << 30;
+/// The most targets a cluster may have.
+pub const MAX_TARGETS: u32 = 128;
 
 /// Everything [`Cluster::start`](crate::Cluster::start) needs.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterConfig {
-    /// Where to listen; `127.0.0.1:0` (a free port) when `None`.
+    /// Where to listen (the proxy, in a multi-node cluster); `127.0.0.1:0` (a free port) when
+    /// `None`. Targets listen on free ports of the same IP.
     #[serde(default)]
     pub addr: Option<SocketAddr>,
+    /// `None` (the default): one node that serves everything itself, as a proxy and a target
+    /// in one. `Some(n)`, 1 ≤ n ≤ [`MAX_TARGETS`]: a proxy that redirects every object request
+    /// to the one of `n` targets that owns the object (see [`Cluster`](crate::Cluster)).
+    #[serde(default)]
+    pub targets: Option<u32>,
     /// The buckets and their objects (`[[bucket]]` in TOML, `"bucket": [...]` in JSON).
     #[serde(default, rename = "bucket", alias = "buckets")]
     pub buckets: Vec<BucketSpec>,
@@ -47,6 +58,10 @@ pub struct ClusterConfig {
     /// Range fault rules, tried in order (`[[range_fault]]`, `"range_fault": [...]`).
     #[serde(default, rename = "range_fault", alias = "range_faults")]
     pub range_faults: Vec<RangeFaultRule>,
+    /// Per-node faults on a schedule (`[[node_event]]`, `"node_event": [...]`); a multi-node
+    /// cluster only.
+    #[serde(default, rename = "node_event", alias = "node_events")]
+    pub node_events: Vec<NodeEvent>,
 }
 
 /// A bucket to create at start.
@@ -205,15 +220,32 @@ pub enum ScenarioError {
     /// A link that cannot be applied.
     #[error(transparent)]
     Link(#[from] InvalidLink),
+    /// A number of targets out of range.
+    #[error("targets = {targets}: a cluster has 1 to {MAX_TARGETS} targets (leave it out for a single node)")]
+    Targets {
+        /// The number asked for.
+        targets: u32,
+    },
+    /// A node event that cannot be applied.
+    #[error("node_event #{index}: {source}")]
+    NodeEvent {
+        /// Its position in the list, from 0.
+        index: usize,
+        /// What is wrong.
+        source: NodeError,
+    },
 }
 
 /// A validated configuration, ready to seed a cluster.
 #[derive(Debug)]
 pub(crate) struct Scenario {
+    /// The number of targets behind the proxy; 0: a single node.
+    pub(crate) targets: usize,
     pub(crate) buckets: Vec<SeedBucket>,
     pub(crate) faults: Vec<FaultRule>,
     pub(crate) link: Link,
     pub(crate) range_faults: Vec<RangeFaultRule>,
+    pub(crate) node_events: Vec<NodeEvent>,
 }
 
 /// A validated bucket and its backend's objects.
@@ -252,13 +284,19 @@ impl ClusterConfig {
         Ok(config)
     }
 
-    /// Checks names, providers, namespaces, object contents, fault rules and the link.
+    /// Checks the number of targets, names, providers, namespaces, object contents, fault
+    /// rules, the link and the node events.
     pub fn validate(&self) -> Result<(), ScenarioError> {
         self.resolve().map(drop)
     }
 
     /// Validates and converts to the form the cluster is seeded from.
     pub(crate) fn resolve(&self) -> Result<Scenario, ScenarioError> {
+        let targets = match self.targets {
+            None => 0,
+            Some(n @ 1..=MAX_TARGETS) => n as usize,
+            Some(targets) => return Err(ScenarioError::Targets { targets }),
+        };
         let mut seen = HashSet::new();
         let mut buckets = Vec::with_capacity(self.buckets.len());
         for (index, spec) in self.buckets.iter().enumerate() {
@@ -275,7 +313,17 @@ impl ClusterConfig {
             rule.validate().map_err(|source| ScenarioError::RangeFault { index, source })?;
         }
         self.link.validate()?;
-        Ok(Scenario { buckets, faults: self.faults.clone(), link: self.link, range_faults: self.range_faults.clone() })
+        for (index, event) in self.node_events.iter().enumerate() {
+            event.validate(targets).map_err(|source| ScenarioError::NodeEvent { index, source })?;
+        }
+        Ok(Scenario {
+            targets,
+            buckets,
+            faults: self.faults.clone(),
+            link: self.link,
+            range_faults: self.range_faults.clone(),
+            node_events: self.node_events.clone(),
+        })
     }
 }
 

@@ -153,6 +153,11 @@ impl Store {
         }
     }
 
+    /// Whether `bucket` exists.
+    pub(crate) fn has_bucket(&self, bucket: &Bucket) -> bool {
+        self.lock().contains_key(bucket)
+    }
+
     /// Stores (or replaces) an object, creating its bucket with [`DEFAULT_COLD_GET_LOCK`] if
     /// missing.
     pub(crate) fn put(&self, bucket: &Bucket, name: &str, content: Content, origin: Origin) {

@@ -185,7 +185,11 @@ async fn bad_requests_and_stats() {
             check_locks: 1,
             cold_gets: 0,
             faults_injected: 0,
+            redirects: 0,
+            misdirected: 0,
             other: 2,
+            proxy_requests: 0,
+            target_requests: vec![],
         }
     );
     cluster.shutdown().await;

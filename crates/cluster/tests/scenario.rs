@@ -10,8 +10,8 @@ use http_body_util::Full;
 use std::time::Duration;
 
 use stowage_cluster::{
-    BucketSpec, Cluster, ClusterConfig, ClusterError, Fault, FaultRule, InvalidFault, InvalidLink, Link, ObjectSpec,
-    RangeFault, RangeFaultRule, ScenarioError,
+    BucketSpec, Cluster, ClusterConfig, ClusterError, Fault, FaultRule, InvalidFault, InvalidLink, Link, NodeEvent,
+    NodeFault, ObjectSpec, RangeFault, RangeFaultRule, ScenarioError,
 };
 use stowage_proto::ais::{Bucket, Namespace, Provider};
 
@@ -345,4 +345,76 @@ async fn start_validates_configs_built_in_code() {
     let taken = Cluster::start(ClusterConfig::default()).await.unwrap();
     let config = ClusterConfig { addr: Some(taken.addr()), ..Default::default() };
     assert!(matches!(Cluster::start(config).await, Err(ClusterError::Bind { .. })));
+}
+
+#[test]
+fn the_topology_example_parses() {
+    let config = ClusterConfig::from_file(&example("topology.toml")).unwrap();
+    assert_eq!(config.targets, Some(3));
+    assert_eq!(
+        config.node_events,
+        [
+            NodeEvent::new("t3", Duration::ZERO, NodeFault::Slow { first_byte: Duration::from_millis(50) }),
+            NodeEvent::new("t2", Duration::from_secs(10), NodeFault::Down),
+            NodeEvent::new("t2", Duration::from_secs(15), NodeFault::Restart),
+            NodeEvent::new("t1", Duration::from_secs(20), NodeFault::StartMaintenance),
+            NodeEvent::new("t1", Duration::from_secs(30), NodeFault::StopMaintenance),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_topology_example_serves_through_its_proxy() {
+    let cluster = Cluster::start(ClusterConfig::from_file(&example("topology.toml")).unwrap()).await.unwrap();
+    assert_eq!(cluster.targets().len(), 3);
+    let uri = object_uri(&Bucket::new("data", Provider::Ais), "hello.txt", &[]);
+    let (target, path) = location(&get(cluster.addr(), &uri).await);
+    let reply = get(target, &path).await;
+    assert_eq!((reply.status, &reply.body[..]), (StatusCode::OK, &b"hello from whichever target owns me\n"[..]));
+}
+
+#[test]
+fn node_fault_kinds_in_both_formats() {
+    for (toml, fault) in [
+        (r#"{ kind = "down" }"#, NodeFault::Down),
+        (r#"{ kind = "restart" }"#, NodeFault::Restart),
+        (r#"{ kind = "start_maintenance" }"#, NodeFault::StartMaintenance),
+        (r#"{ kind = "stop_maintenance" }"#, NodeFault::StopMaintenance),
+        (r#"{ kind = "slow", first_byte_ms = 7 }"#, NodeFault::Slow { first_byte: Duration::from_millis(7) }),
+    ] {
+        let config =
+            ClusterConfig::from_toml_str(&format!("targets = 1\n[[node_event]]\nnode = \"t1\"\nfault = {toml}"))
+                .unwrap();
+        assert_eq!(config.node_events, [NodeEvent::new("t1", Duration::ZERO, fault)]);
+    }
+    let json = r#"{"targets": 2, "node_events": [{"node": "p1", "after_ms": 5, "fault": {"kind": "slow", "first_byte_ms": 1}}]}"#;
+    let config = ClusterConfig::from_json_str(json).unwrap();
+    let slow = NodeFault::Slow { first_byte: Duration::from_millis(1) };
+    assert_eq!(config.node_events, [NodeEvent::new("p1", Duration::from_millis(5), slow)]);
+}
+
+#[test]
+fn topology_errors_name_what_is_wrong() {
+    for (toml, expected) in [
+        ("targets = 0", "targets = 0: a cluster has 1 to 128 targets"),
+        ("targets = 129", "targets = 129"),
+        ("[[node_event]]\nnode = \"t1\"\nfault = { kind = \"down\" }", "node_event #0: no node \"t1\""),
+        ("targets = 2\n[[node_event]]\nnode = \"t3\"\nfault = { kind = \"down\" }", "t1..t2"),
+        ("targets = 2\n[[node_event]]\nnode = \"p1\"\nfault = { kind = \"restart\" }", "p1 is the proxy"),
+    ] {
+        let error = toml_err(toml);
+        assert!(matches!(error, ScenarioError::Targets { .. } | ScenarioError::NodeEvent { .. }), "{toml}: {error:?}");
+        assert!(error.to_string().contains(expected), "{toml}: {error}");
+    }
+    for bad in [
+        "targets = -1",
+        "targets = \"3\"",
+        "targets = 1\n[[node_event]]\nnode = \"t1\"\nfault = { kind = \"down\", ms = 3 }",
+        "targets = 1\n[[node_event]]\nnode = \"t1\"\nfault = { kind = \"explode\" }",
+        "targets = 1\n[[node_event]]\nnode = \"t1\"\nfault = { kind = \"slow\" }",
+        "targets = 1\n[[node_event]]\nfault = { kind = \"down\" }",
+        "targets = 1\n[[node_event]]\nnode = \"t1\"\nfault = { kind = \"down\" }\nat = 5",
+    ] {
+        assert!(matches!(toml_err(bad), ScenarioError::Toml(_)), "{bad}");
+    }
 }

@@ -15,9 +15,15 @@ pub(crate) struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:0")]
     addr: SocketAddr,
-    /// A scenario file (TOML or JSON) with buckets, objects, faults, the link and range faults.
+    /// A scenario file (TOML or JSON) with the topology, buckets, objects, faults, the link,
+    /// range faults and node events.
     #[arg(long)]
     scenario: Option<PathBuf>,
+    /// Deploy as AIStore is: a proxy at --addr that redirects every object request to the one
+    /// of N targets (each on its own port) that owns the object. Default: one node that serves
+    /// everything itself. Overrides the scenario's.
+    #[arg(long, value_name = "N")]
+    targets: Option<u32>,
     /// Cap every object GET's body at this rate (per response, so per connection): e.g. 100M
     /// (100 MB/s), 64Mi. Overrides the scenario's.
     #[arg(long, value_parser = parse_rate, value_name = "RATE")]
@@ -46,6 +52,9 @@ impl Args {
             None => ClusterConfig::default(),
         };
         config.addr = Some(self.addr);
+        if let Some(targets) = self.targets {
+            config.targets = Some(targets);
+        }
         if let Some(rate) = self.link_cap {
             config.link.bytes_per_sec = Some(rate);
         }
@@ -58,10 +67,13 @@ impl Args {
     }
 }
 
-/// Starts the cluster, prints its URL, and serves until Ctrl-C.
+/// Starts the cluster, prints its URL (and its targets'), and serves until Ctrl-C.
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let cluster = Cluster::start(args.config()?).await.context("starting the cluster")?;
     println!("stowage cluster listening on {}", cluster.url());
+    for target in cluster.targets() {
+        println!("  target {} at {}", target.id, target.url());
+    }
     tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
     cluster.shutdown().await;
     Ok(())
@@ -132,9 +144,22 @@ mod tests {
     }
 
     #[test]
+    fn targets_come_from_the_flag_or_the_scenario() {
+        assert_eq!(config(&[]).unwrap().targets, None, "one node by default");
+        assert_eq!(config(&["--targets", "3"]).unwrap().targets, Some(3));
+        let scenario = example("topology.toml");
+        assert_eq!(config(&["--scenario", &scenario]).unwrap().targets, Some(3));
+        let config = config(&["--scenario", &scenario, "--targets", "5"]).unwrap();
+        assert_eq!(config.targets, Some(5));
+        assert_eq!(config.node_events.len(), 5, "the scenario's node events stay");
+    }
+
+    #[test]
     fn bad_flags_are_refused() {
         for flags in [
             &["--link-cap", "0"][..],
+            &["--targets", "0"],
+            &["--targets", "-1"],
             &["--link-cap", "fast"],
             &["--first-byte", "soon"],
             &["--range-fault", r#"{"fault": {"kind": "explode"}}"#],

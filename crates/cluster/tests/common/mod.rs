@@ -93,3 +93,20 @@ pub async fn until(mut done: impl FnMut() -> bool) {
     }
     panic!("condition never became true");
 }
+
+/// Where a redirect points: the target's address and the origin-form URI to send there.
+pub fn location(reply: &Reply) -> (SocketAddr, String) {
+    assert_eq!(reply.status, StatusCode::TEMPORARY_REDIRECT, "not a redirect: {reply:?}");
+    let uri: http::Uri = reply.header("location").parse().expect("Location is a URI");
+    assert_eq!(uri.scheme_str(), Some("http"));
+    let addr = uri.authority().expect("Location names a host").as_str().parse().expect("host is ip:port");
+    (addr, uri.path_and_query().expect("Location has a path").to_string())
+}
+
+/// `GET /v1/daemon?what=smap` at `addr`, parsed with the proto type.
+pub async fn smap(addr: SocketAddr) -> stowage_proto::ais::Smap {
+    let reply = get(addr, "/v1/daemon?what=smap").await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    assert_eq!(reply.header("content-type"), "application/json");
+    stowage_proto::ais::Smap::parse(&reply.body).expect("the cluster map parses")
+}
