@@ -10,6 +10,8 @@ use xxhash_rust::xxh64::Xxh64;
 /// Each is what the servers call by that name, bit for bit: XXH64 with seed 0 (AIStore's
 /// `xxhash` and `xxhash2`), CRC-32C (Castagnoli, reflected, initial value and final xor
 /// `0xffffffff`: AIStore's `crc32c`, S3's `CRC32C`), and MD5.
+///
+/// The order (`Ord`) is the order of preference: see [`Algorithm::ALL`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Algorithm {
     /// XXH64, seed 0: a 64-bit digest.

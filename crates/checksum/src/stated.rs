@@ -115,7 +115,9 @@ impl AisType {
 ///   the checksum of the **range** in the same `ais-checksum-*` headers (without it, the
 ///   object's). A client that downloads in ranges should take the object's checksum from a
 ///   HEAD or from a 200, not from a 206.
-/// - An ETag describes the object the server has, so a 206's ETag is still the whole object's.
+/// - S3 answers a GET with `partNumber` with that part's checksum.
+///
+/// An ETag describes the object the server has, so a 206's ETag is still the whole object's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Expected {
     digest: Digest,
@@ -126,7 +128,7 @@ impl Expected {
     /// The checksum `headers` state, preferring by algorithm (XXH64, then CRC-32C, then MD5:
     /// [`Algorithm::ALL`]) and, for one algorithm, a checksum header over an ETag.
     ///
-    /// Read are AIStore's `ais-checksum-type`/`ais-checksum-value` (types `xxhash`,
+    /// It reads AIStore's `ais-checksum-type`/`ais-checksum-value` (types `xxhash`,
     /// `xxhash2`, `crc32c`, `md5`), S3's `x-amz-checksum-crc32c` and `x-amz-checksum-md5`
     /// (full-object values: a `-N` suffix or `x-amz-checksum-type: COMPOSITE` marks a checksum
     /// of the parts' checksums, which the bytes cannot be checked against), and the ETag when it
