@@ -17,10 +17,10 @@ pub use action::ActionMsg;
 pub use bucket::{Bucket, Namespace};
 pub use object::{AddressError, ObjectAddress, encode_object_name};
 pub use provider::{Provider, UnknownProvider};
-pub use timestamp::{Timestamp, TimestampError};
 pub use smap::{
     NetInfo, NodeFlags, NodeMap, PlacementError, Smap, SmapError, Snode, node_digest, object_uname, xoshiro256_hash,
 };
+pub use timestamp::{Timestamp, TimestampError};
 
 /// The API version prefix of every AIStore REST path.
 pub const API_PREFIX: &str = "/v1";
