@@ -130,6 +130,7 @@ with_each_driver!(
     stream_and_whole_downloads_are_byte_exact,
     retryable_range_faults_are_survived_byte_exact,
     hostile_range_answers_end_the_download,
+    a_server_that_ignores_range_is_read_as_one_stream,
     a_capped_link_still_delivers_everything,
     a_straggler_is_hedged_and_delivered_once,
 );
@@ -168,10 +169,20 @@ async fn hostile_range_answers_end_the_download(driver: Driver) {
     // the server, and must not use up this rule.
     cluster.put_generated(&Bucket::new("local", Provider::Ais), "other.bin", SIZE);
     let path = "/v1/objects/local/other.bin";
-    cluster.add_range_fault(RangeFaultRule::new(RangeFault::IgnoreRange).path_prefix(path).times(1));
+    // A server that honoured Range (the first range) and then sends a whole object is broken,
+    // not one that ignores Range.
+    cluster.add_range_fault(RangeFaultRule::new(RangeFault::IgnoreRange).path_prefix(path).skip(1).times(1));
     let other = format!("{}{path}?provider=ais", cluster.url());
     let error = fetch(driver, &other, config(), Into::Whole).await.unwrap_err();
     assert!(matches!(error, Failed::Download(DownloadError::RangeIgnored { .. })), "{error:?}");
+    cluster.shutdown().await;
+}
+
+async fn a_server_that_ignores_range_is_read_as_one_stream(driver: Driver) {
+    let (cluster, url) = cluster().await;
+    cluster.add_range_fault(RangeFaultRule::new(RangeFault::IgnoreRange));
+    assert!(fetch(driver, &url, config(), Into::Stream).await.unwrap() == expected());
+    assert!(fetch(driver, &url, config(), Into::Whole).await.unwrap() == expected());
     cluster.shutdown().await;
 }
 

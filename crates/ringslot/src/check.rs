@@ -155,6 +155,18 @@ pub(crate) fn head(result: &Result<http::Response<()>, TransportError>, identity
     Verdict::Accept(Head { size, max_chunk })
 }
 
+/// Checks a 200 to a range request, from a server that ignores `Range`: the whole object, of
+/// `size` bytes (its `Content-Length`, if any, says so), and the same object as before.
+pub(crate) fn whole(response: &http::Response<()>, size: u64, identity: &mut Identity) -> Result<(), DownloadError> {
+    let headers = RangeHeaders::scan(response.headers());
+    if let Some(now) = headers.content_length.and_then(|value| digits(value.as_bytes()))
+        && now != size
+    {
+        return Err(DownloadError::SizeChanged { was: size, now });
+    }
+    identity.check(headers.etag, headers.version)
+}
+
 /// What the answer to the first range request tells when the size was not known: the size,
 /// and how the server answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

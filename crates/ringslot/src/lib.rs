@@ -33,9 +33,10 @@ mod exact;
 mod machine;
 mod range;
 mod samples;
+mod single;
 pub mod transfer;
 
 pub use config::{Config, ConfigError, DEFAULT_CHUNK, Hedge, MAX_CHUNK_SIZE_HEADER, Mode, RetryPolicy};
 pub use error::{DownloadError, Failure};
-pub use machine::{Fetch, Input, Output, Receive, Rejected, RingSlot, Slot, Summary};
+pub use machine::{Fetch, Input, Notice, Output, Receive, Rejected, RingSlot, Slot, Summary};
 pub use range::{ByteRange, Plan};

@@ -12,6 +12,7 @@ use stowage_proto::{Clock, Completion, InputError, Instant, Machine, RequestId, 
 use crate::check::{self, Identity, Probed, Verdict};
 use crate::config::DEFAULT_CHUNK;
 use crate::exact::Usual;
+use crate::single::Single;
 use crate::{ByteRange, Config, ConfigError, DownloadError, Failure, Hedge, Mode, Plan, RetryPolicy};
 
 /// One buffer of the ring, named by its index `0..slots`.
@@ -59,10 +60,16 @@ impl Fetch {
 /// Read the body of an accepted response into a slot: the machine checked the head and wants
 /// these bytes.
 ///
-/// The driver reads at most `range.len()` bytes into `slot` (one more only to learn that the
-/// body is too long; it never writes past the range's length) and then feeds back
-/// [`Input::Body`]. In whole-object mode the bytes belong at offset `range.start − plan.start`
-/// of the destination; `slot` is where they wait until they are there.
+/// The driver reads `range.len()` bytes of the body into `slot` and then feeds back
+/// [`Input::Body`]. Where the body ends with them (`ends_body`), it reads one byte more only to
+/// learn that the body is too long; elsewhere (a server that ignored `Range` sends the whole
+/// object in one body, received piece by piece: several receives name the same request, in
+/// order) it reads exactly `range.len()` and leaves the rest of the body for the next receive.
+/// It never writes past the range's length. In whole-object mode the bytes belong at offset
+/// `range.start − plan.start` of the destination; `slot` is where they wait until they are
+/// there — unless `skip` says they are not wanted (a one-stream body's bytes before the plan,
+/// or bytes delivered before it failed and was asked for again): then they are received and
+/// dropped, never delivered nor landed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Receive {
     /// The request whose body it is.
@@ -71,6 +78,22 @@ pub struct Receive {
     pub slot: Slot,
     /// The object's bytes the body holds.
     pub range: ByteRange,
+    /// Whether the body ends with these bytes (else it goes on past them).
+    pub ends_body: bool,
+    /// Whether the bytes are not wanted: read them, and drop them.
+    pub skip: bool,
+}
+
+/// Something the driver should tell its user, though nothing failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Notice {
+    /// The server ignored `Range` (it answered the request for `range` with a 200 and the
+    /// whole object): the download goes on as one stream, in order.
+    #[error("the server ignored Range (asked for {range}, it sent the whole object): downloading in one stream")]
+    RangeIgnored {
+        /// The range asked for.
+        range: ByteRange,
+    },
 }
 
 /// What the driver feeds the machine.
@@ -126,6 +149,8 @@ pub enum Output {
         /// Which bytes.
         range: ByteRange,
     },
+    /// Tell the user this (e.g. log a warning); nothing to do.
+    Notice(Notice),
     /// Abandon this request: do not (or no longer) read its body, and never write its bytes
     /// anywhere. It follows a fetch's head the machine rejected, a hedge that lost, and every
     /// request in flight when the download ends.
@@ -149,6 +174,8 @@ pub struct Summary {
     pub hedges: u64,
     /// Ranges whose hedge finished first.
     pub hedge_wins: u64,
+    /// The server ignored `Range`: the object came as one stream.
+    pub one_stream: bool,
 }
 
 /// Why the machine refused an input (a driver bug, or a fuzzer): its state is unchanged.
@@ -226,7 +253,7 @@ pub enum Rejected {
 ///         Output::Done(result) => assert_eq!(result.unwrap().bytes, 10),
 ///         Output::Plan(plan) => assert_eq!(plan.size, 10),
 ///         Output::Head(_) => unreachable!("only with Config::head"),
-///         Output::Landed { .. } | Output::Cancel(_) => {}
+///         Output::Landed { .. } | Output::Cancel(_) | Output::Notice(_) => {}
 ///     }
 /// }
 /// assert_eq!(delivered, [(0, 4), (4, 8), (8, 10)]);
@@ -235,26 +262,29 @@ pub enum Rejected {
 pub struct RingSlot {
     uri: Uri,
     workers: usize,
-    mode: Mode,
-    retry: RetryPolicy,
+    pub(crate) mode: Mode,
+    pub(crate) retry: RetryPolicy,
     hedge: Option<Hedge>,
     /// The caller's chunk size, if any.
     chunk: Option<u64>,
     offset: u64,
     end: Option<u64>,
     clock: Clock,
-    ids: RequestIds,
-    phase: Phase,
-    plan: Plan,
-    identity: Identity,
+    pub(crate) ids: RequestIds,
+    pub(crate) phase: Phase,
+    pub(crate) plan: Plan,
+    pub(crate) identity: Identity,
     /// What the usual answers to this plan's ranges have in common (set with the plan).
-    usual: Usual,
+    pub(crate) usual: Usual,
     /// Ranges `base..base + window.len()`: started and not yet delivered (or landed).
     window: VecDeque<Entry>,
+    /// A range request was answered 206: the server honours `Range` (a 200 later is an error,
+    /// not a reason to fall back to one stream).
+    partial_seen: bool,
     /// The index of the range at the front of `window`.
     base: u64,
     /// Requests in flight; at most `workers`.
-    flights: Vec<Flight>,
+    pub(crate) flights: Vec<Flight>,
     /// What each slot holds.
     slots: Vec<SlotState>,
     /// Free slots (a stack).
@@ -265,16 +295,16 @@ pub struct RingSlot {
     /// `plan.ranges()`, computed once.
     ranges: u64,
     /// Outputs waiting to be polled, in order.
-    outputs: VecDeque<Output>,
+    pub(crate) outputs: VecDeque<Output>,
     /// Durations of finished ranges (hedging only).
     samples: crate::samples::Samples,
     /// Cached median of `samples` (hedging only).
     median: Option<Duration>,
-    summary: Summary,
+    pub(crate) summary: Summary,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Phase {
+pub(crate) enum Phase {
     /// Waiting for the HEAD's answer; `attempts` made so far.
     Head { id: RequestId, attempts: u32 },
     /// The HEAD failed; the next attempt is due at `until`.
@@ -286,6 +316,8 @@ enum Phase {
     ProbeBackoff { until: Instant, attempts: u32 },
     /// Fetching ranges.
     Running,
+    /// The server ignores `Range`: one body carries the object.
+    Single(Single),
     /// Finished.
     Done,
 }
@@ -314,16 +346,16 @@ enum EntryState {
 
 /// One range request in flight.
 #[derive(Clone, Copy, Debug)]
-struct Flight {
-    id: RequestId,
-    index: u64,
+pub(crate) struct Flight {
+    pub(crate) id: RequestId,
+    pub(crate) index: u64,
     /// `plan.range(index)`, kept: its answer is checked against it.
-    range: ByteRange,
-    slot: Slot,
-    started: Instant,
+    pub(crate) range: ByteRange,
+    pub(crate) slot: Slot,
+    pub(crate) started: Instant,
     /// The response head was accepted; the body is arriving.
-    receiving: bool,
-    hedge: bool,
+    pub(crate) receiving: bool,
+    pub(crate) hedge: bool,
 }
 
 /// What a slot holds (for refusing bad releases and for the invariants).
@@ -358,6 +390,7 @@ impl RingSlot {
             identity: Identity::default(),
             usual: Usual::default(),
             window: VecDeque::with_capacity(slots as usize),
+            partial_seen: false,
             base: 0,
             flights: Vec::with_capacity(config.workers as usize),
             slots: vec![SlotState::Free; slots as usize],
@@ -379,7 +412,7 @@ impl RingSlot {
 
     /// The plan, once the size is known.
     pub fn plan(&self) -> Option<Plan> {
-        matches!(self.phase, Phase::Running | Phase::Done).then_some(self.plan)
+        matches!(self.phase, Phase::Running | Phase::Single(_) | Phase::Done).then_some(self.plan)
     }
 
     /// Range requests in flight (hedges included).
@@ -503,10 +536,12 @@ impl RingSlot {
                     return self.finish(Err(DownloadError::WrongRange { range: asked, got }));
                 }
                 // The probe is range 0's first attempt; its body is wanted.
+                self.partial_seen = true;
                 self.window.push_back(Entry { state: EntryState::Fetching, attempts, hedged: false });
                 let flight = &mut self.flights[position];
                 (flight.range, flight.receiving) = (range, true);
-                self.outputs.push_back(Output::Receive(Receive { id: flight.id, slot: flight.slot, range }));
+                let receive = Receive { id: flight.id, slot: flight.slot, range, ends_body: true, skip: false };
+                self.outputs.push_back(Output::Receive(receive));
                 self.schedule(now);
             }
             Verdict::Accept(Probed::Unsatisfiable { size }) => {
@@ -516,11 +551,17 @@ impl RingSlot {
                 }
                 self.finish(Ok(self.summary));
             }
-            Verdict::Accept(Probed::Whole { .. }) => self.finish(Err(DownloadError::RangeIgnored { range: asked })),
+            Verdict::Accept(Probed::Whole { size }) => {
+                self.set_plan(size, None);
+                if self.plan.is_empty() {
+                    return self.finish(Ok(self.summary));
+                }
+                self.single_stream(position, attempts);
+            }
         }
     }
 
-    fn finish(&mut self, result: Result<Summary, DownloadError>) {
+    pub(crate) fn finish(&mut self, result: Result<Summary, DownloadError>) {
         for flight in self.flights.drain(..) {
             self.outputs.push_back(Output::Cancel(flight.id));
         }
@@ -533,15 +574,32 @@ impl RingSlot {
         self.window.get_mut(offset)
     }
 
-    fn take_slot(&mut self) -> Option<Slot> {
+    pub(crate) fn take_slot(&mut self) -> Option<Slot> {
         let slot = self.free.pop()?;
         self.slots[slot.0 as usize] = SlotState::Busy;
         Some(slot)
     }
 
-    fn free_slot(&mut self, slot: Slot) {
+    pub(crate) fn free_slot(&mut self, slot: Slot) {
         self.slots[slot.0 as usize] = SlotState::Free;
         self.free.push(slot);
+    }
+
+    /// Hands `slot`, which holds `range`, to the consumer (stream mode).
+    pub(crate) fn deliver_slot(&mut self, slot: Slot, range: ByteRange) {
+        self.slots[slot.0 as usize] = SlotState::Delivered;
+        self.outputs.push_back(Output::Deliver { slot, range });
+    }
+
+    /// Forgets every started range, giving back the slots their retries held (the requests in
+    /// flight are the caller's to cancel).
+    pub(crate) fn discard_window(&mut self) {
+        for entry in std::mem::take(&mut self.window) {
+            if let EntryState::Backoff { slot, .. } = entry.state {
+                self.free_slot(slot);
+            }
+        }
+        (self.base, self.backoffs) = (0, 0);
     }
 
     /// Sends a request for range `index` into `slot`.
@@ -562,6 +620,8 @@ impl RingSlot {
     fn schedule(&mut self, now: Instant) {
         if self.phase == Phase::Running && self.flights.len() < self.workers {
             self.start_work(now);
+        } else if let Phase::Single(_) = self.phase {
+            self.single_step();
         }
     }
 
@@ -654,11 +714,26 @@ impl RingSlot {
 
     fn on_response(&mut self, now: Instant, position: usize, result: &Result<http::Response<()>, TransportError>) {
         let range = self.flights[position].range;
+        if let Ok(whole) = result
+            && whole.status() == http::StatusCode::OK
+            && !self.partial_seen
+        {
+            // The server ignores Range: the object comes as one stream, whatever was asked.
+            return match check::whole(whole, self.plan.size, &mut self.identity) {
+                Ok(()) => {
+                    let attempts = self.entry(self.flights[position].index).map_or(1, |e| e.attempts);
+                    self.single_stream(position, attempts);
+                }
+                Err(error) => self.finish(Err(error)),
+            };
+        }
         match check::range(result, range, self.plan.size, &self.usual, &mut self.identity) {
             Verdict::Accept(()) => {
+                self.partial_seen = true;
                 let flight = &mut self.flights[position];
                 flight.receiving = true;
-                self.outputs.push_back(Output::Receive(Receive { id: flight.id, slot: flight.slot, range }));
+                let receive = Receive { id: flight.id, slot: flight.slot, range, ends_body: true, skip: false };
+                self.outputs.push_back(Output::Receive(receive));
             }
             Verdict::Retry(failure) => {
                 self.outputs.push_back(Output::Cancel(self.flights[position].id));
@@ -723,8 +798,7 @@ impl RingSlot {
             match front.state {
                 EntryState::Ready { slot } => {
                     let Some(range) = self.plan.range(self.base) else { return };
-                    self.slots[slot.0 as usize] = SlotState::Delivered;
-                    self.outputs.push_back(Output::Deliver { slot, range });
+                    self.deliver_slot(slot, range);
                     self.summary.bytes += range.len();
                     self.summary.ranges += 1;
                 }
@@ -810,14 +884,20 @@ impl Machine for RingSlot {
                 let now = self.clock.observe(now);
                 match self.phase {
                     Phase::Probe { .. } => self.on_probe(now, position, &completion.result),
+                    Phase::Single(_) => self.on_single_response(now, position, &completion.result),
                     _ => self.on_response(now, position, &completion.result),
                 }
             }
             &Input::Body { id, received, error } => {
                 let position = self.flights.iter().position(|f| f.id == id && f.receiving);
+                // One stream: a body is expected only while a piece of it is asked for.
+                let position = position.filter(|_| self.expects_piece());
                 let position = position.ok_or(InputError::UnexpectedCompletion(id))?;
                 let now = self.clock.observe(now);
-                self.on_body(now, position, received, error);
+                match self.phase {
+                    Phase::Single(_) => self.on_single_body(now, position, received, error),
+                    _ => self.on_body(now, position, received, error),
+                }
             }
             &Input::Release(slot) => {
                 self.release(slot)?;
@@ -844,6 +924,7 @@ impl Machine for RingSlot {
     fn poll_timeout(&self) -> Option<Instant> {
         match self.phase {
             Phase::HeadBackoff { until, .. } | Phase::ProbeBackoff { until, .. } => return Some(until),
+            Phase::Single(_) => return self.single_retry_due(),
             Phase::Running => {}
             Phase::Head { .. } | Phase::Probe { .. } | Phase::Done => return None,
         }
@@ -865,6 +946,7 @@ impl Machine for RingSlot {
             Phase::HeadBackoff { until, attempts } if now >= until => self.send_head(attempts + 1),
             Phase::ProbeBackoff { until, attempts } if now >= until => self.send_probe(now, attempts + 1),
             Phase::Running => self.schedule(now),
+            Phase::Single(_) => self.single_retry(now),
             _ => {}
         }
     }

@@ -221,6 +221,7 @@ impl World {
                     self.landed.push(range);
                     self.owner.retain(|_, owned| *owned != range);
                 }
+                Output::Notice(notice) => panic!("this server honours Range: {notice:?}"),
                 Output::Done(result) => self.result = Some(result.map(|s| s.bytes)),
             }
         }

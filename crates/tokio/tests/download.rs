@@ -195,8 +195,25 @@ async fn hostile(misbehave: fn(u32, usize, usize, &[u8]) -> Option<ResponseTempl
 }
 
 #[tokio::test]
-async fn a_200_instead_of_206_is_an_error() {
-    let error = hostile(|_, _, _, data| Some(ResponseTemplate::new(200).set_body_bytes(data.to_vec()))).await;
+async fn a_server_that_ignores_range_is_read_as_one_stream() {
+    let data = Arc::new(content(10_000));
+    let ignore =
+        |_: u32, _: usize, _: usize, data: &[u8]| Some(ResponseTemplate::new(200).set_body_bytes(data.to_vec()));
+    let server = serve(&data, ignore).await;
+    let url = url(&server);
+    // In order; whole into memory; and from an offset to an end (the bytes before it skipped).
+    assert_eq!(collect(&url, options(2, 1000)).await.unwrap(), *data);
+    let got = read_all(&url, options(2, 1000)).await.unwrap();
+    assert_eq!((&got.bytes[..], got.summary.one_stream), (&data[..], true));
+    let part = Config { offset: 2500, end: Some(7001), ..options(2, 1000) };
+    assert_eq!(collect(&url, part.clone()).await.unwrap(), data[2500..7001]);
+    assert_eq!(read_all(&url, part).await.unwrap().bytes, data[2500..7001]);
+}
+
+#[tokio::test]
+async fn a_200_after_a_206_is_an_error() {
+    let error =
+        hostile(|n, _, _, data| (n == 3).then(|| ResponseTemplate::new(200).set_body_bytes(data.to_vec()))).await;
     assert!(matches!(error, GetError::Download(DownloadError::RangeIgnored { .. })), "{error}");
 }
 
@@ -338,4 +355,21 @@ async fn dropping_the_stream_cancels_the_download() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let requests = server.received_requests().await.unwrap().len();
     assert!(requests < 20, "{requests} requests after the consumer left");
+}
+
+#[tokio::test]
+async fn one_stream_cut_mid_body_is_asked_again_and_each_byte_delivered_once() {
+    static ANSWERED: AtomicU32 = AtomicU32::new(0);
+    // Every answer is the whole object; the first is reset after 4500 of its 10 000 bytes.
+    let url = raw(|_| {
+        let body = content(10_000);
+        let head = b"HTTP/1.1 200 OK\r\ncontent-length: 10000\r\n\r\n";
+        match ANSWERED.fetch_add(1, Ordering::SeqCst) {
+            0 => ([&head[..], &body[..4500]].concat(), true),
+            _ => ([&head[..], &body[..]].concat(), false),
+        }
+    })
+    .await;
+    assert_eq!(collect(&url, options(2, 1000)).await.unwrap(), content(10_000));
+    assert!(ANSWERED.load(Ordering::SeqCst) >= 2, "asked again");
 }

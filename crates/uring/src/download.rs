@@ -26,7 +26,7 @@ use http::Uri;
 use stowage_http1 as http1;
 use stowage_proto::{Completion, Instant, RequestId, Transmit};
 use stowage_ringslot::transfer::{GetError, IoEvent, Landing, RangeIo, Transfer};
-use stowage_ringslot::{ByteRange, Config, Fetch, Mode, Plan, Receive, RingSlot, Slot, Summary};
+use stowage_ringslot::{ByteRange, Config, Fetch, Mode, Notice, Plan, Receive, RingSlot, Slot, Summary};
 
 use crate::UringDriver;
 use crate::driver::Event;
@@ -268,7 +268,8 @@ impl RangeIo for Io<'_> {
 
     fn receive(&mut self, receive: Receive) -> Result<(), GetError> {
         let now = self.now();
-        self.driver.receive_body(receive.id, receive.slot, receive.range.len(), now).map_err(ring_failed)
+        let (id, slot, len) = (receive.id, receive.slot, receive.range.len());
+        self.driver.receive_body(id, slot, len, receive.ends_body, now).map_err(ring_failed)
     }
 
     fn cancel(&mut self, id: RequestId) -> Result<(), GetError> {
@@ -296,6 +297,10 @@ impl RangeIo for Io<'_> {
 
     fn deliver(&mut self, slot: Slot, range: ByteRange) {
         self.ready.push_back((slot, range));
+    }
+
+    fn notice(&mut self, notice: Notice) {
+        tracing::warn!("{}", notice);
     }
 }
 

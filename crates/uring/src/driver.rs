@@ -148,10 +148,16 @@ struct SlotBody {
     slot: Option<Slot>,
     /// Bytes the range holds: never more are written into the slot.
     capacity: u64,
+    /// Whether the body ends with this piece of it (else it goes on into another slot).
+    ends_body: bool,
     /// Body bytes in the slot.
     received: u64,
-    /// Body bytes to receive in place: the announced length, or the capacity.
+    /// Body bytes to receive in place: the rest of the announced length, or the capacity.
     want: u64,
+    /// Body bytes that went into earlier pieces (a body received into several slots).
+    consumed: u64,
+    /// Body bytes that came with the head and went into earlier pieces.
+    early_taken: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -311,10 +317,19 @@ impl UringDriver {
         self.exchanges.iter().position(|e| e.as_ref().is_some_and(|e| e.id == id))
     }
 
-    /// Reads the body of the ranged response `id` (after its [`Event::Head`]) into `slot`, at
-    /// most `capacity` bytes (one more only says it is too long); [`Event::Body`] follows. No
-    /// operation may be writing into `slot` ([`UringDriver::slot_busy`]).
-    pub(crate) fn receive_body(&mut self, id: RequestId, slot: Slot, capacity: u64, now: Instant) -> io::Result<()> {
+    /// Reads the next `capacity` bytes of the body of the ranged response `id` (after its
+    /// [`Event::Head`], or the [`Event::Body`] of its previous piece) into `slot`;
+    /// [`Event::Body`] follows. Where the body should end with them (`ends_body`), one more
+    /// only says it is too long; else the exchange waits for the next piece. No operation may
+    /// be writing into `slot` ([`UringDriver::slot_busy`]).
+    pub(crate) fn receive_body(
+        &mut self,
+        id: RequestId,
+        slot: Slot,
+        capacity: u64,
+        ends_body: bool,
+        now: Instant,
+    ) -> io::Result<()> {
         let Some(index) = self.find(id) else { return Ok(()) };
         let Some(exchange) = self.exchanges[index].as_mut() else { return Ok(()) };
         let Target::Slot(body) = &mut exchange.target else { return Ok(()) };
@@ -327,14 +342,16 @@ impl UringDriver {
             return self.fail(index, TransportError::Protocol);
         }
         body.slot = Some(slot);
-        body.capacity = capacity;
-        body.want = body.length.unwrap_or(capacity).min(capacity);
+        (body.capacity, body.ends_body) = (capacity, ends_body);
+        let left = body.length.map(|length| length.saturating_sub(body.consumed));
+        body.want = left.unwrap_or(capacity).min(capacity);
         // The body bytes that came with the head go to the front of the slot (one more than
-        // fits only says the body is too long).
-        let early = &body.head[body.head_len..];
+        // fits only says the body is too long, where it should end here).
+        let early = body.head.get(body.head_len + body.early_taken..).unwrap_or_default();
         let fits = early.len().min(usize::try_from(capacity).unwrap_or(usize::MAX));
         let filled = self.buffers.fill(slot, &early[..fits]);
-        body.received = fits as u64 + u64::from(early.len() > fits);
+        body.received = fits as u64 + u64::from(ends_body && early.len() > fits);
+        body.early_taken += fits;
         let complete = body.received >= body.want;
         if !filled {
             return self.fail(index, TransportError::Other);
@@ -596,7 +613,15 @@ impl UringDriver {
     /// The body of the ranged exchange at `index` is all in its slot.
     fn body_complete(&mut self, index: usize, now: Instant) -> io::Result<()> {
         let Some(exchange) = self.exchanges[index].as_mut() else { return Ok(()) };
-        let Target::Slot(body) = &exchange.target else { return Ok(()) };
+        let Target::Slot(body) = &mut exchange.target else { return Ok(()) };
+        if !body.ends_body {
+            // A piece of a body that goes on: it waits, unread, for the next.
+            let (id, received) = (exchange.id, body.received);
+            (body.consumed, body.slot, body.received) = (body.consumed + received, None, 0);
+            exchange.phase = Phase::Waiting;
+            self.events.push_back(Event::Body { id, received, error: None });
+            return Ok(());
+        }
         if body.until_close && body.received <= body.capacity {
             exchange.phase = Phase::Tail;
             return self.submit_next(index, now);

@@ -241,3 +241,52 @@ fn urls_this_driver_cannot_fetch_say_why() {
     assert!(matches!(error, GetError::Url { .. }), "{error}");
     assert!(error.to_string().contains("https://example.com/x"), "{error}");
 }
+
+#[test]
+fn a_server_that_ignores_range_is_read_as_one_stream_into_the_slots() {
+    const N: u64 = 5555;
+    let want: Vec<u8> = (0..N).map(|i| (i % 251) as u8).collect();
+    // Every request, ranged or not, gets the whole object: with a length, and framed by the
+    // close; small chunks, so the bytes that come with the head span several pieces.
+    for close in [false, true] {
+        let (url, _) = serve(move |_| {
+            let body: Vec<u8> = (0..N).map(|i| (i % 251) as u8).collect();
+            let framing = if close { "Connection: close\r\n".to_owned() } else { format!("Content-Length: {N}\r\n") };
+            let head = format!("HTTP/1.1 200 OK\r\n{framing}\r\n");
+            let answer = [head.as_bytes(), &body].concat();
+            if close { Reply::AnswerAndClose(answer) } else { Reply::Answer(answer) }
+        });
+        for chunk in [1000, 64] {
+            // A body framed by the close states no size: the caller gives it.
+            let config = Config { chunk: Some(chunk), size: close.then_some(N), ..config() };
+            assert!(fetch(&url, config.clone()).unwrap() == want, "stream, chunk {chunk}, close {close}");
+            let mut driver = UringDriver::new(&url, timeouts()).unwrap();
+            let path = std::env::temp_dir().join(format!("stowage-one-stream-{}-{chunk}.bin", std::process::id()));
+            let summary = driver.download("/o", config.clone(), &path).unwrap();
+            let written = std::fs::read(&path).unwrap();
+            std::fs::remove_file(&path).unwrap();
+            assert!(written == want && summary.one_stream, "file, chunk {chunk}, close {close}");
+            let part = Config { offset: 1234, end: Some(4321), ..config };
+            assert!(fetch(&url, part).unwrap() == want[1234..4321], "part, chunk {chunk}, close {close}");
+        }
+    }
+}
+
+#[test]
+fn one_stream_cut_mid_body_is_asked_again_and_each_byte_delivered_once() {
+    const N: u64 = 5000;
+    let want: Vec<u8> = (0..N).map(|i| (i % 251) as u8).collect();
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = std::sync::Arc::clone(&answered);
+    // Every answer is the whole object; the first is closed after 2100 of its bytes.
+    let (url, _) = serve(move |_| {
+        let body: Vec<u8> = (0..N).map(|i| (i % 251) as u8).collect();
+        let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {N}\r\n\r\n");
+        match count.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+            0 => Reply::AnswerAndClose([head.as_bytes(), &body[..2100]].concat()),
+            _ => Reply::Answer([head.as_bytes(), &body].concat()),
+        }
+    });
+    assert!(fetch(&url, Config { chunk: Some(1000), ..config() }).unwrap() == want);
+    assert!(answered.load(std::sync::atomic::Ordering::SeqCst) >= 2, "asked again");
+}

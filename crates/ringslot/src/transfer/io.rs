@@ -4,7 +4,7 @@ use http::Uri;
 use stowage_proto::{Completion, RequestId, Transmit, TransportError};
 
 use super::GetError;
-use crate::{ByteRange, Fetch, Plan, Receive, Slot};
+use crate::{ByteRange, Fetch, Notice, Plan, Receive, Slot};
 
 /// The IO of a ranged download, as a driver provides it.
 ///
@@ -52,6 +52,12 @@ pub trait RangeIo {
     /// Stream mode: `slot` holds `range`, the next bytes in order: hand them to the consumer,
     /// who gives the slot back with [`Transfer::release`](super::Transfer::release).
     fn deliver(&mut self, slot: Slot, range: ByteRange);
+
+    /// Something to tell the user, though nothing failed (a server that ignores `Range`, …):
+    /// log it. Nothing by default.
+    fn notice(&mut self, notice: Notice) {
+        let _ = notice;
+    }
 }
 
 /// Whether a range is in its place yet ([`RangeIo::land`]).

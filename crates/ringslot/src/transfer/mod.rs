@@ -84,7 +84,7 @@ impl Transfer {
                 let Some(position) = self.receiving.iter().position(|r| r.id == id) else { return Ok(()) };
                 let receive = self.receiving[position];
                 let complete = error.is_none() && received == receive.range.len();
-                if complete && self.mode == Mode::WholeObject {
+                if complete && !receive.skip && self.mode == Mode::WholeObject {
                     let landing = io.land(id, receive.slot, receive.range);
                     match landing {
                         Ok(Landing::Pending) => return Ok(()),
@@ -178,6 +178,7 @@ impl Transfer {
                     io.deliver(slot, range);
                 }
                 Output::Landed { range } => self.bytes += range.len(),
+                Output::Notice(notice) => io.notice(notice),
                 Output::Cancel(id) => {
                     self.deferred.retain(|r| r.id != id);
                     self.receiving.retain(|r| r.id != id);

@@ -1,11 +1,11 @@
-//! One request on the wire: send it, report its head, and read its body into a buffer when
-//! (and only if) the download asks for it.
+//! One request on the wire: send it, report its head, and read its body into buffers when
+//! (and only as far as) the download asks for it.
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use stowage_proto::{RequestId, TransportError};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::time::timeout;
 
 use crate::{HyperTransport, Transport, classify};
@@ -23,9 +23,22 @@ pub(super) enum Event {
     Written { id: RequestId, result: std::io::Result<()>, buffer: BytesMut },
 }
 
-/// The go-ahead for a request's body: the buffer to read it into and the most bytes it may
-/// hold. Dropping it unsent ends the request (its connection with it).
-pub(super) type Go = oneshot::Sender<(BytesMut, usize)>;
+/// The go-ahead for the next piece of a request's body (usually its only one): read it into
+/// this buffer.
+#[derive(Debug)]
+pub(super) struct Piece {
+    /// Where the bytes go (cleared first).
+    pub(super) buffer: BytesMut,
+    /// The piece's length: never more is written into the buffer.
+    pub(super) len: usize,
+    /// Whether the body ends with the piece (then one byte more says it is too long); else
+    /// exactly `len` bytes are read and the rest stays for the next piece.
+    pub(super) ends_body: bool,
+}
+
+/// Where a request's task takes its go-aheads from. Dropping the sender ends the request (its
+/// connection with it).
+pub(super) type Go = mpsc::UnboundedSender<Piece>;
 
 /// Sends the HEAD `request` and reports its head.
 pub(super) async fn head(
@@ -38,13 +51,13 @@ pub(super) async fn head(
     let _ = events.send(Event::Head { id, result });
 }
 
-/// Sends `request`, reports its head, and waits for the go-ahead: then reads the body into the
-/// buffer it brings (cleared first; never past the length it names).
+/// Sends `request`, reports its head, and for each go-ahead reads the next piece of the body
+/// into the buffer it brings.
 pub(super) async fn range(
     transport: HyperTransport,
     id: RequestId,
-    request: http::Request<bytes::Bytes>,
-    go: oneshot::Receiver<(BytesMut, usize)>,
+    request: http::Request<Bytes>,
+    mut go: mpsc::UnboundedReceiver<Piece>,
     events: mpsc::UnboundedSender<Event>,
 ) {
     let response = match transport.open(request).await {
@@ -58,34 +71,51 @@ pub(super) async fn range(
     if events.send(Event::Head { id, result: Ok(http::Response::from_parts(head, ())) }).is_err() {
         return;
     }
-    // No go-ahead: the body is not wanted, and the connection goes with it.
-    let Ok((mut buffer, len)) = go.await else { return };
-    buffer.clear();
-    let (received, error) = read_body(&mut body, &mut buffer, len, transport.timeouts().read).await;
-    let _ = events.send(Event::Body { id, received, error, buffer });
+    // Bytes of the last frame read that belong to the next piece.
+    let mut pending = Bytes::new();
+    // No (more) go-ahead: the body is not wanted, and the connection goes with it.
+    while let Some(Piece { mut buffer, len, ends_body }) = go.recv().await {
+        buffer.clear();
+        let read_timeout = transport.timeouts().read;
+        let (received, error) = read_piece(&mut body, &mut pending, &mut buffer, len, ends_body, read_timeout).await;
+        let over = ends_body || error.is_some() || received < len as u64;
+        let _ = events.send(Event::Body { id, received, error, buffer });
+        if over {
+            return;
+        }
+    }
 }
 
-/// Appends the body to `buffer`, at most `len` bytes; returns the bytes received (`len + 1`
-/// when the body is longer: reading stops there) and the failure that ended it early, if any.
-async fn read_body(
+/// Appends the next `len` bytes of the body to `buffer` (first those `pending` from the frame
+/// read before); returns the bytes received and the failure that ended it early, if any. Where
+/// the body should end with them (`ends_body`), one byte more means it is too long: `len + 1`
+/// is returned and reading stops there; else the bytes past `len` stay in `pending`.
+async fn read_piece(
     body: &mut Incoming,
+    pending: &mut Bytes,
     buffer: &mut BytesMut,
     len: usize,
+    ends_body: bool,
     read_timeout: std::time::Duration,
 ) -> (u64, Option<TransportError>) {
     loop {
+        let room = len - buffer.len();
+        if pending.len() > room {
+            buffer.extend_from_slice(&pending.split_to(room));
+            return if ends_body { (len as u64 + 1, None) } else { (len as u64, None) };
+        }
+        buffer.extend_from_slice(&std::mem::take(pending));
+        if buffer.len() == len && !ends_body {
+            return (len as u64, None);
+        }
         let frame = match timeout(read_timeout, body.frame()).await {
             Err(_) => return (buffer.len() as u64, Some(TransportError::ReadTimeout)),
             Ok(None) => return (buffer.len() as u64, None),
             Ok(Some(Err(error))) => return (buffer.len() as u64, Some(classify::stream_error(&error))),
             Ok(Some(Ok(frame))) => frame,
         };
-        let Ok(data) = frame.into_data() else { continue };
-        let room = len - buffer.len();
-        if data.len() > room {
-            buffer.extend_from_slice(&data[..room]);
-            return (len as u64 + 1, None);
+        if let Ok(data) = frame.into_data() {
+            *pending = data;
         }
-        buffer.extend_from_slice(&data);
     }
 }

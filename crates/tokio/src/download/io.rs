@@ -10,9 +10,10 @@ use bytes::{Bytes, BytesMut};
 use http::Uri;
 use stowage_proto::{Completion, RequestId, Transmit};
 use stowage_ringslot::transfer::{GetError, IoEvent, Landing, RangeIo};
-use stowage_ringslot::{ByteRange, Fetch, Plan, Receive, Slot};
-use tokio::sync::{mpsc, oneshot};
+use stowage_ringslot::{ByteRange, Fetch, Notice, Plan, Receive, Slot};
+use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
+use tracing::warn;
 
 use super::fetch::{self, Event, Go};
 use crate::HyperTransport;
@@ -49,11 +50,14 @@ pub(super) enum Sink {
 #[derive(Debug)]
 struct Task {
     abort: AbortHandle,
+    /// The range it asked for.
     range: ByteRange,
-    /// Until the body is asked for: the go-ahead, and the buffer it will bring.
-    waiting: Option<(Go, BytesMut)>,
-    /// Once it is: the slot it goes into.
-    slot: Option<Slot>,
+    /// Where the go-aheads for its body go.
+    go: Go,
+    /// The buffer made for the range it asked for, until a piece of the body takes it.
+    buffer: Option<BytesMut>,
+    /// The piece of the body being read, and its slot.
+    piece: Option<Receive>,
 }
 
 /// The tokio driver's range IO.
@@ -95,13 +99,20 @@ impl TokioIo {
         match event {
             Event::Head { id, result } => Some(IoEvent::Response(Completion { id, result })),
             Event::Body { id, received, error, buffer } => {
-                let task = self.tasks.remove(&id)?;
-                let complete = error.is_none() && received == task.range.len();
-                match (complete, task.slot) {
-                    (true, Some(slot)) => {
-                        self.filled.insert(slot, buffer);
+                let task = self.tasks.get_mut(&id)?;
+                let piece = task.piece.take()?;
+                let complete = error.is_none() && received == piece.range.len();
+                if !complete || piece.ends_body {
+                    // The body is over (or broken): its task ends.
+                    self.tasks.remove(&id);
+                }
+                match (complete, piece.skip) {
+                    (true, false) => {
+                        self.filled.insert(piece.slot, buffer);
                     }
-                    _ => self.park(task.range, buffer),
+                    // Unwanted bytes: the buffer was scratch.
+                    (_, true) => {}
+                    (false, false) => self.park(piece.range, buffer),
                 }
                 Some(IoEvent::Body { id, received, error })
             }
@@ -192,31 +203,47 @@ impl RangeIo for TokioIo {
     }
 
     fn fetch(&mut self, fetch: Fetch, uri: &Uri) -> Result<(), GetError> {
-        let buffer = self.buffer_for(fetch.range)?;
-        let (go, ready) = oneshot::channel();
+        // Made now: new ranges are fetched in order, which a whole-object buffer's pieces need.
+        // (Not for the first range before the size is known, nor for more than a range: those
+        // are received in pieces, each with its own.)
+        let planned = self.plan.is_some_and(|plan| fetch.range.len() <= plan.chunk);
+        let buffer = if planned { Some(self.buffer_for(fetch.range)?) } else { None };
+        let (go, pieces) = mpsc::unbounded_channel();
         let request = fetch.request(uri);
-        let task = tokio::spawn(fetch::range(self.transport.clone(), fetch.id, request, ready, self.events.clone()));
-        let waiting = Some((go, buffer));
-        self.tasks.insert(fetch.id, Task { abort: task.abort_handle(), range: fetch.range, waiting, slot: None });
+        let task = tokio::spawn(fetch::range(self.transport.clone(), fetch.id, request, pieces, self.events.clone()));
+        self.tasks.insert(fetch.id, Task { abort: task.abort_handle(), range: fetch.range, go, buffer, piece: None });
         Ok(())
     }
 
     fn receive(&mut self, receive: Receive) -> Result<(), GetError> {
+        let len = usize::try_from(receive.range.len()).map_err(|_| GetError::TooLarge { size: receive.range.len() })?;
         let Some(task) = self.tasks.get_mut(&receive.id) else { return Ok(()) };
-        let Some((go, buffer)) = task.waiting.take() else { return Ok(()) };
-        task.slot = Some(receive.slot);
-        // The range's length: fits in usize because its buffer was allocated for it.
-        let len = usize::try_from(receive.range.len()).unwrap_or(usize::MAX);
-        let _ = go.send((buffer, len));
+        // The range it asked for takes the buffer made for it; another piece (of a server
+        // that ignores Range) its own, and unwanted bytes a scratch one.
+        let own = task.buffer.take();
+        let (made, unused) = if receive.range == task.range && !receive.skip { (own, None) } else { (None, own) };
+        let asked = task.range;
+        task.piece = Some(receive);
+        if let Some(buffer) = unused {
+            self.park(asked, buffer);
+        }
+        let buffer = match made {
+            Some(buffer) => buffer,
+            None if receive.skip => self.recycle(len).unwrap_or_else(|| BytesMut::with_capacity(len)),
+            None => self.buffer_for(receive.range)?,
+        };
+        if let Some(task) = self.tasks.get(&receive.id) {
+            let _ = task.go.send(fetch::Piece { buffer, len, ends_body: receive.ends_body });
+        }
         Ok(())
     }
 
     fn cancel(&mut self, id: RequestId) -> Result<(), GetError> {
         let Some(task) = self.tasks.remove(&id) else { return Ok(()) };
-        match task.waiting {
-            // Not reading: dropping the go-ahead ends it; its buffer stays here.
-            Some((_go, buffer)) => self.park(task.range, buffer),
-            None => task.abort.abort(),
+        task.abort.abort();
+        // A buffer no piece took stays here (a whole-object piece, for the range's retry).
+        if let Some(buffer) = task.buffer {
+            self.park(task.range, buffer);
         }
         Ok(())
     }
@@ -258,6 +285,10 @@ impl RangeIo for TokioIo {
             }
             Sink::Stream => Ok(Landing::Done),
         }
+    }
+
+    fn notice(&mut self, notice: Notice) {
+        warn!("{}", notice);
     }
 
     fn deliver(&mut self, slot: Slot, _range: ByteRange) {
