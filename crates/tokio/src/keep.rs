@@ -7,14 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use stowage_proto::Jitter;
+use stowage_proto::{Jitter, Seeds};
 use stowage_replica::{
     Block, BlockError, BlockHash, BlockWrite, Classifier, ConfigError, GiveUp, RetryPolicy, Service, ServiceReport,
     WriteConfig, WriteOutcome, request_id,
 };
 use tracing::{debug, info};
 
-use crate::client::Seeds;
 use crate::{ClientError, DriveError, HyperTransport, Timeouts, Transport, drive};
 
 /// The Python SDK's connect timeout for keepstores: 2 s.
@@ -106,7 +105,7 @@ impl fmt::Display for Services<'_> {
 /// serves every service. The block's bytes are shared by every PUT, never copied.
 ///
 /// Each call draws a fresh `X-Request-Id` (`req-` and 20 of `[0-9a-z]`) from the client's
-/// seed. Cloning is cheap: clones share the transport and the services.
+/// seed ([`Seeds`]). Cloning is cheap: clones share the transport and the services.
 ///
 /// ```no_run
 /// use bytes::Bytes;
