@@ -85,7 +85,6 @@ mod error;
 mod hyper_transport;
 mod job;
 mod keep;
-pub mod locks;
 mod transport;
 
 pub use client::{Client, ClientBuilder, ColdGetResponse};
