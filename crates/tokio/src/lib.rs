@@ -16,9 +16,6 @@
 //!   [`stowage_jobwait::JobWait`] (dispatch by kind, idle streak, single node, terminal status,
 //!   poll interval and deadline), plus `status`, `details` and `abort`; [`Client::start_job`]
 //!   starts one.
-//! - [`KeepClient::put`] writes a block to N replicas across Keep services
-//!   ([`stowage_replica::BlockWrite`]: rendezvous order, no over-replication, retry passes)
-//!   and returns its signed locator.
 //!
 //! # The cold-GET retry
 //!
@@ -84,7 +81,6 @@ mod drive;
 mod error;
 mod hyper_transport;
 mod job;
-mod keep;
 mod transport;
 
 pub use client::{Client, ClientBuilder, ColdGetResponse};
@@ -92,10 +88,6 @@ pub use drive::{drive, drive_observed};
 pub use error::{ClientError, ColdGetError};
 pub use hyper_transport::HyperTransport;
 pub use job::Job;
-pub use keep::{
-    KEEP_CONNECT_TIMEOUT, KEEP_MAX_BODY, KEEP_READ_TIMEOUT, KeepClient, KeepClientBuilder, KeepConfig, KeepError,
-    StoredBlock,
-};
 pub use stowage_proto::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_READ_TIMEOUT, DriveError, Driven, Responses, Timeouts,
 };
