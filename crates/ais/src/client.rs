@@ -1,4 +1,4 @@
-//! The async API: a cold-GET client over any [`Transport`].
+//! The object API: a cold-GET client over any [`Transport`].
 
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
@@ -8,12 +8,11 @@ use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use stowage_lockpoll::{ColdGet, ColdGetConfig, ColdGetOutcome, GiveUpReason, LockPoller, Outcome, Report};
 use stowage_proto::ais::ObjectAddress;
-use stowage_proto::{Seeds, TransportError};
+use stowage_proto::{DEFAULT_MAX_BODY, DriveError, Driven, Seeds, Timeouts, TransportError};
+use stowage_tokio::{ClientError, HyperTransport, Transport, drive};
 use tracing::{debug, error, info};
 
-use crate::{
-    ClientError, ColdGetError, DEFAULT_MAX_BODY, DriveError, Driven, HyperTransport, Timeouts, Transport, drive,
-};
+use crate::ColdGetError;
 
 /// A successful cold GET: the response (of any HTTP status) and what it took.
 #[derive(Debug)]
