@@ -16,12 +16,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use stowage_ais::Client;
 use stowage_cluster::{Cluster, ClusterConfig};
 use stowage_lockpoll::{ColdGet, ColdGetConfig, ColdGetOutcome};
 use stowage_proto::Timeouts;
 use stowage_proto::ais::{Bucket, ObjectAddress, Provider};
 use stowage_ringslot::Config;
-use stowage_tokio::Client;
 use stowage_tokio::download::Downloader;
 use stowage_uring::UringDriver;
 

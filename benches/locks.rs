@@ -23,9 +23,9 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use stowage_lock_manager::LockManager;
 use stowage_locks::{BGL, Event, Level, Locks, Name, Names, Owner, Request, Requested};
 use stowage_proto::Instant;
-use stowage_tokio::locks::LockManager;
 use tokio::sync::{mpsc, oneshot};
 
 const T: Instant = Instant::ZERO;

@@ -7,12 +7,13 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use stowage_ais::{Client, ColdGetError};
 use stowage_cluster::{BucketSpec, Cluster, ClusterConfig, Fault, FaultRule};
 use stowage_lockpoll::{ColdGet, ColdGetConf, ColdGetConfig, ColdGetOutcome, GiveUpReason, Outcome, Report, RetryConf};
 use stowage_proto::ais::{Bucket, ObjectAddress, Provider};
 use stowage_proto::{Timeouts, TransportError};
 use stowage_tests::{Driver, with_each_driver};
-use stowage_tokio::{Client, ColdGetError, HyperTransport};
+use stowage_tokio::HyperTransport;
 use stowage_uring::UringDriver;
 
 const READ_TIMEOUT: Duration = Duration::from_millis(300);

@@ -22,10 +22,10 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
+use stowage_ais::Client;
 use stowage_cluster::{Cluster, ClusterConfig, JobScript, JobStep, Span, TargetScript};
 use stowage_jobwait::{JobError, JobWait, Mode, Outcome, Strategy, WaitConfig};
 use stowage_proto::Timeouts;
-use stowage_tokio::Client;
 use stowage_uring::UringDriver;
 
 /// The SDK's timeout (seconds): probing_frequency(0.8) = 0.1 s between polls.

@@ -20,8 +20,8 @@ use std::time::Duration;
 use stowage_cluster::keep::{KeepCluster, KeepClusterConfig, KeepServiceInfo, KeepServiceSpec, Scripted};
 
 use bytes::Bytes;
+use stowage_keep::KeepClient;
 use stowage_replica::{BlockHash, RetryPolicy, Service, ServiceKind, write_order};
-use stowage_tokio::KeepClient;
 
 const TOKEN: &str = "conformance-token";
 

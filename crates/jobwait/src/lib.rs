@@ -24,7 +24,7 @@
 //!
 //! The machine emits `http::Request`s with origin-form URIs and is fed whole responses
 //! ([`Completion<Bytes>`](stowage_proto::Completion)): the answers are small JSON documents it
-//! decides on. `stowage-tokio` drives it over hyper (`Job::wait`).
+//! decides on. `stowage-ais` drives it over the tokio driver (`Job::wait`).
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

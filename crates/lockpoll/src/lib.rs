@@ -11,7 +11,8 @@
 //!
 //! Both are [`Machine`](stowage_proto::Machine)s: they emit requests and wake-up times and are
 //! fed responses and `now`; they never sleep, read a clock or touch a socket. The tokio driver
-//! (`stowage-tokio`) runs them over hyper; see [`LockPoller`] for driving one by hand.
+//! (`stowage-tokio`) runs them over hyper, and `stowage-ais`'s `Client` wraps them in an async
+//! API; see [`LockPoller`] for driving one by hand.
 //!
 //! Beyond the reference: optional seeded jitter ([`ColdGetConf::jitter`]), a deadline that also
 //! bounds the next sleep (never sleeping past `max_cold_wait`), the whole schedule as an

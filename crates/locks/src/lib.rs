@@ -6,8 +6,8 @@
 //! locks with a [`Request`] — exact names or [`Names::All`], [`Mode::Shared`] or
 //! [`Mode::Exclusive`], a priority, a deadline, optionally opportunistic — and learns how it
 //! ended from [`Locks::poll_output`]: [`Event::Granted`], [`Event::TimedOut`] or
-//! [`Event::Failed`]. Nothing inside waits: a driver (the tokio handle in `stowage-tokio`)
-//! turns events into wake-ups and [`Locks::poll_timeout`] into a timer.
+//! [`Event::Failed`]. Nothing inside waits: a driver (the tokio handle of
+//! `stowage-lock-manager`) turns events into wake-ups and [`Locks::poll_timeout`] into a timer.
 //!
 //! The rules, in brief (see [`Locks`] for the precise ones): no barging past queued requests;
 //! queues ordered by priority then arrival, shared requests of one priority granted together;

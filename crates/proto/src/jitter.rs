@@ -1,4 +1,6 @@
-//! Seeded randomness for jittered backoff.
+//! Seeded randomness: jitter for backoffs, and a seed per call for clients.
+
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A deterministic source of jitter: SplitMix64 over a caller-given seed.
 ///
@@ -40,8 +42,47 @@ impl Jitter {
     }
 }
 
+/// One seed per call, drawn from a client's seed: call `n` (0, 1, …) gets the first
+/// [`Jitter`] output for `seed + n`.
+///
+/// A client that runs a machine per call seeds each one from here, so concurrent calls do not
+/// jitter in lockstep, while a client built with a fixed seed replays every call's seed. Draws
+/// are numbered in the order they happen; the sequence is the same whoever draws, from any
+/// number of threads (share it behind an `Arc`).
+///
+/// ```
+/// use stowage_proto::{Jitter, Seeds};
+///
+/// let seeds = Seeds::new(7);
+/// let first = seeds.draw();
+/// assert_ne!(seeds.draw(), first);
+/// assert_eq!(first, Jitter::from_seed(7).next_u64());
+/// assert_eq!(Seeds::new(7).draw(), first, "a fixed seed replays");
+/// ```
+#[derive(Debug)]
+pub struct Seeds {
+    seed: u64,
+    /// Seeds drawn so far: the number of the next call.
+    drawn: AtomicU64,
+}
+
+impl Seeds {
+    /// The seeds of `seed`, none drawn yet.
+    pub const fn new(seed: u64) -> Self {
+        Seeds { seed, drawn: AtomicU64::new(0) }
+    }
+
+    /// The next call's seed.
+    pub fn draw(&self) -> u64 {
+        let n = self.drawn.fetch_add(1, Ordering::Relaxed);
+        Jitter::from_seed(self.seed.wrapping_add(n)).next_u64()
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     #[test]
@@ -62,5 +103,28 @@ mod tests {
         }
         assert_eq!(j.uniform(3.0, 1.0), 3.0);
         assert_eq!(j.uniform(1.0, f64::INFINITY), 1.0);
+    }
+
+    #[test]
+    fn every_call_draws_a_different_seed() {
+        let seeds = Seeds::new(7);
+        let drawn: Vec<u64> = (0..100).map(|_| seeds.draw()).collect();
+        let mut unique = drawn.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), drawn.len());
+        let again = Seeds::new(7);
+        assert_eq!(again.draw(), drawn[0], "a fixed seed is reproducible");
+    }
+
+    proptest! {
+        /// Draw `n` is the first output of `Jitter` seeded with `seed + n`, wrapping.
+        #[test]
+        fn draws_follow_the_model(seed: u64, calls in 1usize..64) {
+            let seeds = Seeds::new(seed);
+            for n in 0..calls as u64 {
+                prop_assert_eq!(seeds.draw(), Jitter::from_seed(seed.wrapping_add(n)).next_u64());
+            }
+        }
     }
 }

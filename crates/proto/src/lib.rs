@@ -8,7 +8,8 @@
 //! - [`Machine::poll_timeout`] says when it next wants to be woken,
 //! - [`Machine::handle_timeout`] wakes it.
 //!
-//! Time is an [`Instant`] handed in by the caller; randomness comes from a seeded [`Jitter`].
+//! Time is an [`Instant`] handed in by the caller; randomness comes from a seeded [`Jitter`]
+//! (a client running a machine per call seeds each from its [`Seeds`]).
 //! The same inputs therefore give the same outputs, bit for bit, which is what makes the
 //! machines testable with property tests and fuzzers and embeddable in any runtime.
 //!
@@ -37,7 +38,7 @@ mod time;
 pub use backoff::Backoff;
 pub use driven::{DriveError, Driven, Responses};
 pub use exchange::{Completion, CompletionBody, InputError, RequestId, RequestIds, Transmit, TransportError};
-pub use jitter::Jitter;
+pub use jitter::{Jitter, Seeds};
 pub use limits::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_READ_TIMEOUT, Timeouts};
 pub use machine::{Machine, Output};
 pub use time::{Clock, Instant};

@@ -4,7 +4,7 @@
 //! services, as fast as possible, never writing more copies than needed, tolerating failed,
 //! busy and full servers. [`BlockWrite`] decides which services to try, in which order
 //! (rendezvous hashing: [`probe_order`]), how many PUTs at once, what each answer counts for,
-//! and when to make another pass; the driver (`stowage-tokio`'s `KeepClient`) only sends.
+//! and when to make another pass; the client (`stowage-keep`'s `KeepClient`) only sends.
 //!
 //! Distilled from Arvados story #9446 and the Python SDK 3.2.1 (`arvados/keep.py`), with
 //! two deliberate departures: PUTs in flight count against the copies wanted (the SDK

@@ -6,10 +6,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use bytes::Bytes;
+use stowage_ais::{Client, ColdGetError, ColdGetResponse};
 use stowage_cluster::{BucketSpec, Cluster, ClusterConfig, Fault, FaultRule};
 use stowage_lockpoll::{ColdGetConf, ColdGetConfig, GiveUpReason, Outcome, Report, RetryConf};
 use stowage_proto::ais::{Bucket, Namespace, ObjectAddress, Provider};
-use stowage_tokio::{Client, ColdGetError, ColdGetResponse, HyperTransport, Timeouts};
+use stowage_tokio::{HyperTransport, Timeouts};
 
 use super::{Meta, Run, Target};
 use crate::counting::{Counting, Counts};

@@ -1,5 +1,6 @@
-//! The jobwait family: scripted cluster jobs waited for through [`Job::wait`](stowage_tokio::Job::wait), with the time
-//! each wait took to notice that the job had really finished.
+//! The jobwait family: scripted cluster jobs waited for through
+//! [`Job::wait`](stowage_ais::Job::wait), with the time each wait took to notice that the job
+//! had really finished.
 //!
 //! Every job's steps last a fixed time on the cluster's clock, so the instant it really
 //! finished is known: for an idle kind, when its last target went idle for good; for a
@@ -11,10 +12,11 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use stowage_ais::Client;
 use stowage_cluster::{Cluster, ClusterConfig, JobScript, JobStep, Span, TargetScript};
 use stowage_jobwait::{JobError, WaitConfig};
 use stowage_lockpoll::ColdGetConfig;
-use stowage_tokio::{Client, HyperTransport, Timeouts};
+use stowage_tokio::{HyperTransport, Timeouts};
 
 use super::{Meta, Run, Target};
 use crate::counting::Counting;

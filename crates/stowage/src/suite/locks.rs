@@ -13,9 +13,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use stowage_lock_manager::{AcquireError, LockManager};
 use stowage_locks::{BGL, Level, Mode, Name, Names, Owner, Request};
 use stowage_proto::Jitter;
-use stowage_tokio::locks::{AcquireError, LockManager};
 
 use super::{Meta, Run, Target};
 use crate::report::{Cell, Row};

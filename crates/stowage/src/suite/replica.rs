@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use bytes::Bytes;
 use stowage_cluster::keep::{KeepCluster, KeepClusterConfig, KeepServiceSpec, Scripted};
+use stowage_keep::{KeepClient, KeepError};
 use stowage_replica::{RetryPolicy, Service, ServiceKind};
-use stowage_tokio::{KeepClient, KeepError};
 
 use super::{Meta, Run, Target};
 use crate::report::{Cell, Row};

@@ -7,10 +7,11 @@ use stowage_jobwait::{
     JobArgs, JobError, JobStatus, JobWait, Mode, Outcome, Progress, Snapshots, Strategy, WaitConfig, abort_request,
     response_body, snapshots_request, start_request, status_request,
 };
-use stowage_proto::TransportError;
+use stowage_proto::{DEFAULT_READ_TIMEOUT, TransportError};
+use stowage_tokio::{HyperTransport, Transport, drive_observed};
 use tracing::{debug, error, info};
 
-use crate::{Client, DEFAULT_READ_TIMEOUT, HyperTransport, Transport, drive_observed};
+use crate::Client;
 
 /// One cluster job, by id and/or kind, as the AIStore SDK's `Job`.
 ///
@@ -22,8 +23,8 @@ use crate::{Client, DEFAULT_READ_TIMEOUT, HyperTransport, Transport, drive_obser
 /// ```no_run
 /// use std::time::Duration;
 ///
+/// use stowage_ais::Client;
 /// use stowage_jobwait::WaitConfig;
-/// use stowage_tokio::Client;
 ///
 /// # #[tokio::main]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use stowage_keep::{KeepClient, KeepError};
 use stowage_replica::{Answer, BlockHash, GiveUp, RetryPolicy, Service, ServiceKind, probe_order};
-use stowage_tokio::{KeepClient, KeepError, Timeouts};
+use stowage_tokio::Timeouts;
 use wiremock::matchers::{body_bytes, header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 

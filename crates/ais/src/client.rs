@@ -1,20 +1,18 @@
-//! The async API: a cold-GET client over any [`Transport`].
+//! The object API: a cold-GET client over any [`Transport`].
 
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use stowage_lockpoll::{ColdGet, ColdGetConfig, ColdGetOutcome, GiveUpReason, LockPoller, Outcome, Report};
 use stowage_proto::ais::ObjectAddress;
-use stowage_proto::{Jitter, TransportError};
+use stowage_proto::{DEFAULT_MAX_BODY, DriveError, Driven, Seeds, Timeouts, TransportError};
+use stowage_tokio::{ClientError, HyperTransport, Transport, drive};
 use tracing::{debug, error, info};
 
-use crate::{
-    ClientError, ColdGetError, DEFAULT_MAX_BODY, DriveError, Driven, HyperTransport, Timeouts, Transport, drive,
-};
+use crate::ColdGetError;
 
 /// A successful cold GET: the response (of any HTTP status) and what it took.
 #[derive(Debug)]
@@ -29,8 +27,8 @@ pub struct ColdGetResponse {
 ///
 /// Every call runs a stowage machine ([`ColdGet`], [`LockPoller`]) with [`drive`]; all retry
 /// and poll decisions are the machine's. Each call draws a fresh machine seed from the
-/// client's seed (one value per call, in call order), so concurrent calls do not jitter in
-/// lockstep while a client built with a fixed seed stays reproducible.
+/// client's seed ([`Seeds`]: one value per call, in call order), so concurrent calls do not
+/// jitter in lockstep while a client built with a fixed seed stays reproducible.
 ///
 /// Cloning is cheap: clones share the transport (and its connection pool) and the seed
 /// sequence.
@@ -63,7 +61,7 @@ impl Client {
 impl<T: Transport> Client<T> {
     /// A client over `transport`, retrying as `config` says; `seed` feeds all jitter.
     pub fn with_transport(transport: T, config: ColdGetConfig, seed: u64) -> Self {
-        Client { transport, config, seeds: Arc::new(Seeds { seed, drawn: AtomicU64::new(0) }) }
+        Client { transport, config, seeds: Arc::new(Seeds::new(seed)) }
     }
 
     /// The transport.
@@ -172,27 +170,6 @@ fn log_lock_wait(outcome: &Outcome) {
     }
 }
 
-/// The client's seeds for its machines: call `n` (0, 1, …) gets SplitMix64's first output for
-/// `seed + n`, so every call has its own well-mixed seed and a fixed seed replays them all.
-#[derive(Debug)]
-pub(crate) struct Seeds {
-    seed: u64,
-    drawn: AtomicU64,
-}
-
-impl Seeds {
-    /// Seeds drawn from `seed`.
-    pub(crate) fn new(seed: u64) -> Self {
-        Seeds { seed, drawn: AtomicU64::new(0) }
-    }
-
-    /// The next call's seed.
-    pub(crate) fn draw(&self) -> u64 {
-        let n = self.drawn.fetch_add(1, Ordering::Relaxed);
-        Jitter::from_seed(self.seed.wrapping_add(n)).next_u64()
-    }
-}
-
 /// Builds a [`Client`] over a [`HyperTransport`].
 #[derive(Clone, Debug)]
 pub struct ClientBuilder {
@@ -259,18 +236,6 @@ impl ClientBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn every_call_draws_a_different_seed() {
-        let seeds = Seeds { seed: 7, drawn: AtomicU64::new(0) };
-        let drawn: Vec<u64> = (0..100).map(|_| seeds.draw()).collect();
-        let mut unique = drawn.clone();
-        unique.sort_unstable();
-        unique.dedup();
-        assert_eq!(unique.len(), drawn.len());
-        let again = Seeds { seed: 7, drawn: AtomicU64::new(0) };
-        assert_eq!(again.draw(), drawn[0], "a fixed seed is reproducible");
-    }
 
     #[test]
     fn builder_rejects_bad_endpoints() {

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
+use stowage_lock_manager::{AcquireError, Guard, LockManager};
 use stowage_locks::{BGL, FailReason, Level, LockError, LockRef, Mode, Names, Owner, Request};
-use stowage_tokio::locks::{AcquireError, Guard, LockManager};
 
 const NODES: [&str; 5] = ["n0", "n1", "n2", "n3", "n4"];
 

@@ -6,9 +6,9 @@ mod common;
 use std::time::Duration;
 
 use http::Method;
+use stowage_ais::ColdGetError;
 use stowage_lockpoll::{ColdGetConf, ColdGetConfig, GiveUpReason, Outcome, RetryConf};
 use stowage_proto::TransportError;
-use stowage_tokio::ColdGetError;
 use tokio::net::TcpListener;
 use wiremock::{MockServer, ResponseTemplate};
 

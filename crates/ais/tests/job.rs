@@ -8,9 +8,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Request, Response};
 use serde_json::{Value, json};
+use stowage_ais::Job;
 use stowage_jobwait::{JobError, Strategy, WaitConfig};
 use stowage_proto::TransportError;
-use stowage_tokio::{Job, Transport};
+use stowage_tokio::Transport;
 use wiremock::matchers::{body_partial_json, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

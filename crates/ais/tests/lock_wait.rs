@@ -119,7 +119,7 @@ async fn a_reset_poll_gives_up_with_the_polls_so_far() {
 }
 
 /// The size HEAD fails as `head` says: size 0, so polls are exactly 2 s apart.
-async fn a_failed_head_means_size_zero(server: MockServer, client: stowage_tokio::Client<Stack>, sent: Stack) {
+async fn a_failed_head_means_size_zero(server: MockServer, client: stowage_ais::Client<Stack>, sent: Stack) {
     object_after_one_timeout(&server).await;
     locked_for(&server, 4).await;
 

@@ -1,21 +1,20 @@
-//! Keep: replicated block writes over the [`BlockWrite`] machine.
+//! The Keep client: replicated block writes over the [`BlockWrite`] machine.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use stowage_proto::Jitter;
+use stowage_proto::{Jitter, Seeds, Timeouts};
 use stowage_replica::{
-    Block, BlockError, BlockHash, BlockWrite, Classifier, ConfigError, GiveUp, RetryPolicy, Service, ServiceReport,
-    WriteConfig, WriteOutcome, request_id,
+    Block, BlockError, BlockWrite, Classifier, RetryPolicy, Service, ServiceReport, WriteConfig, WriteOutcome,
+    request_id,
 };
+use stowage_tokio::{ClientError, HyperTransport, Transport, drive};
 use tracing::{debug, info};
 
-use crate::client::Seeds;
-use crate::{ClientError, DriveError, HyperTransport, Timeouts, Transport, drive};
+use crate::KeepError;
 
 /// The Python SDK's connect timeout for keepstores: 2 s.
 pub const KEEP_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -53,51 +52,6 @@ pub struct StoredBlock {
     pub passes: u32,
 }
 
-/// Why a block was not written.
-#[derive(Debug, thiserror::Error)]
-pub enum KeepError {
-    /// The block is larger than Keep allows.
-    #[error(transparent)]
-    Block(#[from] BlockError),
-    /// The token or a storage class cannot be sent.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// Too few copies could be confirmed.
-    #[error("[{request_id}] failed to write {hash}: wanted {wanted} copies, got {got} after {passes} pass(es), {reason}{}", Services(.per_service))]
-    Failed {
-        /// The write's `X-Request-Id`.
-        request_id: String,
-        /// The block's md5.
-        hash: BlockHash,
-        /// Copies asked for.
-        wanted: u32,
-        /// Copies confirmed.
-        got: u64,
-        /// Why the write stopped.
-        reason: GiveUp,
-        /// Every contacted service's last answer, in probe order.
-        per_service: Vec<ServiceReport>,
-        /// Passes made.
-        passes: u32,
-    },
-    /// The driver failed (a machine bug, never the server's doing).
-    #[error(transparent)]
-    Driver(#[from] DriveError),
-}
-
-/// "; zzzzz-bi6l4-…: HTTP 503 (2 attempts), …".
-struct Services<'a>(&'a [ServiceReport]);
-
-impl fmt::Display for Services<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, s) in self.0.iter().enumerate() {
-            let sep = if i == 0 { "; " } else { ", " };
-            write!(f, "{sep}{}: {} ({} attempt(s))", s.uuid, s.last, s.attempts)?;
-        }
-        Ok(())
-    }
-}
-
 /// A Keep client: writes blocks to `copies` replicas across Keep services.
 ///
 /// Every [`put`](KeepClient::put) runs a [`BlockWrite`] machine with [`drive`]; which
@@ -106,12 +60,12 @@ impl fmt::Display for Services<'_> {
 /// serves every service. The block's bytes are shared by every PUT, never copied.
 ///
 /// Each call draws a fresh `X-Request-Id` (`req-` and 20 of `[0-9a-z]`) from the client's
-/// seed. Cloning is cheap: clones share the transport and the services.
+/// seed ([`Seeds`]). Cloning is cheap: clones share the transport and the services.
 ///
 /// ```no_run
 /// use bytes::Bytes;
+/// use stowage_keep::KeepClient;
 /// use stowage_replica::{Service, ServiceKind};
-/// use stowage_tokio::KeepClient;
 ///
 /// # #[tokio::main]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -13,9 +13,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Method, Request, Response};
+use stowage_ais::Client;
 use stowage_lockpoll::{ColdGetConf, ColdGetConfig, RetryConf};
 use stowage_proto::TransportError;
-use stowage_tokio::{Client, HyperTransport, Timeouts, Transport};
+use stowage_tokio::{HyperTransport, Timeouts, Transport};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

@@ -4,9 +4,9 @@
 mod common;
 
 use http::Method;
+use stowage_ais::ColdGetError;
 use stowage_lockpoll::Ineligible;
 use stowage_proto::TransportError;
-use stowage_tokio::ColdGetError;
 use tokio::net::TcpListener;
 use wiremock::MockServer;
 
