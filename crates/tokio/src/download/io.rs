@@ -49,6 +49,8 @@ pub(super) enum Sink {
 #[derive(Debug)]
 struct Task {
     abort: AbortHandle,
+    /// The bytes asked for; once the body is asked for, the bytes it holds (the receive's
+    /// range: the first range of an object smaller than it is cut at the object's end).
     range: ByteRange,
     /// Until the body is asked for: the go-ahead, and the buffer it will bring.
     waiting: Option<(Go, BytesMut)>,
@@ -205,6 +207,8 @@ impl RangeIo for TokioIo {
         let Some(task) = self.tasks.get_mut(&receive.id) else { return Ok(()) };
         let Some((go, buffer)) = task.waiting.take() else { return Ok(()) };
         task.slot = Some(receive.slot);
+        // The body is judged complete against this range, not the one fetched.
+        task.range = receive.range;
         // The range's length: fits in usize because its buffer was allocated for it.
         let len = usize::try_from(receive.range.len()).unwrap_or(usize::MAX);
         let _ = go.send((buffer, len));
