@@ -1,6 +1,6 @@
 //! A real S3 implementation to test against: moto's server, run by the conformance Python.
 //!
-//! [`Moto::start`] runs `python -m moto.server` on a free loopback port; [`Moto::put`] puts
+//! [`Moto::start`] runs moto's server (`conformance/s3_moto.py serve`) on a free loopback port; [`Moto::put`] puts
 //! objects with boto3 (`conformance/s3_moto.py`) and returns presigned GET URLs of them;
 //! [`Moto::requests`] is what the server logged having answered. Dropping it kills the server.
 //!
@@ -21,9 +21,11 @@ use crate::{MOTO, python_with};
 /// How long moto may take to start (it imports Flask and every mocked service).
 const START: Duration = Duration::from_secs(60);
 
-/// A running moto server. Killed on drop.
+/// A running moto server. Killed on drop; it also ends by itself once its stdin closes, so it
+/// does not outlive a test process that is killed.
 #[derive(Debug)]
 pub struct Moto {
+    /// The server (its stdin is the pipe whose end it waits for).
     child: Child,
     python: String,
     endpoint: String,
@@ -75,8 +77,9 @@ impl Moto {
     pub fn start(run: &str) -> Option<Moto> {
         let python = python_with(MOTO, run)?;
         let mut child = Command::new(&python)
-            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", "0"])
-            .stdin(Stdio::null())
+            .arg(script())
+            .arg("serve")
+            .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -123,8 +126,7 @@ impl Moto {
             args.push(format!("{key}={}", file.display()));
             files.push(file);
         }
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance/s3_moto.py");
-        let out = Command::new(&self.python).arg(script).args(&args).output().expect("python runs");
+        let out = Command::new(&self.python).arg(script()).arg("put").args(&args).output().expect("python runs");
         for file in files {
             let _ = std::fs::remove_file(file);
         }
@@ -168,6 +170,11 @@ impl Moto {
             .filter(|r| !r.path.starts_with("/stowage-marker-"))
             .collect()
     }
+}
+
+/// The script that runs and fills the server.
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance/s3_moto.py")
 }
 
 impl Drop for Moto {

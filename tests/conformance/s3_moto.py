@@ -1,9 +1,14 @@
-"""Fills moto's S3 server for the S3 tests (tests/s3.rs) with boto3, and presigns GET URLs.
+"""moto's S3 server for the S3 tests (tests/s3.rs, stowage_tests::moto), filled with boto3.
 
-usage: s3_moto.py ENDPOINT BUCKET [KEY=FILE ...]
+usage: s3_moto.py serve
+       s3_moto.py put ENDPOINT BUCKET [KEY=FILE ...]
 
-Creates BUCKET unless it exists, puts the bytes of each FILE as KEY, and prints a presigned GET
-URL (SigV4, an hour) of each KEY, one a line, in order.
+serve runs moto's server on a free port of 127.0.0.1 (it says which on stderr) until its stdin
+closes: the test that started it holds the other end, so the server ends with the test, even
+one that is killed.
+
+put creates BUCKET unless it exists, puts the bytes of each FILE as KEY, and prints a presigned
+GET URL (SigV4, an hour) of each KEY, one a line, in order.
 
 moto checks no signature and no expiry, so the bucket gets a policy that has it refuse what S3
 refuses to the holder of a presigned GET URL:
@@ -12,7 +17,9 @@ refuses to the holder of a presigned GET URL:
 """
 
 import json
+import os
 import sys
+import threading
 
 import boto3
 from botocore.config import Config
@@ -39,8 +46,18 @@ def policy(bucket):
     }
 
 
-def main():
-    endpoint, bucket, pairs = sys.argv[1], sys.argv[2], sys.argv[3:]
+def serve():
+    def exit_when_stdin_closes():
+        sys.stdin.buffer.read()
+        os._exit(0)
+
+    threading.Thread(target=exit_when_stdin_closes, daemon=True).start()
+    from moto.server import main
+
+    main(["-H", "127.0.0.1", "-p", "0"])
+
+
+def put(endpoint, bucket, pairs):
     s3 = boto3.client(
         "s3",
         endpoint_url=endpoint,
@@ -65,4 +82,9 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["serve"]:
+        serve()
+    elif sys.argv[1:2] == ["put"] and len(sys.argv) >= 4:
+        put(sys.argv[2], sys.argv[3], sys.argv[4:])
+    else:
+        sys.exit(__doc__)
