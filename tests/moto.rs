@@ -1,8 +1,9 @@
 //! A real S3 implementation to test against: moto's server, run by the conformance Python.
 //!
-//! [`Moto::start`] runs moto's server (`conformance/s3_moto.py serve`) on a free loopback port; [`Moto::put`] puts
-//! objects with boto3 (`conformance/s3_moto.py`) and returns presigned GET URLs of them;
-//! [`Moto::requests`] is what the server logged having answered. Dropping it kills the server.
+//! [`Moto::start`] runs moto's server (`conformance/s3_moto.py serve`) on a free loopback
+//! port; [`Moto::put`] puts objects with boto3 (`s3_moto.py put`) and returns presigned GET URLs
+//! of them; [`Moto::requests`] is what the server logged having answered. Dropping it kills the
+//! server.
 //!
 //! moto checks no signature and no expiry: the bucket's policy (see the script) has it refuse a
 //! HEAD, as S3 refuses one to a URL signed for GET, and every GET of a key under `refused/`, as
