@@ -1,5 +1,7 @@
 //! Tests live in the `[[test]]` targets; this is what they share.
 
+pub mod moto;
+
 /// Which driver runs a scenario (see [`with_each_driver!`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Driver {
@@ -42,22 +44,40 @@ pub struct Sdk {
 pub const AISTORE: Sdk = Sdk { module: "aistore", requirement: "aistore==2.0.0" };
 /// The Arvados Python SDK.
 pub const ARVADOS: Sdk = Sdk { module: "arvados", requirement: "arvados-python-client==3.2.1" };
+/// moto's S3 server (with boto3, which moto depends on): see [`moto::Moto`].
+pub const MOTO: Sdk = Sdk { module: "moto.server", requirement: "moto[server]==5.2.5" };
 
 /// The Python that runs a conformance test: `$STOWAGE_PYTHON` if set (`.ci/run` makes a venv
-/// with every SDK), else `python3` if it can import `sdk`. `None` after printing how to run the
-/// test (`test` names its target).
+/// with every SDK it could install), else `python3`, if it can import `sdk`. `None` after
+/// printing how to run the test (`test` names its target).
 pub fn sdk_python(sdk: Sdk, test: &str) -> Option<String> {
-    if let Ok(python) = std::env::var("STOWAGE_PYTHON") {
+    python_with(sdk, &format!("-p stowage-tests --test {test}"))
+}
+
+/// [`sdk_python`] for a test that `cargo test {run}` runs.
+pub fn python_with(sdk: Sdk, run: &str) -> Option<String> {
+    let candidates = std::env::var("STOWAGE_PYTHON").ok().into_iter().chain(["python3".to_owned()]);
+    if let Some(python) = candidates.into_iter().find(|python| imports(python, sdk.module)) {
         return Some(python);
     }
-    let import = std::process::Command::new("python3").args(["-c", &format!("import {}", sdk.module)]).output();
-    if import.is_ok_and(|o| o.status.success()) {
-        return Some("python3".to_owned());
-    }
     eprintln!(
-        "SKIPPED: no Python with {}. Run: python3 -m venv /tmp/sdk && /tmp/sdk/bin/pip install {} && \
-         STOWAGE_PYTHON=/tmp/sdk/bin/python cargo test -p stowage-tests --test {test}",
+        "SKIPPED: no Python with {}. Run: python3 -m venv /tmp/sdk && /tmp/sdk/bin/pip install '{}' && \
+         STOWAGE_PYTHON=/tmp/sdk/bin/python cargo test {run}",
         sdk.module, sdk.requirement
     );
     None
+}
+
+/// Whether `python` can import `module`, asked once per process and pair (an import of an SDK
+/// takes a second or so).
+fn imports(python: &str, module: &'static str) -> bool {
+    static ASKED: std::sync::Mutex<Vec<(String, &str, bool)>> = std::sync::Mutex::new(Vec::new());
+    let mut asked = ASKED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(&(_, _, can)) = asked.iter().find(|(p, m, _)| p == python && *m == module) {
+        return can;
+    }
+    let import = std::process::Command::new(python).args(["-c", &format!("import {module}")]).output();
+    let can = import.is_ok_and(|o| o.status.success());
+    asked.push((python.to_owned(), module, can));
+    can
 }

@@ -181,7 +181,8 @@ pub(crate) enum Probed {
 
 /// Checks the answer to the first range request, `asked`, of an object whose size is not
 /// known yet: a 206 must name `asked` (or its start up to the object's end) and the object's
-/// total; a 416 must name the total (`bytes */total`); a 200 must have a `Content-Length`.
+/// total; a 416 must name the total (`bytes */total`), but where `asked` starts at byte 0 (then
+/// the object is empty, `Content-Range` or not); a 200 must have a `Content-Length`.
 pub(crate) fn probe(
     result: &Result<http::Response<()>, TransportError>,
     asked: ByteRange,
@@ -215,12 +216,16 @@ pub(crate) fn probe(
             }
             Probed::Partial { size, range }
         }
-        StatusCode::RANGE_NOT_SATISFIABLE => {
-            match headers.content_range.and_then(|value| unsatisfied_total(value.as_bytes())) {
+        StatusCode::RANGE_NOT_SATISFIABLE => match headers.content_range {
+            Some(value) => match unsatisfied_total(value.as_bytes()) {
                 Some(size) => Probed::Unsatisfiable { size },
                 None => return Verdict::Fatal(DownloadError::NoSize),
-            }
-        }
+            },
+            // A range from byte 0 is unsatisfiable only when there is no byte (RFC 9110
+            // §14.1.1): S3 answers so for an empty object, without a `Content-Range`.
+            None if asked.start == 0 => Probed::Unsatisfiable { size: 0 },
+            None => return Verdict::Fatal(DownloadError::NoSize),
+        },
         StatusCode::OK => match headers.content_length.and_then(|value| digits(value.as_bytes())) {
             Some(size) => Probed::Whole { size },
             None => return Verdict::Fatal(DownloadError::NoSize),

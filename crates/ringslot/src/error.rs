@@ -28,7 +28,7 @@ pub enum DownloadError {
     },
     /// The answer that should have given the object's size did not: a HEAD's (or a 200's)
     /// `Content-Length`, a 206's `Content-Range` total or a 416's `bytes */total` missing or
-    /// not a number.
+    /// not a number (a 416 to a range from byte 0 needs none: the object is empty).
     #[error("the server's answer gives no size (no valid Content-Length or Content-Range total)")]
     NoSize,
     /// A range request was answered 200: the server ignored `Range` and is sending the whole

@@ -747,6 +747,18 @@ fn an_empty_object_or_an_offset_past_its_end_is_a_416_and_nothing_to_do() {
         assert!(outputs.iter().any(|o| matches!(o, Output::Cancel(id) if *id == first.id)));
         assert_eq!(done(&outputs).unwrap().as_ref().unwrap().bytes, 0);
     }
+    // A 416 without a `Content-Range` (as S3 answers for an empty object): from byte 0 it says
+    // there is no byte; from further on, how many there are is not known.
+    let mut empty = ring(unsized_config());
+    let first = fetches(&drain(&mut empty, T0))[0];
+    respond(&mut empty, T0, first.id, answer(416, None));
+    let outputs = drain(&mut empty, T0);
+    assert!(matches!(outputs[0], Output::Plan(Plan { size: 0, .. })), "{outputs:?}");
+    assert_eq!(done(&outputs).unwrap().as_ref().unwrap().bytes, 0);
+    let mut past = ring(Config { offset: 5, ..unsized_config() });
+    let first = fetches(&drain(&mut past, T0))[0];
+    respond(&mut past, T0, first.id, answer(416, None));
+    assert_eq!(error_of(&drain(&mut past, T0)), DownloadError::NoSize);
     // A 416 although the object has bytes there is an error.
     let mut ring = ring(unsized_config());
     let first = fetches(&drain(&mut ring, T0))[0];
@@ -783,7 +795,7 @@ fn hostile_first_answers_are_typed_errors() {
         (answer(206, Some("bytes 0-3/2")), wrong("bytes 0-3/2")),
         (answer(206, None), wrong("")),
         (answer(200, None), DownloadError::NoSize),
-        (answer(416, None), DownloadError::NoSize),
+        (answer(416, Some("bytes */x")), DownloadError::NoSize),
         (answer(404, None), DownloadError::Status { range: range(0, 4), status: 404 }),
     ] {
         let mut ring = ring(unsized_config());

@@ -1,6 +1,8 @@
-//! The README's main command, run as a user runs it (debug build, a subset of scenarios).
+//! The README's main commands, run as a user runs them (debug build, a subset of scenarios).
 
 use std::process::Command;
+
+use stowage_tests::moto::Moto;
 
 fn stowage(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_stowage")).args(args).output().expect("the stowage binary runs")
@@ -40,4 +42,30 @@ fn unknown_scenarios_are_refused_with_the_known_names() {
     let out = stowage(&["bench", "--only", "nope"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("known: warm-get"));
+}
+
+#[test]
+fn get_downloads_presigned_s3_urls_with_either_driver() {
+    let Some(moto) = Moto::start("-p stowage --test cli") else { return };
+    let bytes = |len: usize| -> Vec<u8> { (0..len).map(|i| (i * 13 + i / 1021) as u8).collect() };
+    // Two ranges of the default size (8 MiB), the second short; and less than one range.
+    let objects = [("cli/big.bin", bytes(9 * 1024 * 1024 + 5)), ("cli/small.bin", bytes(100_000))];
+    let named: Vec<(&str, &[u8])> = objects.iter().map(|(key, data)| (*key, &data[..])).collect();
+    let urls = moto.put("stowage", &named);
+    let dir = std::env::temp_dir().join(format!("stowage-cli-s3-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for ((key, data), url) in objects.iter().zip(&urls) {
+        for driver in ["tokio", "uring"] {
+            let path = dir.join(format!("{driver}.bin"));
+            let out = stowage(&["get", url, "-o", path.to_str().unwrap(), "--driver", driver, "--quiet"]);
+            assert!(out.status.success(), "{key} with {driver}: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(std::fs::read(&path).unwrap() == *data, "{key} with {driver}: the file is not the object");
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+    // The size came from the first range: S3 refuses a HEAD of a URL signed for GET.
+    let reads: Vec<_> =
+        moto.requests().into_iter().filter(|r| r.method != "PUT" && r.path.starts_with("/stowage/cli/")).collect();
+    assert!(reads.iter().all(|r| r.method == "GET" && r.status == 206), "{reads:?}");
+    assert_eq!(reads.len(), 2 * (2 + 1), "{reads:?}");
 }

@@ -165,6 +165,22 @@ async fn offset_end_and_empty_objects() {
 }
 
 #[tokio::test]
+async fn an_object_smaller_than_a_range_is_delivered_whole() {
+    // The first range asks for 4096 bytes and is answered 1000: the body holds the answer's.
+    let data = Arc::new(content(1000));
+    let server = serve(&data, honest).await;
+    let url = url(&server);
+    assert_eq!(collect(&url, options(2, 4096)).await.unwrap(), *data);
+    assert_eq!(&read_all(&url, options(2, 4096)).await.unwrap().bytes[..], &data[..]);
+    let dir = std::env::temp_dir().join(format!("stowage-download-small-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("small.bin");
+    assert_eq!(downloader(&url).download(&url, options(2, 4096), &path).await.unwrap().bytes, 1000);
+    assert_eq!(std::fs::read(&path).unwrap(), *data);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
 async fn a_5xx_is_retried_per_range() {
     let data = Arc::new(content(20_000));
     let server = serve(&data, |n, _, _, _| (n % 4 == 1 && n < 12).then(|| ResponseTemplate::new(503))).await;
