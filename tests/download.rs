@@ -131,6 +131,8 @@ with_each_driver!(
     retryable_range_faults_are_survived_byte_exact,
     hostile_range_answers_end_the_download,
     a_server_that_ignores_range_is_read_as_one_stream,
+    through_the_proxy_the_target_is_learned_once,
+    a_target_lost_mid_download_is_left_for_the_new_owner_byte_exact,
     a_capped_link_still_delivers_everything,
     a_straggler_is_hedged_and_delivered_once,
 );
@@ -184,6 +186,49 @@ async fn a_server_that_ignores_range_is_read_as_one_stream(driver: Driver) {
     assert!(fetch(driver, &url, config(), Into::Stream).await.unwrap() == expected());
     assert!(fetch(driver, &url, config(), Into::Whole).await.unwrap() == expected());
     cluster.shutdown().await;
+}
+
+/// A cluster of one proxy and three targets holding the object; its URL through the proxy.
+async fn topology() -> (Cluster, String) {
+    let cluster = Cluster::start(ClusterConfig { targets: Some(3), ..ClusterConfig::default() }).await.unwrap();
+    cluster.put_generated(&Bucket::new("local", Provider::Ais), "big.bin", SIZE);
+    let url = format!("{}/v1/objects/local/big.bin?provider=ais", cluster.url());
+    (cluster, url)
+}
+
+async fn through_the_proxy_the_target_is_learned_once(driver: Driver) {
+    let (cluster, url) = topology().await;
+    for into in [Into::Stream, Into::Whole] {
+        let before = cluster.stats();
+        assert!(fetch(driver, &url, config(), into).await.unwrap() == expected());
+        let after = cluster.stats();
+        // The first range (sizing the object) meets the proxy's 307; every range after it goes
+        // straight to the target.
+        assert_eq!((after.proxy_requests - before.proxy_requests, after.redirects - before.redirects), (1, 1));
+    }
+    cluster.shutdown().await;
+}
+
+async fn a_target_lost_mid_download_is_left_for_the_new_owner_byte_exact(driver: Driver) {
+    let (cluster, url) = topology().await;
+    // Slow enough (4 workers × 4 MiB/s) that the owner goes while ranges are in flight.
+    cluster.set_link(Link { bytes_per_sec: Some(4 << 20), first_byte: Duration::ZERO });
+    let owner = cluster.owner(&Bucket::new("local", Provider::Ais), "big.bin").unwrap();
+    let cluster = std::sync::Arc::new(cluster);
+    let killer = {
+        let cluster = std::sync::Arc::clone(&cluster);
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            // As AIStore does once its keepalive notices: the target is down and out of the map.
+            cluster.stop_target(&owner.id).await.unwrap();
+            cluster.start_maintenance(&owner.id).await.unwrap();
+        })
+    };
+    let got = fetch(driver, &url, config(), Into::Stream).await.unwrap();
+    killer.await.unwrap();
+    assert!(got == expected());
+    let stats = cluster.stats();
+    assert!(stats.redirects >= 2, "the proxy pointed at the new owner: {stats:?}");
 }
 
 async fn a_capped_link_still_delivers_everything(driver: Driver) {

@@ -95,6 +95,7 @@ fuzz_target!(|case: Case| {
     let config = Config {
         size: case.size,
         head: case.head,
+        target: None,
         offset: case.offset,
         end: case.end,
         chunk: case.chunk,

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use http::Uri;
 use stowage_proto::Backoff;
 
 /// The chunk size when neither the caller nor the object's HEAD names one: 8 MiB (the
@@ -105,6 +106,11 @@ pub struct Config {
     pub mode: Mode,
     /// Per-range retries.
     pub retry: RetryPolicy,
+    /// The node that serves the object, if known (an AIStore target, from the cluster map:
+    /// what the SDK's `direct=True` reads do): requests go straight to it, and the object's URL
+    /// is the way back when it refuses the connection or no longer has the object. `None`: the
+    /// object's URL, until a redirect points elsewhere (then there, from then on).
+    pub target: Option<Uri>,
     /// Duplicate requests for a slow head-of-line range (stream mode only: in whole-object
     /// mode a duplicate would fill the same destination bytes, so it is ignored); off when
     /// `None`.
@@ -124,6 +130,7 @@ impl Default for Config {
         Config {
             size: None,
             head: false,
+            target: None,
             offset: 0,
             end: None,
             chunk: None,

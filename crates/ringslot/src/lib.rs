@@ -32,6 +32,7 @@ mod error;
 mod exact;
 mod machine;
 mod range;
+mod route;
 mod samples;
 mod single;
 pub mod transfer;

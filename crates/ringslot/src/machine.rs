@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::RANGE;
-use http::{HeaderValue, Method, Uri};
+use http::{HeaderValue, Uri};
+use stowage_proto::redirect;
 use stowage_proto::{Clock, Completion, InputError, Instant, Machine, RequestId, RequestIds, Transmit, TransportError};
 
 use crate::check::{self, Identity, Probed, Verdict};
@@ -174,6 +175,8 @@ pub struct Summary {
     pub hedges: u64,
     /// Ranges whose hedge finished first.
     pub hedge_wins: u64,
+    /// Redirects followed (each paid once: later requests go where it pointed).
+    pub redirects: u64,
     /// The server ignored `Range`: the object came as one stream.
     pub one_stream: bool,
 }
@@ -260,7 +263,9 @@ pub enum Rejected {
 /// ```
 #[derive(Clone, Debug)]
 pub struct RingSlot {
-    uri: Uri,
+    pub(crate) uri: Uri,
+    /// The node requests go to, learned from a redirect or given ([`Config::target`]).
+    pub(crate) target: Option<Uri>,
     workers: usize,
     pub(crate) mode: Mode,
     pub(crate) retry: RetryPolicy,
@@ -305,8 +310,8 @@ pub struct RingSlot {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Phase {
-    /// Waiting for the HEAD's answer; `attempts` made so far.
-    Head { id: RequestId, attempts: u32 },
+    /// Waiting for the HEAD's answer; `attempts` made so far, after `hops` redirects.
+    Head { id: RequestId, attempts: u32, hops: u32 },
     /// The HEAD failed; the next attempt is due at `until`.
     HeadBackoff { until: Instant, attempts: u32 },
     /// The size is not known and the first range is asked for without it (the one flight);
@@ -356,6 +361,10 @@ pub(crate) struct Flight {
     /// The response head was accepted; the body is arriving.
     pub(crate) receiving: bool,
     pub(crate) hedge: bool,
+    /// Sent to the learned node (else to the object's URL).
+    pub(crate) via_target: bool,
+    /// Redirects followed to get here.
+    pub(crate) hops: u32,
 }
 
 /// What a slot holds (for refusing bad releases and for the invariants).
@@ -376,6 +385,7 @@ impl RingSlot {
         let slots = config.slot_count();
         let mut ring = RingSlot {
             uri,
+            target: config.target.clone(),
             workers: config.workers as usize,
             mode: config.mode,
             retry: config.retry,
@@ -462,15 +472,7 @@ impl RingSlot {
         let id = self.ids.next_id();
         let head = self.head_request(id);
         self.outputs.push_back(Output::Head(head));
-        self.phase = Phase::Head { id, attempts };
-    }
-
-    /// The HEAD request of the object.
-    fn head_request(&self, id: RequestId) -> Box<Transmit> {
-        let mut request = http::Request::new(Bytes::new());
-        *request.method_mut() = Method::HEAD;
-        *request.uri_mut() = self.uri.clone();
-        Box::new(Transmit { id, request })
+        self.phase = Phase::Head { id, attempts, hops: 0 };
     }
 
     /// The size is known: plan, and start fetching (or finish at once when there is nothing).
@@ -506,10 +508,39 @@ impl RingSlot {
         let Some(slot) = self.take_slot() else { return };
         let range = self.first_range();
         let id = self.ids.next_id();
-        self.flights.push(Flight { id, index: 0, range, slot, started: now, receiving: false, hedge: false });
+        let via_target = self.via_target();
+        let flight = Flight { id, index: 0, range, slot, started: now, receiving: false, hedge: false, via_target, hops: 0 };
+        self.flights.push(flight);
         self.summary.requests += 1;
         self.outputs.push_back(Output::Fetch(Fetch { id, range, slot, hedge: false }));
         self.phase = Phase::Probe { attempts };
+    }
+
+    /// The first range failed (before the size is known) in a way worth retrying.
+    fn probe_failed(&mut self, now: Instant, position: usize, last: Failure) {
+        let Phase::Probe { attempts } = self.phase else { return };
+        let flight = self.flights.swap_remove(position);
+        self.outputs.push_back(Output::Cancel(flight.id));
+        self.free_slot(flight.slot);
+        if attempts >= self.retry.max_attempts {
+            self.finish(Err(DownloadError::RetriesExhausted { range: Some(flight.range), attempts, last }));
+        } else {
+            let until = now.saturating_add(self.retry.backoff.delay(attempts));
+            self.phase = Phase::ProbeBackoff { until, attempts };
+        }
+    }
+
+    /// The request at `position` failed in a way worth retrying, whatever the phase.
+    fn request_failed(&mut self, now: Instant, position: usize, last: Failure) {
+        match self.phase {
+            Phase::Probe { .. } => self.probe_failed(now, position, last),
+            Phase::Single(_) => self.single_request_failed(now, position, last),
+            _ => {
+                let flight = self.flights[position];
+                self.outputs.push_back(Output::Cancel(flight.id));
+                self.fail(now, position, flight.range, last);
+            }
+        }
     }
 
     /// The first range's answer: the size, then that range is the plan's first.
@@ -517,17 +548,7 @@ impl RingSlot {
         let Phase::Probe { attempts } = self.phase else { return };
         let asked = self.flights[position].range;
         match check::probe(result, asked, &mut self.identity) {
-            Verdict::Retry(last) => {
-                let flight = self.flights.swap_remove(position);
-                self.outputs.push_back(Output::Cancel(flight.id));
-                self.free_slot(flight.slot);
-                if attempts >= self.retry.max_attempts {
-                    self.finish(Err(DownloadError::RetriesExhausted { range: Some(asked), attempts, last }));
-                } else {
-                    let until = now.saturating_add(self.retry.backoff.delay(attempts));
-                    self.phase = Phase::ProbeBackoff { until, attempts };
-                }
-            }
+            Verdict::Retry(last) => self.probe_failed(now, position, last),
             Verdict::Fatal(error) => self.finish(Err(error)),
             Verdict::Accept(Probed::Partial { size, range }) => {
                 self.set_plan(size, None);
@@ -606,7 +627,8 @@ impl RingSlot {
     fn send_range(&mut self, now: Instant, index: u64, slot: Slot, hedge: bool) {
         let Some(range) = self.plan.range(index) else { return };
         let id = self.ids.next_id();
-        self.flights.push(Flight { id, index, range, slot, started: now, receiving: false, hedge });
+        let via_target = self.via_target();
+        self.flights.push(Flight { id, index, range, slot, started: now, receiving: false, hedge, via_target, hops: 0 });
         self.summary.requests += 1;
         if hedge {
             self.summary.hedges += 1;
@@ -698,7 +720,19 @@ impl RingSlot {
 
     fn on_head(&mut self, now: Instant, result: &Result<http::Response<()>, TransportError>) {
         let Phase::Head { attempts, .. } = self.phase else { return };
-        match check::head(result, &mut self.identity) {
+        if let Ok(response) = result
+            && redirect::is_redirect(response.status())
+        {
+            if let Err(error) = self.follow_head(response) {
+                self.finish(Err(error));
+            }
+            return;
+        }
+        let verdict = match self.target_failed(self.target.is_some(), result) {
+            Some(failure) => Verdict::Retry(failure),
+            None => check::head(result, &mut self.identity),
+        };
+        match verdict {
             Verdict::Accept(head) => self.start(now, head.size, head.max_chunk),
             Verdict::Fatal(error) => self.finish(Err(error)),
             Verdict::Retry(last) => {
@@ -735,10 +769,7 @@ impl RingSlot {
                 let receive = Receive { id: flight.id, slot: flight.slot, range, ends_body: true, skip: false };
                 self.outputs.push_back(Output::Receive(receive));
             }
-            Verdict::Retry(failure) => {
-                self.outputs.push_back(Output::Cancel(self.flights[position].id));
-                self.fail(now, position, range, failure);
-            }
+            Verdict::Retry(failure) => self.request_failed(now, position, failure),
             // The download ends: every request in flight, this one included, is cancelled.
             Verdict::Fatal(error) => self.finish(Err(error)),
         }
@@ -882,10 +913,21 @@ impl Machine for RingSlot {
                 let position = self.flights.iter().position(|f| f.id == id && !f.receiving);
                 let position = position.ok_or(InputError::UnexpectedCompletion(id))?;
                 let now = self.clock.observe(now);
-                match self.phase {
-                    Phase::Probe { .. } => self.on_probe(now, position, &completion.result),
-                    Phase::Single(_) => self.on_single_response(now, position, &completion.result),
-                    _ => self.on_response(now, position, &completion.result),
+                let result = &completion.result;
+                if let Ok(response) = result
+                    && redirect::is_redirect(response.status())
+                {
+                    if let Err(error) = self.follow(position, response) {
+                        self.finish(Err(error));
+                    }
+                } else if let Some(failure) = self.target_failed(self.flights[position].via_target, result) {
+                    self.request_failed(now, position, failure);
+                } else {
+                    match self.phase {
+                        Phase::Probe { .. } => self.on_probe(now, position, result),
+                        Phase::Single(_) => self.on_single_response(now, position, result),
+                        _ => self.on_response(now, position, result),
+                    }
                 }
             }
             &Input::Body { id, received, error } => {

@@ -175,17 +175,22 @@ impl RingSlot {
                 self.phase = Phase::Single(single);
                 self.single_step();
             }
-            Verdict::Retry(failure) => {
-                let request = self.flights.swap_remove(position);
-                self.outputs.push_back(Output::Cancel(request.id));
-                if let Some(slot) = single.reserved.take() {
-                    self.free_slot(slot);
-                }
-                self.phase = Phase::Single(single);
-                self.single_fail(now, asked, failure);
-            }
+            Verdict::Retry(failure) => self.single_request_failed(now, position, failure),
             Verdict::Fatal(error) => self.finish(Err(error)),
         }
+    }
+
+    /// The request asking for the rest again failed before its body, in a way worth retrying.
+    pub(crate) fn single_request_failed(&mut self, now: Instant, position: usize, last: Failure) {
+        let Phase::Single(mut single) = self.phase else { return };
+        let request = self.flights.swap_remove(position);
+        self.outputs.push_back(Output::Cancel(request.id));
+        match (single.reserved.take(), single.piece.take()) {
+            (Some(slot), _) | (None, Some((slot, _))) => self.free_slot(slot),
+            (None, None) => {}
+        }
+        self.phase = Phase::Single(single);
+        self.single_fail(now, request.range, last);
     }
 
     /// The stream failed at `range` in a way worth retrying: ask again after the backoff, or
@@ -229,7 +234,9 @@ impl RingSlot {
         self.summary.retries += 1;
         let range = ByteRange { start: single.next, end: self.plan.end };
         let id: RequestId = self.ids.next_id();
-        self.flights.push(Flight { id, index: 0, range, slot, started: now, receiving: false, hedge: false });
+        let via_target = self.via_target();
+        let flight = Flight { id, index: 0, range, slot, started: now, receiving: false, hedge: false, via_target, hops: 0 };
+        self.flights.push(flight);
         self.summary.requests += 1;
         self.outputs.push_back(Output::Fetch(Fetch { id, range, slot, hedge: false }));
         self.phase = Phase::Single(single);

@@ -336,6 +336,7 @@ mod properties {
                 retry: RetryPolicy { max_attempts: 10, ..config().retry },
                 hedge: None,
                 head: false,
+                target: None,
             };
             let mut ring = machine(config);
             let expected = reference(size, offset, end, chunk);

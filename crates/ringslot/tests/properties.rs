@@ -78,6 +78,7 @@ impl Case {
         Config {
             size: self.known_size.then_some(self.size),
             head: self.head,
+            target: None,
             offset: self.offset,
             end: self.end,
             chunk: Some(self.chunk),

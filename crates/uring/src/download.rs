@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use http::Uri;
 use stowage_http1 as http1;
-use stowage_proto::{Completion, Instant, RequestId, Transmit};
+use stowage_proto::{Completion, Instant, RequestId, Transmit, TransportError};
 use stowage_ringslot::transfer::{GetError, IoEvent, Landing, RangeIo, Transfer};
 use stowage_ringslot::{ByteRange, Config, Fetch, Mode, Notice, Plan, Receive, RingSlot, Slot, Summary};
 
@@ -49,10 +49,9 @@ pub struct Download<'d> {
 struct Io<'d> {
     driver: &'d mut UringDriver,
     epoch: std::time::Instant,
-    /// Where the object is: its server and request-target.
-    addr: SocketAddr,
-    host: String,
-    target: String,
+    /// Where requests go: the object's URL first (origin-form for the driver's endpoint, or
+    /// absolute), then wherever the machine learned it lives; each server resolved once.
+    servers: Vec<Server>,
     destination: Destination,
     plan: Option<Plan>,
     /// Stream mode: delivered slots not yet lent to the consumer, in order.
@@ -109,13 +108,12 @@ impl<'d> Download<'d> {
         let parsed: Uri = uri.parse().map_err(|e: http::uri::InvalidUri| bad(e.to_string()))?;
         let route = driver.route(&parsed).map_err(|e| bad(e.to_string()))?;
         let epoch = std::time::Instant::now();
+        let server = Server { authority: authority(&parsed), addr: route.addr, host: route.host };
         let ring = RingSlot::new(Instant::ZERO, parsed, config)?;
         let io = Io {
             driver,
             epoch,
-            addr: route.addr,
-            host: route.host,
-            target: route.target,
+            servers: vec![server],
             destination,
             plan: None,
             ready: VecDeque::new(),
@@ -226,9 +224,37 @@ impl Drop for Download<'_> {
     }
 }
 
+/// A server ranges are sent to: its address and `Host`, by the URL authority that named it
+/// (empty: the driver's endpoint).
+struct Server {
+    authority: String,
+    addr: SocketAddr,
+    host: String,
+}
+
+/// The authority a URI names (empty for origin-form).
+fn authority(uri: &Uri) -> String {
+    uri.authority().map_or_else(String::new, |a| a.as_str().to_owned())
+}
+
 impl Io<'_> {
     fn now(&self) -> Instant {
         Instant::from_elapsed(self.epoch.elapsed())
+    }
+
+    /// The server `uri` goes to (resolved the first time it is named) and its request-target.
+    fn server(&mut self, uri: &Uri) -> Result<(&Server, String), TransportError> {
+        let name = authority(uri);
+        let known = self.servers.iter().position(|s| s.authority == name);
+        let (index, target) = match known {
+            Some(index) => (index, self.driver.route_target(uri)),
+            None => {
+                let route = self.driver.route(uri)?;
+                self.servers.push(Server { authority: name, addr: route.addr, host: route.host });
+                (self.servers.len() - 1, route.target)
+            }
+        };
+        Ok((&self.servers[index], target))
     }
 
     /// The core's event as the transfer's.
@@ -255,11 +281,14 @@ impl RangeIo for Io<'_> {
         self.driver.start(transmit.id, &transmit.request, now).map_err(ring_failed)
     }
 
-    fn fetch(&mut self, fetch: Fetch, _uri: &Uri) -> Result<(), GetError> {
-        // The machine's URI was routed once, when the download began.
-        let wire = http1::encode_range_get(&self.host, &self.target, &fetch.range.header_value());
+    fn fetch(&mut self, fetch: Fetch, uri: &Uri) -> Result<(), GetError> {
         let now = self.now();
-        self.driver.start_range(fetch.id, self.addr, wire, now).map_err(ring_failed)
+        let (addr, wire) = match self.server(uri) {
+            Ok((server, target)) => (server.addr, http1::encode_range_get(&server.host, &target, &fetch.range.header_value())),
+            // Nowhere to send it: the machine hears so, as of any failure to connect.
+            Err(error) => return self.driver.refuse(fetch.id, error).map_err(ring_failed),
+        };
+        self.driver.start_range(fetch.id, addr, wire, now).map_err(ring_failed)
     }
 
     fn slot_ready(&self, slot: Slot) -> bool {

@@ -237,6 +237,17 @@ impl UringDriver {
         self.endpoint.route(uri)
     }
 
+    /// The request-target `uri` is sent with (its server known already).
+    pub(crate) fn route_target(&self, uri: &http::Uri) -> String {
+        self.endpoint.target(uri)
+    }
+
+    /// Reports that ranged request `id` could not even be started (nowhere to send it).
+    pub(crate) fn refuse(&mut self, id: RequestId, error: TransportError) -> io::Result<()> {
+        self.events.push_back(Event::Head(id, Err(error)));
+        Ok(())
+    }
+
     /// The next event, if any.
     pub(crate) fn next_event(&mut self) -> Option<Event> {
         self.events.pop_front()

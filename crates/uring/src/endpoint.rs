@@ -40,16 +40,23 @@ impl Endpoint {
     /// Where `uri` goes: origin-form to this endpoint (under its base path), absolute where it
     /// points. An absolute URI that is not `http://` or does not resolve cannot be sent.
     pub(crate) fn route(&self, uri: &Uri) -> Result<Route, TransportError> {
-        let path_and_query = uri.path_and_query().map_or("/", |pq| pq.as_str());
         if uri.authority().is_none() {
-            let target = format!("{}{}", self.base, path_and_query);
-            return Ok(Route { addr: self.addr, host: self.host.clone(), target });
+            return Ok(Route { addr: self.addr, host: self.host.clone(), target: self.target(uri) });
         }
         if uri.scheme_str() != Some("http") {
             return Err(TransportError::Other);
         }
         let (addr, host) = resolve(uri).ok_or(TransportError::ConnectRefused)?;
-        Ok(Route { addr, host, target: path_and_query.to_owned() })
+        Ok(Route { addr, host, target: self.target(uri) })
+    }
+
+    /// The request-target of `uri`: its path and query, under the base path when origin-form.
+    pub(crate) fn target(&self, uri: &Uri) -> String {
+        let path_and_query = uri.path_and_query().map_or("/", |pq| pq.as_str());
+        match uri.authority() {
+            None => format!("{}{}", self.base, path_and_query),
+            Some(_) => path_and_query.to_owned(),
+        }
     }
 }
 

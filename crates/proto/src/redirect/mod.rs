@@ -218,9 +218,7 @@ impl<P: Borrow<RedirectPolicy>> Redirects<P> {
         if self.hops() >= policy.max_hops {
             return Err(RedirectError::TooManyHops);
         }
-        let location = response.headers().get(header::LOCATION).ok_or(RedirectError::MissingLocation)?;
-        let location = location.to_str().map_err(|_| RedirectError::InvalidLocation)?;
-        let uri = resolve::resolve(sent.uri(), location)?;
+        let uri = location(sent.uri(), response.headers())?;
         let keeps_body = match status {
             StatusCode::SEE_OTHER => false,
             StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND => sent.method() != Method::POST,
@@ -255,6 +253,16 @@ impl<P: Borrow<RedirectPolicy>> Redirects<P> {
         self.visited.push((method, uri));
         Ok(Some(next))
     }
+}
+
+/// The URL a redirect's `Location` names, resolved against `base`, the absolute URL it answers
+/// (RFC 3986 §5.2): for a machine that follows redirects itself, such as a ranged download that
+/// learns where an object lives. Errors: no `Location`, one that is not a URI reference, a
+/// base that is not absolute, a result that is not `http(s)`.
+pub fn location(base: &Uri, headers: &http::HeaderMap) -> Result<Uri, RedirectError> {
+    let location = headers.get(header::LOCATION).ok_or(RedirectError::MissingLocation)?;
+    let location = location.to_str().map_err(|_| RedirectError::InvalidLocation)?;
+    resolve::resolve(base, location)
 }
 
 /// The statuses that redirect a request: 301, 302, 303, 307, 308.

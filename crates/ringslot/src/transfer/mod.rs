@@ -171,7 +171,7 @@ impl Transfer {
             match output {
                 Output::Head(transmit) => io.send(*transmit)?,
                 Output::Plan(plan) => io.plan(plan, self.slots)?,
-                Output::Fetch(fetch) => io.fetch(fetch, self.ring.uri())?,
+                Output::Fetch(fetch) => io.fetch(fetch, self.ring.uri_for(&fetch))?,
                 Output::Receive(receive) => self.deferred.push_back(receive),
                 Output::Deliver { slot, range } => {
                     self.bytes += range.len();
