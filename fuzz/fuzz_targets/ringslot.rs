@@ -96,6 +96,7 @@ fuzz_target!(|case: Case| {
         size: case.size,
         head: case.head,
         target: None,
+        learn_target: true,
         offset: case.offset,
         end: case.end,
         chunk: case.chunk,

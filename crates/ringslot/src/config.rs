@@ -111,6 +111,9 @@ pub struct Config {
     /// is the way back when it refuses the connection or no longer has the object. `None`: the
     /// object's URL, until a redirect points elsewhere (then there, from then on).
     pub target: Option<Uri>,
+    /// Send every later range where a redirect pointed (on by default). Off: each range asks
+    /// the object's URL and follows its redirect, as the AIStore SDK does (for comparison).
+    pub learn_target: bool,
     /// Duplicate requests for a slow head-of-line range (stream mode only: in whole-object
     /// mode a duplicate would fill the same destination bytes, so it is ignored); off when
     /// `None`.
@@ -131,6 +134,7 @@ impl Default for Config {
             size: None,
             head: false,
             target: None,
+            learn_target: true,
             offset: 0,
             end: None,
             chunk: None,

@@ -266,6 +266,8 @@ pub struct RingSlot {
     pub(crate) uri: Uri,
     /// The node requests go to, learned from a redirect or given ([`Config::target`]).
     pub(crate) target: Option<Uri>,
+    /// Whether new requests go to `target` ([`Config::learn_target`]).
+    pub(crate) learn_target: bool,
     workers: usize,
     pub(crate) mode: Mode,
     pub(crate) retry: RetryPolicy,
@@ -386,6 +388,7 @@ impl RingSlot {
         let mut ring = RingSlot {
             uri,
             target: config.target.clone(),
+            learn_target: config.learn_target,
             workers: config.workers as usize,
             mode: config.mode,
             retry: config.retry,
@@ -509,7 +512,8 @@ impl RingSlot {
         let range = self.first_range();
         let id = self.ids.next_id();
         let via_target = self.via_target();
-        let flight = Flight { id, index: 0, range, slot, started: now, receiving: false, hedge: false, via_target, hops: 0 };
+        let flight =
+            Flight { id, index: 0, range, slot, started: now, receiving: false, hedge: false, via_target, hops: 0 };
         self.flights.push(flight);
         self.summary.requests += 1;
         self.outputs.push_back(Output::Fetch(Fetch { id, range, slot, hedge: false }));
@@ -628,7 +632,17 @@ impl RingSlot {
         let Some(range) = self.plan.range(index) else { return };
         let id = self.ids.next_id();
         let via_target = self.via_target();
-        self.flights.push(Flight { id, index, range, slot, started: now, receiving: false, hedge, via_target, hops: 0 });
+        self.flights.push(Flight {
+            id,
+            index,
+            range,
+            slot,
+            started: now,
+            receiving: false,
+            hedge,
+            via_target,
+            hops: 0,
+        });
         self.summary.requests += 1;
         if hedge {
             self.summary.hedges += 1;

@@ -39,7 +39,7 @@ impl RingSlot {
 
     /// Whether a new request goes to the learned node.
     pub(crate) fn via_target(&self) -> bool {
-        self.target.is_some()
+        self.target.is_some() && self.learn_target
     }
 
     /// The answer to the flight at `position` is a redirect: learn where it points and ask
@@ -80,7 +80,9 @@ impl RingSlot {
             return None;
         }
         let failure = match result {
-            Err(error @ (TransportError::ConnectRefused | TransportError::ConnectTimeout)) => Failure::Transport(*error),
+            Err(error @ (TransportError::ConnectRefused | TransportError::ConnectTimeout)) => {
+                Failure::Transport(*error)
+            }
             Ok(response) if response.status() == StatusCode::NOT_FOUND => Failure::Status(404),
             _ => return None,
         };

@@ -235,7 +235,8 @@ impl RingSlot {
         let range = ByteRange { start: single.next, end: self.plan.end };
         let id: RequestId = self.ids.next_id();
         let via_target = self.via_target();
-        let flight = Flight { id, index: 0, range, slot, started: now, receiving: false, hedge: false, via_target, hops: 0 };
+        let flight =
+            Flight { id, index: 0, range, slot, started: now, receiving: false, hedge: false, via_target, hops: 0 };
         self.flights.push(flight);
         self.summary.requests += 1;
         self.outputs.push_back(Output::Fetch(Fetch { id, range, slot, hedge: false }));

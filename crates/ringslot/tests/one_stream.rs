@@ -337,6 +337,7 @@ mod properties {
                 hedge: None,
                 head: false,
                 target: None,
+                learn_target: true,
             };
             let mut ring = machine(config);
             let expected = reference(size, offset, end, chunk);

@@ -79,6 +79,7 @@ impl Case {
             size: self.known_size.then_some(self.size),
             head: self.head,
             target: None,
+            learn_target: true,
             offset: self.offset,
             end: self.end,
             chunk: Some(self.chunk),

@@ -142,7 +142,11 @@ fn a_target_that_refuses_or_lost_the_object_is_forgotten_and_the_range_asked_thr
         let due = ring.poll_timeout().expect("a retry");
         ring.handle_timeout(due);
         let retry = fetches(&drain(&mut ring, due))[0];
-        assert_eq!((retry.range, ring.uri_for(&retry).to_string()), (first[0].range, PROXY.to_owned()), "through the proxy");
+        assert_eq!(
+            (retry.range, ring.uri_for(&retry).to_string()),
+            (first[0].range, PROXY.to_owned()),
+            "through the proxy"
+        );
         // The proxy points at the object's new owner: learned, and the range goes there.
         respond(&mut ring, due, retry.id, redirect(Some("http://t3:9000/o")));
         let moved = fetches(&drain(&mut ring, due))[0];
@@ -176,4 +180,23 @@ fn the_first_range_and_the_head_follow_redirects_too() {
     assert_eq!(again.request.uri(), TARGET);
     respond(&mut ring, T0, again.id, head_ok(40, &[]));
     assert!(fetches(&drain(&mut ring, T0)).iter().all(|f| ring.uri_for(f) == TARGET));
+}
+
+#[test]
+fn not_learning_pays_a_redirect_per_range_as_the_sdk_does() {
+    let mut ring =
+        machine(Config { learn_target: false, workers: 1, mode: stowage_ringslot::Mode::WholeObject, ..config() });
+    let mut fetch = fetches(&drain(&mut ring, T0))[0];
+    loop {
+        assert_eq!(ring.uri_for(&fetch), PROXY, "each range asks the proxy");
+        respond(&mut ring, T0, fetch.id, redirect(Some(TARGET)));
+        let again = fetches(&drain(&mut ring, T0))[0];
+        assert_eq!(ring.uri_for(&again), TARGET);
+        complete(&mut ring, &again);
+        match fetches(&drain(&mut ring, T0)).first() {
+            Some(next) => fetch = *next,
+            None => break,
+        }
+    }
+    assert_eq!((ring.summary().bytes, ring.summary().redirects), (40, 4));
 }

@@ -110,14 +110,7 @@ impl<'d> Download<'d> {
         let epoch = std::time::Instant::now();
         let server = Server { authority: authority(&parsed), addr: route.addr, host: route.host };
         let ring = RingSlot::new(Instant::ZERO, parsed, config)?;
-        let io = Io {
-            driver,
-            epoch,
-            servers: vec![server],
-            destination,
-            plan: None,
-            ready: VecDeque::new(),
-        };
+        let io = Io { driver, epoch, servers: vec![server], destination, plan: None, ready: VecDeque::new() };
         Ok(Download { transfer: Transfer::new(ring), io, lent: None, published: 0, finished: false })
     }
 
@@ -284,7 +277,9 @@ impl RangeIo for Io<'_> {
     fn fetch(&mut self, fetch: Fetch, uri: &Uri) -> Result<(), GetError> {
         let now = self.now();
         let (addr, wire) = match self.server(uri) {
-            Ok((server, target)) => (server.addr, http1::encode_range_get(&server.host, &target, &fetch.range.header_value())),
+            Ok((server, target)) => {
+                (server.addr, http1::encode_range_get(&server.host, &target, &fetch.range.header_value()))
+            }
             // Nowhere to send it: the machine hears so, as of any failure to connect.
             Err(error) => return self.driver.refuse(fetch.id, error).map_err(ring_failed),
         };
