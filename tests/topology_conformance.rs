@@ -106,7 +106,9 @@ async fn the_aistore_python_sdk_follows_redirects_reads_our_smap_and_routes_dire
     assert_eq!(direct_phase["phase"], "direct");
     let after_direct = cluster.stats();
     assert_eq!(after_direct.redirects, after_proxy.redirects, "direct reads skip the proxy");
-    assert!(after_direct.object_gets >= after_proxy.object_gets + names.len() as u64);
+    // The SDK goes on to its direct reads without waiting for us: `after_proxy` may count some
+    // of them already. Each object was read once through the proxy, then once direct.
+    assert!(after_direct.object_gets >= 2 * names.len() as u64, "{after_direct:?}");
     assert_eq!(after_direct.misdirected, 0, "every direct read hit its owner");
 
     // 3. A stale map: the owner of one object goes into maintenance under the SDK's feet.
