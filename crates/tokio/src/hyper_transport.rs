@@ -12,10 +12,10 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::{HttpConnector, capture_connection};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use stowage_proto::TransportError;
-use stowage_proto::redirect::RedirectPolicy;
 use tokio::time::timeout;
 
 use stowage_proto::DEFAULT_MAX_BODY;
+use stowage_proto::redirect::RedirectPolicy;
 
 use crate::{ClientError, Timeouts, Transport, classify};
 

@@ -57,6 +57,14 @@ impl Endpoint {
     }
 }
 
+/// The first address of `uri`'s host and port (80 by default), and its `Host` header value.
+fn resolve(uri: &Uri) -> Option<(SocketAddr, String)> {
+    let authority = uri.authority()?;
+    let port = authority.port_u16().unwrap_or(80);
+    let addr = (authority.host().trim_matches(['[', ']']), port).to_socket_addrs().ok()?.next()?;
+    Some((addr, authority.as_str().to_owned()))
+}
+
 impl Endpoint {
     /// The absolute URI a request for `uri` goes to (what a redirect's `Location` is resolved
     /// against): origin-form joined to this endpoint as [`Endpoint::route`] joins it.
@@ -67,14 +75,6 @@ impl Endpoint {
         let path_and_query = uri.path_and_query().map_or("/", |pq| pq.as_str());
         format!("{}://{}{}{path_and_query}", self.scheme, self.host, self.base).parse().ok()
     }
-}
-
-/// The first address of `uri`'s host and port (80 by default), and its `Host` header value.
-fn resolve(uri: &Uri) -> Option<(SocketAddr, String)> {
-    let authority = uri.authority()?;
-    let port = authority.port_u16().unwrap_or(80);
-    let addr = (authority.host().trim_matches(['[', ']']), port).to_socket_addrs().ok()?.next()?;
-    Some((addr, authority.as_str().to_owned()))
 }
 
 #[cfg(test)]
