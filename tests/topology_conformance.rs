@@ -8,7 +8,11 @@
 //! - with a stale map, the old target's 404 sends the SDK to refresh the map (from that target)
 //!   and read from the new owner;
 //! - the SDK's cold-GET protocol (`check-lock` POSTs through its `LockPoller`) works through the
-//!   redirects too.
+//!   redirects too, and stowage's cold GET, through each driver, sends what the SDK sends: the
+//!   GET, the `check-lock`s, the sizing `HEAD` and the retried GET all to the proxy, each
+//!   redirected to the owner;
+//! - the SDK's `Job.wait` and stowage's (each driver) decide alike on twin jobs through the
+//!   proxy.
 //!
 //! Which Python: see [`stowage_tests::sdk_python`]; without one the tests are skipped saying how
 //! to run them.
@@ -17,8 +21,18 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Stdio};
 
-use stowage_cluster::{BucketSpec, Cluster, ClusterConfig};
+use std::time::Duration;
+
+use bytes::Bytes;
+use stowage_ais::Client;
+use stowage_cluster::{BucketSpec, Cluster, ClusterConfig, JobScript, JobStep, Span, Stats, TargetScript};
+use stowage_jobwait::{JobWait, Mode, WaitConfig};
+use stowage_lockpoll::{ColdGet, ColdGetConf, ColdGetConfig, ColdGetOutcome, RetryConf};
 use stowage_proto::ais::{Bucket, ObjectAddress, Provider};
+use stowage_proto::{Backoff, Timeouts};
+use stowage_tests::Driver;
+use stowage_tokio::HyperTransport;
+use stowage_uring::UringDriver;
 
 const TEST: &str = "topology_conformance";
 
@@ -92,7 +106,9 @@ async fn the_aistore_python_sdk_follows_redirects_reads_our_smap_and_routes_dire
     assert_eq!(direct_phase["phase"], "direct");
     let after_direct = cluster.stats();
     assert_eq!(after_direct.redirects, after_proxy.redirects, "direct reads skip the proxy");
-    assert!(after_direct.object_gets >= after_proxy.object_gets + names.len() as u64);
+    // The SDK goes on to its direct reads without waiting for us: `after_proxy` may count some
+    // of them already. Each object was read once through the proxy, then once direct.
+    assert!(after_direct.object_gets >= 2 * names.len() as u64, "{after_direct:?}");
     assert_eq!(after_direct.misdirected, 0, "every direct read hit its owner");
 
     // 3. A stale map: the owner of one object goes into maintenance under the SDK's feet.
@@ -149,6 +165,132 @@ async fn the_aistore_python_sdk_waits_out_a_cold_get_through_the_proxy() {
     let index = cluster.targets().iter().position(|t| *t == owner).unwrap();
     let served: u64 = stats.target_requests.iter().sum();
     assert_eq!(stats.target_requests[index], served, "only the owner served the object: {stats:?}");
+
+    // stowage, through each driver, with the SDK's read timeout: the same requests, the same way.
+    let address = ObjectAddress::new(bucket.clone(), "sdk/object");
+    let sdk = stats;
+    let mut before = sdk.clone();
+    for driver in [Driver::Tokio, Driver::Uring] {
+        assert!(cluster.evict(&bucket, "sdk/object"));
+        assert_eq!(stowage_cold_get(driver, &cluster.url(), &address).await, data, "{driver:?}");
+        let after = cluster.stats();
+        let ours = delta(&before, &after);
+        assert_eq!(ours.cold_gets, 1, "{driver:?}: {ours:?}");
+        assert_eq!(
+            (ours.object_gets, ours.object_heads),
+            (sdk.object_gets, sdk.object_heads),
+            "{driver:?}: the GETs and the sizing HEAD, as the SDK sent them: {ours:?} vs {sdk:?}"
+        );
+        assert!(ours.check_locks >= 2, "{driver:?}: polled check-lock through the proxy: {ours:?}");
+        let served = ours.object_gets + ours.object_heads + ours.check_locks;
+        assert_eq!(ours.redirects, served, "{driver:?}: every one sent to the proxy and redirected: {ours:?}");
+        assert_eq!(ours.proxy_requests, ours.redirects, "{driver:?}: {ours:?}");
+        assert_eq!(ours.target_requests[index], served, "{driver:?}: only the owner served them: {ours:?}");
+        before = after;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_aistore_python_sdk_and_stowage_wait_alike_for_jobs_through_the_proxy() {
+    let Some(python) = stowage_tests::sdk_python(stowage_tests::AISTORE, TEST) else { return };
+    let cluster = Cluster::start(ClusterConfig { targets: Some(3), ..ClusterConfig::default() }).await.unwrap();
+    use JobStep::{End, Idle, Running};
+    let polls = Span::Polls;
+    let cases = [
+        ("rebalance", vec![vec![Running(polls(2)), End], vec![Running(polls(3)), End]]),
+        ("copy-listrange", vec![vec![Running(polls(1)), Idle(polls(1_000))], vec![Idle(polls(1_000))]]),
+        ("blob-download", vec![vec![Running(polls(2)), End], vec![Running(polls(1_000))]]),
+    ];
+    let client = Client::new(&cluster.url()).unwrap();
+    // Jobs A (the SDK's), B (tokio's) and C (io_uring's) of each kind, with one script.
+    let mut twins = vec![];
+    for (kind, targets) in &cases {
+        cluster.jobs().script(kind, JobScript::new(targets.iter().cloned().map(TargetScript::new)));
+        let mut ids = vec![];
+        for _ in 0..3 {
+            ids.push(client.start_job(kind).await.unwrap().id().to_owned());
+        }
+        twins.push(ids);
+    }
+
+    let url = cluster.url();
+    let jobs: Vec<String> = twins.iter().map(|ids| format!("{}:wait", ids[0])).collect();
+    let script = script("aistore_job_wait.py");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(python).arg(script).arg(url).arg("10").args(jobs).output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "the SDK failed: {}", String::from_utf8_lossy(&out.stderr));
+    let sdk: Vec<serde_json::Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+
+    let config =
+        WaitConfig { interval: Some(Duration::from_millis(100)), ..WaitConfig::with_timeout(Duration::from_secs(10)) };
+    for ((kind, _), (ids, sdk)) in cases.iter().zip(twins.iter().zip(&sdk)) {
+        assert_eq!(sdk["job"], ids[0].as_str());
+        let tokio = client.job(ids[1].clone(), "").wait(config).await.result.unwrap();
+        let (url, id) = (cluster.url(), ids[2].clone());
+        let uring = tokio::task::spawn_blocking(move || {
+            let machine = JobWait::new(id, "", Mode::ByKind, config);
+            UringDriver::new(&url, Timeouts::default()).unwrap().drive(machine).unwrap().outcome
+        })
+        .await
+        .unwrap()
+        .result
+        .unwrap();
+        assert_eq!((sdk["success"].as_bool(), tokio.success, uring.success), (Some(true), true, true), "{kind}: {sdk}");
+        let polls: Vec<u32> = ids.iter().map(|id| cluster.jobs().polls(id).unwrap()).collect();
+        assert_eq!((polls[1], polls[2]), (polls[0], polls[0]), "{kind}: decided on the poll the SDK did");
+    }
+    assert_eq!(cluster.stats().redirects, 0, "the proxy answers the job API itself");
+}
+
+/// The object at `address` read by stowage's cold-GET retry through `driver`, configured as
+/// the SDK script is (0.5 s read timeout, 4 attempts, 0.1 s between them, 30 s of lock waits).
+async fn stowage_cold_get(driver: Driver, url: &str, address: &ObjectAddress) -> Bytes {
+    let timeouts = Timeouts { connect: Duration::from_secs(3), read: Duration::from_millis(500) };
+    let fixed = Backoff { multiplier: 0.0, min: Duration::from_millis(100), max: Duration::from_millis(100) };
+    let retry = RetryConf { max_attempts: 4, backoff: fixed, jitter: false };
+    let config =
+        ColdGetConfig { retry, lock: ColdGetConf { max_cold_wait: Duration::from_secs(30), ..ColdGetConf::default() } };
+    match driver {
+        Driver::Tokio => {
+            let client = Client::with_transport(HyperTransport::new(url, timeouts).unwrap(), config, 7);
+            client.get_object(address).await.unwrap().response.into_body()
+        }
+        Driver::Uring => {
+            let (url, uri) = (url.to_owned(), address.uri(&[]));
+            tokio::task::spawn_blocking(move || {
+                let get = http::Request::get(uri).body(Bytes::new()).unwrap();
+                let mut driver = UringDriver::new(&url, timeouts).unwrap();
+                let mut driven = driver.drive(ColdGet::new(get, config, 7)).unwrap();
+                let ColdGetOutcome::Response { id, .. } = driven.outcome else { panic!("{:?}", driven.outcome) };
+                driven.responses.take(id).unwrap().into_body()
+            })
+            .await
+            .unwrap()
+        }
+    }
+}
+
+/// What the cluster counted between `before` and `after`.
+fn delta(before: &Stats, after: &Stats) -> Stats {
+    let per_target = after.target_requests.iter().zip(&before.target_requests).map(|(a, b)| a - b).collect();
+    Stats {
+        requests: after.requests - before.requests,
+        object_gets: after.object_gets - before.object_gets,
+        object_heads: after.object_heads - before.object_heads,
+        object_puts: after.object_puts - before.object_puts,
+        check_locks: after.check_locks - before.check_locks,
+        cold_gets: after.cold_gets - before.cold_gets,
+        faults_injected: after.faults_injected - before.faults_injected,
+        redirects: after.redirects - before.redirects,
+        misdirected: after.misdirected - before.misdirected,
+        other: after.other - before.other,
+        proxy_requests: after.proxy_requests - before.proxy_requests,
+        target_requests: per_target,
+    }
 }
 
 /// A plain GET's body, over a fresh connection (no HTTP client crate needed).

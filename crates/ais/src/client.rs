@@ -8,8 +8,9 @@ use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use stowage_lockpoll::{ColdGet, ColdGetConfig, ColdGetOutcome, GiveUpReason, LockPoller, Outcome, Report};
 use stowage_proto::ais::ObjectAddress;
+use stowage_proto::redirect::RedirectPolicy;
 use stowage_proto::{DEFAULT_MAX_BODY, DriveError, Driven, Seeds, Timeouts, TransportError};
-use stowage_tokio::{ClientError, HyperTransport, Transport, drive};
+use stowage_tokio::{ClientError, HyperTransport, Transport, drive, send_following};
 use tracing::{debug, error, info};
 
 use crate::ColdGetError;
@@ -54,6 +55,7 @@ impl Client {
             max_body: DEFAULT_MAX_BODY,
             config: ColdGetConfig::default(),
             seed: None,
+            redirects: RedirectPolicy::default(),
         }
     }
 }
@@ -116,9 +118,10 @@ impl<T: Transport> Client<T> {
         self.cold_get(object_request(Method::GET, address, Bytes::new())).await
     }
 
-    /// PUTs `body` as the object at `address`: one attempt, no retry.
+    /// PUTs `body` as the object at `address`: one attempt, no retry (through the proxy's
+    /// redirect to the target, as every request).
     pub async fn put_object(&self, address: &ObjectAddress, body: Bytes) -> Result<StatusCode, TransportError> {
-        let response = self.transport.send(object_request(Method::PUT, address, body)).await?;
+        let response = send_following(&self.transport, object_request(Method::PUT, address, body)).await?;
         Ok(response.status())
     }
 
@@ -178,6 +181,7 @@ pub struct ClientBuilder {
     max_body: usize,
     config: ColdGetConfig,
     seed: Option<u64>,
+    redirects: RedirectPolicy,
 }
 
 impl ClientBuilder {
@@ -225,9 +229,24 @@ impl ClientBuilder {
         self
     }
 
+    /// Which redirects to follow (default [`RedirectPolicy::default`]: at most 10 hops,
+    /// credentials only to the endpoint).
+    ///
+    /// The client sends no credentials of its own; a caller that puts an `Authorization` header
+    /// on its requests ([`Client::cold_get`]) and wants it to reach the targets trusts the
+    /// cluster's nodes: `RedirectPolicy::default().trusting(smap.public_authorities())`, with
+    /// the map of `GET /v1/daemon?what=smap` ([`Smap`](stowage_proto::ais::Smap)).
+    #[must_use]
+    pub fn redirects(mut self, policy: RedirectPolicy) -> Self {
+        self.redirects = policy;
+        self
+    }
+
     /// The client.
     pub fn build(self) -> Result<Client, ClientError> {
-        let transport = HyperTransport::new(&self.endpoint, self.timeouts)?.with_max_body(self.max_body);
+        let transport = HyperTransport::new(&self.endpoint, self.timeouts)?
+            .with_max_body(self.max_body)
+            .with_redirects(self.redirects);
         let seed = self.seed.unwrap_or_else(|| RandomState::new().hash_one(()));
         Ok(Client::with_transport(transport, self.config, seed))
     }

@@ -7,8 +7,9 @@ use stowage_jobwait::{
     JobArgs, JobError, JobStatus, JobWait, Mode, Outcome, Progress, Snapshots, Strategy, WaitConfig, abort_request,
     response_body, snapshots_request, start_request, status_request,
 };
+use stowage_proto::redirect::RedirectPolicy;
 use stowage_proto::{DEFAULT_READ_TIMEOUT, TransportError};
-use stowage_tokio::{HyperTransport, Transport, drive_observed};
+use stowage_tokio::{HyperTransport, Transport, drive_observed, send_following};
 use tracing::{debug, error, info};
 
 use crate::Client;
@@ -168,7 +169,7 @@ impl<T: Transport> Job<T> {
 
     async fn send(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>, JobError> {
         let bounded = Bounded { inner: self.transport.clone(), limit: self.request_timeout };
-        Ok(bounded.send(request).await?)
+        Ok(send_following(&bounded, request).await?)
     }
 }
 
@@ -186,5 +187,13 @@ impl<T: Transport> Transport for Bounded<T> {
     ) -> impl Future<Output = Result<http::Response<Bytes>, TransportError>> + Send {
         let (response, limit) = (self.inner.send(request), self.limit);
         async move { tokio::time::timeout(limit, response).await.unwrap_or(Err(TransportError::ReadTimeout)) }
+    }
+
+    fn locate(&self, uri: &http::Uri) -> Option<http::Uri> {
+        self.inner.locate(uri)
+    }
+
+    fn redirect_policy(&self) -> &RedirectPolicy {
+        self.inner.redirect_policy()
     }
 }

@@ -11,6 +11,11 @@
 //!   poll interval and deadline), plus `status`, `details` and `abort`; [`Client::start_job`]
 //!   starts one.
 //!
+//! Every request, a machine's or a one-shot call's ([`stowage_tokio::send_following`]),
+//! follows the redirects of a cluster's proxy to the target that owns the object, with the
+//! transport's policy ([`ClientBuilder::redirects`]); the client sends no credentials of its
+//! own, so it needs no cluster map to decide where they may go.
+//!
 //! # The cold-GET retry
 //!
 //! A GET of an object in a remote bucket (`aws`, `gcp`, …) that times out reading is most

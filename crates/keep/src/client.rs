@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use stowage_proto::redirect::RedirectPolicy;
 use stowage_proto::{Jitter, Seeds, Timeouts};
 use stowage_replica::{
     Block, BlockError, BlockWrite, Classifier, RetryPolicy, Service, ServiceReport, WriteConfig, WriteOutcome,
@@ -208,10 +209,14 @@ impl KeepClientBuilder {
     }
 
     /// The client. Requests carry absolute URIs, so the transport's endpoint is only a
-    /// placeholder: the first service's root.
+    /// placeholder: the first service's root. A redirect from a service is followed, and
+    /// keeps the token only to another of the services (which get it anyway).
     pub fn build(self) -> Result<KeepClient, ClientError> {
         let endpoint = self.services.first().map_or_else(|| "http://localhost/".to_owned(), |s| s.root().to_string());
-        let transport = HyperTransport::new(&endpoint, self.timeouts)?.with_max_body(KEEP_MAX_BODY);
+        let services = self.services.iter().filter_map(|s| s.root().authority().cloned());
+        let redirects = RedirectPolicy::default().trusting(services);
+        let transport =
+            HyperTransport::new(&endpoint, self.timeouts)?.with_max_body(KEEP_MAX_BODY).with_redirects(redirects);
         let seed = self.seed.unwrap_or_else(|| RandomState::new().hash_one(()));
         Ok(KeepClient::with_transport(transport, self.services, self.config, seed))
     }

@@ -1,11 +1,12 @@
 //! Properties of redirect following: whatever servers answer, a request follows at most
 //! `max_hops` redirects, never asks for the same URL twice with the same method, and never
-//! takes credentials to an origin it may not.
+//! takes credentials to an origin it may not; and a driver's loop over a `Chain` ends within
+//! `max_hops + 1` sends.
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, Uri, header};
 use proptest::prelude::*;
-use stowage_proto::redirect::{RedirectError, RedirectPolicy, Redirects};
+use stowage_proto::redirect::{Chain, RedirectError, RedirectPolicy, Redirects, Step};
 
 const HOSTS: [&str; 4] = ["proxy:8080", "t1:8081", "t2:8081", "elsewhere"];
 const PATHS: [&str; 5] = ["/a", "/b", "/a/../b", "/v1/objects/b/o?provider=ais", "/"];
@@ -109,5 +110,50 @@ proptest! {
                 prop_assert!(a.method() != b.method() || a.uri() != b.uri(), "{} {} requested twice", a.method(), a.uri());
             }
         }
+    }
+}
+
+proptest! {
+    /// A driver's loop over a [`Chain`]: whatever the answers, an origin-form request is sent
+    /// at most `max_hops + 1` times, every request after the first is absolute, the chain ends
+    /// on the first answer that is not a redirect, and only a redirect ends it in an error.
+    #[test]
+    fn a_chain_sends_at_most_max_hops_plus_one_requests(
+        max_hops in 0_u32..8,
+        locatable in any::<bool>(),
+        answers in prop::collection::vec(answer(), 1..24),
+    ) {
+        let policy = RedirectPolicy { max_hops, ..RedirectPolicy::default() };
+        let mut first = first_request(Method::PUT);
+        *first.uri_mut() = "/v1/objects/b/o?provider=ais".parse().unwrap();
+        let mut chain = Chain::new(&policy, first);
+        let locate = |uri: &Uri| locatable.then(|| format!("http://proxy:8080{uri}").parse().unwrap());
+        let mut sends = 0;
+        let mut ended = None;
+        for answer in &answers {
+            sends += 1;
+            if sends > 1 {
+                prop_assert!(chain.request().uri().scheme().is_some(), "{} is not absolute", chain.request().uri());
+            }
+            match chain.answer(&response(answer), locate) {
+                Ok(Step::Follow) => prop_assert!([301, 302, 303, 307, 308].contains(&answer.status)),
+                Ok(Step::Answer) => {
+                    prop_assert!(![301, 302, 303, 307, 308].contains(&answer.status));
+                    ended = Some(Ok(()));
+                    break;
+                }
+                Err(error) => {
+                    prop_assert!([301, 302, 303, 307, 308].contains(&answer.status));
+                    if !locatable {
+                        prop_assert_eq!(error, RedirectError::NotAbsolute);
+                    }
+                    ended = Some(Err(error));
+                    break;
+                }
+            }
+        }
+        prop_assert!(sends <= max_hops as usize + 1, "{} sends, max {} hops", sends, max_hops);
+        let followed = if ended.is_some() { sends - 1 } else { sends };
+        prop_assert_eq!(chain.hops() as usize, followed);
     }
 }

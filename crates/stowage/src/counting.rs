@@ -1,10 +1,12 @@
-//! A transport wrapper that counts what the client sent and what failed.
+//! A transport wrapper that counts what the client sent (each hop of a redirect is a request)
+//! and what failed.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use stowage_proto::TransportError;
+use stowage_proto::redirect::RedirectPolicy;
 use stowage_tokio::Transport;
 
 /// Requests sent and transport errors seen through a [`Counting`] transport.
@@ -56,5 +58,13 @@ impl<T: Transport> Transport for Counting<T> {
             }
             result
         }
+    }
+
+    fn locate(&self, uri: &http::Uri) -> Option<http::Uri> {
+        self.inner.locate(uri)
+    }
+
+    fn redirect_policy(&self) -> &RedirectPolicy {
+        self.inner.redirect_policy()
     }
 }

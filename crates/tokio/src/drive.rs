@@ -1,9 +1,11 @@
-//! The generic driver loop: runs any HTTP machine over a [`Transport`].
+//! The generic driver loop: runs any HTTP machine over a [`Transport`], each request through
+//! its redirects.
 
 use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
-use http::Response;
+use http::{Request, Response};
+use stowage_proto::redirect::{Chain, Step};
 use stowage_proto::{
     Completion, CompletionBody, DriveError, Driven, InputError, Instant, Machine, Output, RequestId, Responses,
     Transmit, TransportError,
@@ -26,6 +28,10 @@ use crate::Transport;
 ///
 /// The driver makes no decision of its own: what to send, when to wait and when to stop are
 /// the machine's. Bodies stay here; see [`Responses`] for which one is kept.
+///
+/// Each [`Transmit`] is one logical request: it follows redirects ([`send_following`]), and
+/// the machine is fed — and [`Responses`] keeps — the last response only; a redirect that
+/// cannot be followed is fed as [`TransportError::Redirect`].
 ///
 /// A machine fed [`Completion<()>`](Completion) sees response heads; one fed
 /// [`Completion<Bytes>`](Completion) sees whole responses (see
@@ -89,12 +95,43 @@ where
     }
 }
 
-/// Sends one transmit, keeping its id with the result.
+/// Sends one transmit through its redirects, keeping its id with the result.
 async fn exchange(
     transport: &impl Transport,
     Transmit { id, request }: Transmit,
 ) -> (RequestId, Result<Response<Bytes>, TransportError>) {
-    (id, transport.send(request).await)
+    (id, send_following(transport, request).await)
+}
+
+/// Sends `request` through `transport` and follows its redirects: one logical request, as
+/// [`drive`] sends each [`Transmit`]. For a facade's one-shot requests.
+///
+/// The rules are [`stowage_proto::redirect`]'s, with the transport's
+/// [`redirect_policy`](Transport::redirect_policy): at most `max_hops` redirects, no loop,
+/// credentials (`Authorization`, `Cookie`) only to the first request's origin or to a trusted
+/// authority. An origin-form request is [located](Transport::locate) at the transport's
+/// endpoint before its `Location` is resolved. A redirect's body (an AIStore proxy sends a line
+/// of HTML) is dropped; the response returned is the last one. A redirect that cannot be
+/// followed is [`TransportError::Redirect`]; each hop has the transport's own timeouts.
+pub async fn send_following(
+    transport: &impl Transport,
+    request: Request<Bytes>,
+) -> Result<Response<Bytes>, TransportError> {
+    let mut chain = Chain::new(transport.redirect_policy(), request);
+    loop {
+        let response = transport.send(chain.request().clone()).await?;
+        match chain.answer(&response, |uri| transport.locate(uri)) {
+            Ok(Step::Answer) => return Ok(response),
+            Ok(Step::Follow) => {
+                let next = chain.request();
+                debug!(status = %response.status(), method = %next.method(), uri = %next.uri(), "redirected");
+            }
+            Err(error) => {
+                debug!(status = %response.status(), %error, "redirect not followed");
+                return Err(TransportError::Redirect(error));
+            }
+        }
+    }
 }
 
 /// Machine time for one run of the loop: the tokio clock's time since the loop began.
@@ -269,6 +306,116 @@ mod tests {
         let at = Instant::from_elapsed(Duration::from_secs(5));
         let driven = drive(Sleeper { at: Some(at), woken: None }, &Echo::new(1)).await.unwrap();
         assert_eq!(driven.outcome, at);
+    }
+
+    /// `/hop/N` answers a 307 to `/hop/N-1` with an HTML body, `/hop/0` a 200 with `final`;
+    /// `/loop` redirects to itself, `/nowhere` has no `Location`. Origin-form requests are
+    /// located at `http://endpoint`; records every URI sent.
+    #[derive(Clone, Default)]
+    struct Hops {
+        sent: Arc<std::sync::Mutex<Vec<String>>>,
+    }
+
+    impl Transport for Hops {
+        async fn send(&self, request: http::Request<Bytes>) -> Result<Response<Bytes>, TransportError> {
+            self.sent.lock().unwrap().push(request.uri().to_string());
+            let path = request.uri().path();
+            let redirect = |location: Option<String>| {
+                let mut response = Response::new(Bytes::from_static(b"<a href=\"...\">Temporary Redirect</a>.\n"));
+                *response.status_mut() = http::StatusCode::TEMPORARY_REDIRECT;
+                if let Some(location) = location {
+                    response.headers_mut().insert(http::header::LOCATION, location.parse().unwrap());
+                }
+                response
+            };
+            Ok(match path.strip_prefix("/hop/").map(|n| n.parse::<u32>().unwrap()) {
+                Some(0) => Response::new(Bytes::from_static(b"final")),
+                Some(n) => redirect(Some(format!("/hop/{}", n - 1))),
+                None if path == "/loop" => redirect(Some("/loop".to_owned())),
+                None => redirect(None),
+            })
+        }
+
+        fn locate(&self, uri: &http::Uri) -> Option<http::Uri> {
+            format!("http://endpoint{uri}").parse().ok()
+        }
+    }
+
+    /// Sends one GET of `path` and finishes with its completion's status (or error), as a
+    /// machine fed whole responses sees it.
+    struct One {
+        path: &'static str,
+        sent: bool,
+        got: Option<Result<(http::StatusCode, Bytes), TransportError>>,
+    }
+
+    impl Machine for One {
+        type Input = Completion<Bytes>;
+        type Output = Output<Result<(http::StatusCode, Bytes), TransportError>>;
+        type Error = InputError;
+
+        fn handle_input(&mut self, _: Instant, input: Completion<Bytes>) -> Result<(), InputError> {
+            self.got = Some(input.result.map(|r| (r.status(), r.into_body())));
+            Ok(())
+        }
+
+        fn poll_output(&mut self, _: Instant) -> Option<Self::Output> {
+            if !std::mem::replace(&mut self.sent, true) {
+                let request = http::Request::get(self.path).body(Bytes::new()).unwrap();
+                return Some(Output::Transmit(Transmit { id: RequestId(0), request }));
+            }
+            self.got.clone().map(Output::Done)
+        }
+
+        fn poll_timeout(&self) -> Option<Instant> {
+            None
+        }
+
+        fn handle_timeout(&mut self, _: Instant) {}
+    }
+
+    async fn one(path: &'static str) -> (Driven<Result<(http::StatusCode, Bytes), TransportError>>, Vec<String>) {
+        let transport = Hops::default();
+        let driven = drive(One { path, sent: false, got: None }, &transport).await.unwrap();
+        (driven, transport.sent.lock().unwrap().clone())
+    }
+
+    #[tokio::test]
+    async fn the_machine_sees_and_responses_keep_only_the_last_response() {
+        let (mut driven, sent) = one("/hop/3").await;
+        assert_eq!(driven.outcome, Ok((http::StatusCode::OK, Bytes::from_static(b"final"))));
+        assert_eq!(driven.responses.take(RequestId(0)).unwrap().body(), "final");
+        let expected = ["/hop/3", "http://endpoint/hop/2", "http://endpoint/hop/1", "http://endpoint/hop/0"];
+        assert_eq!(sent, expected, "the first as the machine made it, then absolute");
+    }
+
+    #[tokio::test]
+    async fn a_redirect_that_cannot_be_followed_is_fed_as_a_transport_error() {
+        use stowage_proto::redirect::RedirectError;
+        for (path, error, sends) in [
+            ("/loop", RedirectError::Loop, 1),
+            ("/nowhere", RedirectError::MissingLocation, 1),
+            ("/hop/11", RedirectError::TooManyHops, 11),
+        ] {
+            let (mut driven, sent) = one(path).await;
+            assert_eq!(driven.outcome, Err(TransportError::Redirect(error)), "{path}");
+            assert_eq!(sent.len(), sends, "{path}: {sent:?}");
+            assert!(driven.responses.take(RequestId(0)).is_none(), "{path}: no redirect body is kept");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_transport_that_cannot_locate_fails_a_relative_redirect_as_not_absolute() {
+        #[derive(Clone)]
+        struct Nowhere;
+        impl Transport for Nowhere {
+            async fn send(&self, request: http::Request<Bytes>) -> Result<Response<Bytes>, TransportError> {
+                Hops::default().send(request).await
+            }
+        }
+        let error = send_following(&Nowhere, http::Request::get("/hop/1").body(Bytes::new()).unwrap()).await;
+        let error = error.unwrap_err();
+        assert_eq!(error, TransportError::Redirect(stowage_proto::redirect::RedirectError::NotAbsolute));
     }
 
     #[tokio::test]

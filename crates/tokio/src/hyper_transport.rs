@@ -15,6 +15,7 @@ use stowage_proto::TransportError;
 use tokio::time::timeout;
 
 use stowage_proto::DEFAULT_MAX_BODY;
+use stowage_proto::redirect::RedirectPolicy;
 
 use crate::{ClientError, Timeouts, Transport, classify};
 
@@ -29,6 +30,8 @@ use crate::{ClientError, Timeouts, Transport, classify};
 ///   a [`TransportError::Protocol`], detected without reading it all.
 /// - Origin-form request URIs (`/v1/objects/b/o?provider=aws`) are joined to the endpoint
 ///   (after its path, if it has one); absolute URIs are sent as they are.
+/// - A redirect is a response like any other to [`send`](Transport::send); the driver follows
+///   it with the transport's [`RedirectPolicy`] ([`with_redirects`](HyperTransport::with_redirects)).
 ///
 /// Failures are mapped onto [`TransportError`]: connect timeout → `ConnectTimeout`, refused or
 /// unreachable → `ConnectRefused`, our read timeout → `ReadTimeout`, a reset → `Reset`, a
@@ -42,6 +45,7 @@ pub struct HyperTransport {
     endpoint: Arc<Endpoint>,
     timeouts: Timeouts,
     max_body: usize,
+    redirects: Arc<RedirectPolicy>,
 }
 
 impl HyperTransport {
@@ -54,13 +58,23 @@ impl HyperTransport {
         connector.set_connect_timeout(Some(timeouts.connect));
         connector.set_nodelay(true);
         let client = Client::builder(TokioExecutor::new()).pool_timer(TokioTimer::new()).build(connector);
-        Ok(HyperTransport { client, endpoint: Arc::new(endpoint), timeouts, max_body: DEFAULT_MAX_BODY })
+        let redirects = Arc::default();
+        Ok(HyperTransport { client, endpoint: Arc::new(endpoint), timeouts, max_body: DEFAULT_MAX_BODY, redirects })
     }
 
     /// Caps response bodies at `max_body` bytes.
     #[must_use]
     pub fn with_max_body(mut self, max_body: usize) -> Self {
         self.max_body = max_body;
+        self
+    }
+
+    /// Follows redirects as `policy` says (default [`RedirectPolicy::default`]: at most
+    /// [`DEFAULT_MAX_HOPS`](stowage_proto::redirect::DEFAULT_MAX_HOPS), credentials only to
+    /// this endpoint).
+    #[must_use]
+    pub fn with_redirects(mut self, policy: RedirectPolicy) -> Self {
+        self.redirects = Arc::new(policy);
         self
     }
 
@@ -128,6 +142,14 @@ impl HyperTransport {
 impl Transport for HyperTransport {
     fn send(&self, request: Request<Bytes>) -> impl Future<Output = Result<Response<Bytes>, TransportError>> + Send {
         self.exchange(request)
+    }
+
+    fn locate(&self, uri: &Uri) -> Option<Uri> {
+        self.endpoint.resolve(uri).ok()
+    }
+
+    fn redirect_policy(&self) -> &RedirectPolicy {
+        &self.redirects
     }
 }
 

@@ -10,7 +10,8 @@
 //! - [`drive`] is the one generic loop that runs any HTTP machine over a transport: it sends
 //!   what the machine emits, feeds back what completes, and sleeps on `tokio::time` until the
 //!   machine's next wake-up; [`drive_observed`] also lets the caller look at the machine
-//!   after every step (to drain its progress, say).
+//!   after every step (to drain its progress, say). Every request follows redirects before the
+//!   machine sees its answer ([`send_following`]; see [Redirects](#redirects)).
 //! - [`download`] runs the [`stowage_ringslot`] machine over hyper: a
 //!   [`Downloader`](download::Downloader) fetches an object with parallel range requests as an
 //!   in-order stream, into one buffer or into a file.
@@ -40,6 +41,22 @@
 //! # }
 //! ```
 //!
+//! # Redirects
+//!
+//! A real AIStore cluster is a proxy and targets, and the proxy answers every object request
+//! with a `307` to the target that owns the object. The driver follows redirects for every
+//! request — in [`drive`]'s loop, and through [`send_following`] in the facades' one-shot
+//! calls (`stowage-ais`'s `put_object` and a `Job`'s `status`, …) and the download's HEAD —
+//! so machines and callers see the target's answer. The rules are not this crate's:
+//! [`stowage_proto::redirect::Chain`] holds one logical request through its hops, and the
+//! io_uring driver runs the same one. The *policy* (how many hops, which authorities get
+//! credentials) belongs to the transport ([`Transport::redirect_policy`];
+//! [`HyperTransport::with_redirects`]), and an origin-form request is located at the
+//! transport's endpoint ([`Transport::locate`]) before a `Location` is resolved against it. A
+//! redirect that cannot be followed (a loop, too many hops, no or a bad `Location`) reaches
+//! the machine as [`TransportError::Redirect`](stowage_proto::TransportError::Redirect), which
+//! no machine retries.
+//!
 //! Logging goes through `tracing`: each request, response and transport error at `debug`.
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -52,7 +69,7 @@ mod error;
 mod hyper_transport;
 mod transport;
 
-pub use drive::{drive, drive_observed};
+pub use drive::{drive, drive_observed, send_following};
 pub use error::ClientError;
 pub use hyper_transport::HyperTransport;
 pub use stowage_proto::{

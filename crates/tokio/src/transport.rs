@@ -1,7 +1,12 @@
 //! The IO seam: one request on the wire, with timeouts.
 
 use bytes::Bytes;
+use http::Uri;
 use stowage_proto::TransportError;
+use stowage_proto::redirect::{DEFAULT_MAX_HOPS, RedirectPolicy};
+
+/// The policy of a transport that names none: [`DEFAULT_MAX_HOPS`], no authority trusted.
+static DEFAULT_REDIRECTS: RedirectPolicy = RedirectPolicy { max_hops: DEFAULT_MAX_HOPS, trusted: Vec::new() };
 
 /// Sends one request and returns the whole response, or why there was none.
 ///
@@ -13,7 +18,11 @@ use stowage_proto::TransportError;
 /// [`ReadTimeout`](TransportError::ReadTimeout), the one error that makes a cold GET wait for
 /// a write lock.
 ///
-/// Any HTTP status is a response, not an error.
+/// Any HTTP status is a response, not an error: `send` follows no redirect. The driver does,
+/// one request at a time ([`send_following`](crate::send_following), which [`drive`](crate::drive)
+/// uses), asking the transport where an origin-form request went ([`locate`](Transport::locate))
+/// and which redirects to follow ([`redirect_policy`](Transport::redirect_policy)). A wrapper
+/// of another transport forwards both.
 pub trait Transport: Clone + Send + Sync + 'static {
     /// Sends `request` and collects its response.
     ///
@@ -23,4 +32,21 @@ pub trait Transport: Clone + Send + Sync + 'static {
         &self,
         request: http::Request<Bytes>,
     ) -> impl Future<Output = Result<http::Response<Bytes>, TransportError>> + Send;
+
+    /// The absolute URI a request for `uri` is sent to: what a redirect's `Location` is
+    /// resolved against.
+    ///
+    /// By default an absolute `uri` is itself and an origin-form one has none (a transport
+    /// without an endpoint), so a redirect of it fails with
+    /// [`RedirectError::NotAbsolute`](stowage_proto::redirect::RedirectError::NotAbsolute).
+    fn locate(&self, uri: &Uri) -> Option<Uri> {
+        uri.scheme().is_some().then(|| uri.clone())
+    }
+
+    /// Which redirects to follow, and where credentials may go. By default
+    /// [`RedirectPolicy::default`]: at most [`DEFAULT_MAX_HOPS`], credentials only to the first
+    /// request's origin.
+    fn redirect_policy(&self) -> &RedirectPolicy {
+        &DEFAULT_REDIRECTS
+    }
 }

@@ -30,6 +30,7 @@ use stowage_ringslot::{ByteRange, Config, Fetch, Mode, Notice, Plan, Receive, Ri
 
 use crate::UringDriver;
 use crate::driver::Event;
+use crate::follow::Following;
 
 /// A download in progress, in order ([`UringDriver::get`]): pull its bytes with
 /// [`Download::next_chunk`]. Dropping it mid-way cancels every request and waits until the
@@ -56,6 +57,8 @@ struct Io<'d> {
     plan: Option<Plan>,
     /// Stream mode: delivered slots not yet lent to the consumer, in order.
     ready: VecDeque<(Slot, ByteRange)>,
+    /// The HEAD, through its redirects (ranges are the machine's to redirect).
+    following: Following,
 }
 
 /// Where the bytes go.
@@ -110,7 +113,9 @@ impl<'d> Download<'d> {
         let epoch = std::time::Instant::now();
         let server = Server { authority: authority(&parsed), addr: route.addr, host: route.host };
         let ring = RingSlot::new(Instant::ZERO, parsed, config)?;
-        let io = Io { driver, epoch, servers: vec![server], destination, plan: None, ready: VecDeque::new() };
+        let following = Following::new(driver);
+        let io =
+            Io { driver, epoch, servers: vec![server], destination, plan: None, ready: VecDeque::new(), following };
         Ok(Download { transfer: Transfer::new(ring), io, lent: None, published: 0, finished: false })
     }
 
@@ -183,7 +188,9 @@ impl<'d> Download<'d> {
                 return Ok(());
             }
             if let Some(event) = self.io.driver.next_event() {
-                let (event, now) = (self.io.translate(event), self.io.now());
+                // A redirected HEAD is on its way again: nothing to tell the machine yet.
+                let Some(event) = self.io.translate(event)? else { continue };
+                let now = self.io.now();
                 self.transfer.handle(&mut self.io, now, event)?;
                 continue;
             }
@@ -250,11 +257,17 @@ impl Io<'_> {
         Ok((&self.servers[index], target))
     }
 
-    /// The core's event as the transfer's.
-    fn translate(&self, event: Event) -> IoEvent {
-        match event {
-            // The HEAD's whole response: only its head matters.
-            Event::Response(id, result) => IoEvent::Response(Completion { id, result: result.map(|r| r.map(drop)) }),
+    /// The core's event as the transfer's (`None`: a redirect of the HEAD, followed).
+    fn translate(&mut self, event: Event) -> Result<Option<IoEvent>, GetError> {
+        Ok(Some(match event {
+            // The HEAD's whole response, after its redirects: only its head matters.
+            Event::Response(id, result) => {
+                let now = self.now();
+                let Some(result) = self.following.answer(self.driver, id, result, now).map_err(ring_failed)? else {
+                    return Ok(None);
+                };
+                IoEvent::Response(Completion { id, result: result.map(|r| r.map(drop)) })
+            }
             Event::Head(id, result) => IoEvent::Response(Completion { id, result }),
             Event::Body { id, received, error } => IoEvent::Body { id, received, error },
             Event::Written { id, result } => {
@@ -264,14 +277,14 @@ impl Io<'_> {
                 });
                 IoEvent::Landed { id, result }
             }
-        }
+        }))
     }
 }
 
 impl RangeIo for Io<'_> {
     fn send(&mut self, transmit: Transmit) -> Result<(), GetError> {
         let now = self.now();
-        self.driver.start(transmit.id, &transmit.request, now).map_err(ring_failed)
+        self.following.start(self.driver, transmit, now).map_err(ring_failed)
     }
 
     fn fetch(&mut self, fetch: Fetch, uri: &Uri) -> Result<(), GetError> {

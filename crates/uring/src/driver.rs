@@ -18,6 +18,7 @@ use bytes::{Bytes, BytesMut};
 use io_uring::{opcode, types};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use stowage_http1::{self as http1, Progress, ResponseReader};
+use stowage_proto::redirect::RedirectPolicy;
 use stowage_proto::{DEFAULT_MAX_BODY, Instant, RequestId, Timeouts, TransportError};
 
 use crate::buffers::Buffers;
@@ -79,6 +80,8 @@ pub struct UringDriver {
     pub(crate) buffers: Buffers,
     /// Where ranged downloads count the bytes they deliver.
     pub(crate) progress: Option<Arc<AtomicU64>>,
+    /// Which redirects whole requests follow (see [`crate::follow`]).
+    pub(crate) redirects: Arc<RedirectPolicy>,
     /// Not `Send`: the ring accepts submissions only from the thread that made it.
     _thread: PhantomData<*const ()>,
 }
@@ -222,6 +225,7 @@ impl UringDriver {
             reaped: Vec::new(),
             buffers: Buffers::default(),
             progress: None,
+            redirects: Arc::default(),
             _thread: PhantomData,
         })
     }
@@ -246,6 +250,11 @@ impl UringDriver {
     pub(crate) fn refuse(&mut self, id: RequestId, error: TransportError) -> io::Result<()> {
         self.events.push_back(Event::Head(id, Err(error)));
         Ok(())
+    }
+
+    /// The absolute URI a request for `uri` goes to (the endpoint joined to an origin-form one).
+    pub(crate) fn locate(&self, uri: &http::Uri) -> Option<http::Uri> {
+        self.endpoint.absolute(uri)
     }
 
     /// The next event, if any.

@@ -3,6 +3,7 @@
 use std::net::{SocketAddr, ToSocketAddrs};
 
 use http::Uri;
+use http::uri::Scheme;
 use stowage_proto::TransportError;
 
 use crate::UringError;
@@ -14,6 +15,8 @@ pub(crate) struct Endpoint {
     pub(crate) addr: SocketAddr,
     pub(crate) host: String,
     base: String,
+    /// The endpoint's scheme, for the absolute URI of an origin-form request.
+    scheme: Scheme,
 }
 
 /// One request's destination and request-target.
@@ -34,7 +37,8 @@ impl Endpoint {
         }
         let (addr, host) = resolve(&uri).ok_or_else(|| bad("the host does not resolve"))?;
         let base = uri.path().trim_end_matches('/').to_owned();
-        Ok(Endpoint { addr, host, base })
+        let scheme = uri.scheme().cloned().unwrap_or(Scheme::HTTP);
+        Ok(Endpoint { addr, host, base, scheme })
     }
 
     /// Where `uri` goes: origin-form to this endpoint (under its base path), absolute where it
@@ -68,6 +72,18 @@ fn resolve(uri: &Uri) -> Option<(SocketAddr, String)> {
     Some((addr, authority.as_str().to_owned()))
 }
 
+impl Endpoint {
+    /// The absolute URI a request for `uri` goes to (what a redirect's `Location` is resolved
+    /// against): origin-form joined to this endpoint as [`Endpoint::route`] joins it.
+    pub(crate) fn absolute(&self, uri: &Uri) -> Option<Uri> {
+        if uri.scheme().is_some() {
+            return Some(uri.clone());
+        }
+        let path_and_query = uri.path_and_query().map_or("/", |pq| pq.as_str());
+        format!("{}://{}{}{path_and_query}", self.scheme, self.host, self.base).parse().ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,6 +103,14 @@ mod tests {
         let route = endpoint.route(&"http://127.0.0.1:9/x?y".parse().unwrap()).unwrap();
         assert_eq!((route.addr.port(), route.target.as_str()), (9, "/x?y"));
         assert_eq!(endpoint.route(&"https://127.0.0.1/".parse().unwrap()).unwrap_err(), TransportError::Other);
+    }
+
+    #[test]
+    fn origin_form_is_made_absolute_where_it_is_routed() {
+        let endpoint = Endpoint::parse("http://127.0.0.1:8080/ais/").unwrap();
+        let absolute = |uri: &str| endpoint.absolute(&uri.parse().unwrap()).unwrap().to_string();
+        assert_eq!(absolute("/v1/objects/b/o?provider=aws"), "http://127.0.0.1:8080/ais/v1/objects/b/o?provider=aws");
+        assert_eq!(absolute("http://127.0.0.1:9/x"), "http://127.0.0.1:9/x");
     }
 
     #[test]

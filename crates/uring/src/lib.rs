@@ -21,6 +21,11 @@
 //! # }
 //! ```
 //!
+//! Every request follows redirects (an AIStore proxy answers each object request with a `307`
+//! to its target) before the machine sees its answer: the rules and the step on each response
+//! are [`stowage_proto::redirect`]'s ([`Chain`](stowage_proto::redirect::Chain)), the same
+//! the tokio driver takes; the policy is the driver's ([`UringDriver::with_redirects`]).
+//!
 //! Parallel ranged downloads run the [`RingSlot`](stowage_ringslot::RingSlot) machine with
 //! its slots as **registered buffers**: each range's body is read from its connection straight
 //! into the slot the machine names (`READ_FIXED`), and a download to a file writes each
@@ -66,6 +71,7 @@ mod drive;
 mod driver;
 mod endpoint;
 mod error;
+mod follow;
 mod ring;
 
 pub use download::Download;

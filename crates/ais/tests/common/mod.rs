@@ -16,6 +16,7 @@ use http::{Method, Request, Response};
 use stowage_ais::Client;
 use stowage_lockpoll::{ColdGetConf, ColdGetConfig, RetryConf};
 use stowage_proto::TransportError;
+use stowage_proto::redirect::RedirectPolicy;
 use stowage_tokio::{HyperTransport, Timeouts, Transport};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -42,6 +43,14 @@ impl<T: Transport> Transport for RealTime<T> {
         let inner = self.0.clone();
         tokio::task::spawn_blocking(move || real_time().block_on(inner.send(request))).await.unwrap()
     }
+
+    fn locate(&self, uri: &http::Uri) -> Option<http::Uri> {
+        self.0.locate(uri)
+    }
+
+    fn redirect_policy(&self) -> &RedirectPolicy {
+        self.0.redirect_policy()
+    }
 }
 
 /// Picks the requests to fail, and how.
@@ -60,6 +69,14 @@ impl<T: Transport> Transport for Inject<T> {
             Some(error) => Err(error),
             None => self.inner.send(request).await,
         }
+    }
+
+    fn locate(&self, uri: &http::Uri) -> Option<http::Uri> {
+        self.inner.locate(uri)
+    }
+
+    fn redirect_policy(&self) -> &RedirectPolicy {
+        self.inner.redirect_policy()
     }
 }
 
@@ -111,6 +128,14 @@ impl<T: Transport> Transport for Recorder<T> {
         let sent = Sent { at: self.epoch.elapsed(), method: request.method().clone(), uri: request.uri().clone() };
         self.sent.lock().unwrap().push(sent);
         self.inner.send(request).await
+    }
+
+    fn locate(&self, uri: &http::Uri) -> Option<http::Uri> {
+        self.inner.locate(uri)
+    }
+
+    fn redirect_policy(&self) -> &RedirectPolicy {
+        self.inner.redirect_policy()
     }
 }
 

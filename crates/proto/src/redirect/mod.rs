@@ -22,9 +22,15 @@
 //! - a request for a URL already requested with the same method is a loop, and at most
 //!   [`RedirectPolicy::max_hops`] redirects are followed.
 //!
+//! A driver runs one logical request through its redirects with a [`Chain`]: the request to
+//! send now and its [`Redirects`], handed each response head.
+//!
 //! [`Smap::public_authorities`]: crate::ais::Smap::public_authorities
 
+mod chain;
 mod resolve;
+
+pub use chain::{Chain, Step};
 
 use std::borrow::Borrow;
 

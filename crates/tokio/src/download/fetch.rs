@@ -8,7 +8,7 @@ use stowage_proto::{RequestId, TransportError};
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 
-use crate::{HyperTransport, Transport, classify};
+use crate::{HyperTransport, classify, send_following};
 
 /// What a request's task tells the download loop, in this order: its head, then (if its body
 /// was asked for) the body's end.
@@ -40,14 +40,14 @@ pub(super) struct Piece {
 /// connection with it).
 pub(super) type Go = mpsc::UnboundedSender<Piece>;
 
-/// Sends the HEAD `request` and reports its head.
+/// Sends the HEAD `request` (through its redirects) and reports the last head.
 pub(super) async fn head(
     transport: HyperTransport,
     id: RequestId,
     request: http::Request<bytes::Bytes>,
     events: mpsc::UnboundedSender<Event>,
 ) {
-    let result = transport.send(request).await.map(|response| response.map(drop));
+    let result = send_following(&transport, request).await.map(|response| response.map(drop));
     let _ = events.send(Event::Head { id, result });
 }
 
