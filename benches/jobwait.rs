@@ -18,7 +18,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
-use stowage_jobwait::{IdleStreak, JobWait, Mode, Snapshots, TargetCounts, WaitConfig};
+use stowage_jobwait::{Dispatch, IdleStreak, JobWait, Snapshots, TargetCounts, WaitConfig};
 use stowage_proto::{Completion, Instant, Machine, Output};
 
 const TARGETS: usize = 16;
@@ -82,7 +82,7 @@ fn poll(c: &mut Criterion) {
 
     // A wait that never times out, polling every millisecond: every answer is busy.
     let config = WaitConfig { interval: Some(Duration::from_millis(1)), ..WaitConfig::with_timeout(Duration::MAX) };
-    let mut wait = JobWait::new("g7Xq2", "copy-listrange", Mode::ByKind, config);
+    let mut wait = JobWait::new("g7Xq2", "copy-listrange", Dispatch::ByKind, config);
     let mut now = Instant::ZERO;
     let Some(Output::Transmit(mut transmit)) = wait.poll_output(now) else { panic!("no first request") };
     group.bench_function("step/machine", |b| {

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use criterion::{Criterion, criterion_group, criterion_main};
-use stowage_lockpoll::{Bounds, ColdGetConf, LockPoller, Outcome, Schedule};
+use stowage_lockpoll::{Bounds, LockPollConfig, LockPoller, LockWaitOutcome, Schedule};
 use stowage_proto::ais::ObjectAddress;
 use stowage_proto::{Completion, Instant, Machine, Output};
 
@@ -41,7 +41,7 @@ impl Answers {
 }
 
 /// Runs one lock wait through the machine and returns its outcome.
-fn machine_cycle(address: &ObjectAddress, conf: &ColdGetConf, answers: &Answers) -> Outcome {
+fn machine_cycle(address: &ObjectAddress, conf: &LockPollConfig, answers: &Answers) -> LockWaitOutcome {
     let mut poller = LockPoller::new(address.clone(), conf.clone(), 0);
     let mut now = Instant::ZERO;
     let mut answered = 0u32;
@@ -84,7 +84,7 @@ fn arithmetic_cycle(size: u64, max_cold_wait: Duration) -> Duration {
 }
 
 /// The machine's decisions without its requests: the bounds, then the schedule's sleeps.
-fn schedule_cycle(size: u64, conf: &ColdGetConf) -> Duration {
+fn schedule_cycle(size: u64, conf: &LockPollConfig) -> Duration {
     Schedule::new(Bounds::for_size(size, conf), conf, 0).map(black_box).sum()
 }
 
@@ -101,9 +101,9 @@ fn backon_cycle(min: Duration, max: Duration) -> Duration {
 
 fn cycle(c: &mut Criterion) {
     let address = ObjectAddress::from_uri(&"/v1/objects/bck/obj?provider=aws".parse().unwrap()).unwrap();
-    let conf = ColdGetConf::default();
+    let conf = LockPollConfig::default();
     let answers = Answers::new();
-    let expected = Outcome::Unlocked { polls: POLLS + 1, waited: Duration::from_secs(180) };
+    let expected = LockWaitOutcome::Unlocked { polls: POLLS + 1, waited: Duration::from_secs(180) };
     assert_eq!(machine_cycle(&address, &conf, &answers), expected);
     assert_eq!(arithmetic_cycle(SIZE, conf.max_cold_wait), Duration::from_secs(180));
     assert_eq!(schedule_cycle(SIZE, &conf), Duration::from_secs(180));
@@ -118,7 +118,7 @@ fn cycle(c: &mut Criterion) {
 }
 
 fn schedule(c: &mut Criterion) {
-    let conf = ColdGetConf::default();
+    let conf = LockPollConfig::default();
     let mut group = c.benchmark_group("lockpoll/schedule");
     group.bench_function("bounds+schedule", |b| {
         b.iter(|| {

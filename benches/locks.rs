@@ -60,7 +60,7 @@ fn uncontended(c: &mut Criterion) {
     group.bench_function("uncontended/machine", |b| {
         b.iter(|| {
             let request =
-                Request::new(Owner(0), Level::Node, Names::Exact(one.clone()), stowage_locks::Mode::Exclusive);
+                Request::new(Owner(0), Level::Node, Names::Exact(one.clone()), stowage_locks::LockMode::Exclusive);
             locks.request(T, request).unwrap();
             black_box(locks.poll_output());
             locks.release(T, Owner(0), Level::Node, Names::All).unwrap();
@@ -70,7 +70,7 @@ fn uncontended(c: &mut Criterion) {
     let node = locks.lock_ref(Level::Node, &names[0]).unwrap();
     group.bench_function("uncontended/machine-ref", |b| {
         b.iter(|| {
-            let granted = locks.request_lock(T, Owner(0), &node, stowage_locks::Mode::Exclusive, 0, None);
+            let granted = locks.request_lock(T, Owner(0), &node, stowage_locks::LockMode::Exclusive, 0, None);
             let Ok(Requested::Granted(_)) = black_box(granted) else { panic!("the lock is free") };
             locks.release(T, Owner(0), Level::Node, Names::All).unwrap();
         })
@@ -83,7 +83,7 @@ fn uncontended(c: &mut Criterion) {
     group.bench_function("uncontended/tokio-handle", |b| {
         b.iter(|| {
             let request =
-                Request::new(Owner(0), Level::Node, Names::Exact(one.clone()), stowage_locks::Mode::Exclusive);
+                Request::new(Owner(0), Level::Node, Names::Exact(one.clone()), stowage_locks::LockMode::Exclusive);
             drop(black_box(ready(manager.acquire(request, None)).unwrap()));
         })
     });
@@ -91,7 +91,7 @@ fn uncontended(c: &mut Criterion) {
     let node = manager.lock_ref(Level::Node, &names[0]).unwrap();
     group.bench_function("uncontended/tokio-handle-ref", |b| {
         b.iter(|| {
-            let acquire = manager.acquire_lock(Owner(0), &node, stowage_locks::Mode::Exclusive, 0, None);
+            let acquire = manager.acquire_lock(Owner(0), &node, stowage_locks::LockMode::Exclusive, 0, None);
             drop(black_box(ready(acquire).unwrap()));
         })
     });
@@ -99,7 +99,7 @@ fn uncontended(c: &mut Criterion) {
     group.bench_function("uncontended/tokio-handle-try", |b| {
         b.iter(|| {
             let request =
-                Request::new(Owner(0), Level::Node, Names::Exact(one.clone()), stowage_locks::Mode::Exclusive);
+                Request::new(Owner(0), Level::Node, Names::Exact(one.clone()), stowage_locks::LockMode::Exclusive);
             drop(black_box(manager.try_acquire(request).unwrap()));
         })
     });
@@ -107,7 +107,12 @@ fn uncontended(c: &mut Criterion) {
     // What every named acquire pays before the lock manager sees it: the request's name list.
     group.bench_function("uncontended/build-request", |b| {
         b.iter(|| {
-            black_box(Request::new(Owner(0), Level::Node, Names::Exact(one.clone()), stowage_locks::Mode::Exclusive))
+            black_box(Request::new(
+                Owner(0),
+                Level::Node,
+                Names::Exact(one.clone()),
+                stowage_locks::LockMode::Exclusive,
+            ))
         })
     });
 
@@ -131,7 +136,7 @@ fn uncontended(c: &mut Criterion) {
     group.bench_function("handle/mutex-block_on", |b| {
         b.iter(|| {
             let request =
-                Request::new(Owner(0), Level::Node, Names::Exact(one.clone()), stowage_locks::Mode::Exclusive);
+                Request::new(Owner(0), Level::Node, Names::Exact(one.clone()), stowage_locks::LockMode::Exclusive);
             rt.block_on(async { drop(black_box(manager.acquire(request, None).await.unwrap())) })
         })
     });
@@ -155,7 +160,7 @@ fn uncontended(c: &mut Criterion) {
     group.bench_function("handle/mutex-multi_thread", |b| {
         b.iter(|| {
             let request =
-                Request::new(Owner(0), Level::Node, Names::Exact(one.clone()), stowage_locks::Mode::Exclusive);
+                Request::new(Owner(0), Level::Node, Names::Exact(one.clone()), stowage_locks::LockMode::Exclusive);
             mt.block_on(async { drop(black_box(manager.acquire(request, None).await.unwrap())) })
         })
     });
@@ -183,7 +188,7 @@ fn set100(c: &mut Criterion) {
     group.bench_function("set100/machine", |b| {
         b.iter(|| {
             let request =
-                Request::new(Owner(0), Level::Node, Names::Exact(names.clone()), stowage_locks::Mode::Exclusive);
+                Request::new(Owner(0), Level::Node, Names::Exact(names.clone()), stowage_locks::LockMode::Exclusive);
             locks.request(T, request).unwrap();
             black_box(locks.poll_output());
             locks.release(T, Owner(0), Level::Node, Names::All).unwrap();
@@ -205,7 +210,7 @@ fn churn(c: &mut Criterion) {
         let (mut locks, names) = machine(1, waiters + 1);
         let hot = vec![names[0].clone()];
         let ask = |owner: u64| {
-            Request::new(Owner(owner), Level::Node, Names::Exact(hot.clone()), stowage_locks::Mode::Exclusive)
+            Request::new(Owner(owner), Level::Node, Names::Exact(hot.clone()), stowage_locks::LockMode::Exclusive)
         };
         for owner in 0..=waiters {
             locks.request(T, ask(owner)).unwrap();

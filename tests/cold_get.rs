@@ -9,9 +9,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use stowage_ais::{Client, ColdGetError};
 use stowage_cluster::{BucketSpec, Cluster, ClusterConfig, Fault, FaultRule};
-use stowage_lockpoll::{ColdGet, ColdGetConf, ColdGetConfig, ColdGetOutcome, GiveUpReason, Outcome, Report, RetryConf};
+use stowage_lockpoll::{
+    ColdGet, ColdGetConfig, ColdGetOutcome, GiveUpReason, LockPollConfig, LockWaitOutcome, NETWORK_RETRY, Report,
+};
 use stowage_proto::ais::{Bucket, ObjectAddress, Provider};
-use stowage_proto::{Timeouts, TransportError};
+use stowage_proto::{Retry, Timeouts, TransportError};
 use stowage_tests::{Driver, with_each_driver};
 use stowage_tokio::HyperTransport;
 use stowage_uring::UringDriver;
@@ -49,8 +51,8 @@ async fn setup(bucket: &Bucket, lock_ms: u64, faults: Vec<FaultRule>, max_attemp
     let address = ObjectAddress::new(bucket.clone(), "dir/object");
     cluster.put_object(bucket, &address.object(), data());
     let config = ColdGetConfig {
-        retry: RetryConf { jitter: false, max_attempts, ..RetryConf::default() },
-        lock: ColdGetConf::default(),
+        retry: Retry { jitter: false, max_attempts, ..NETWORK_RETRY },
+        lock: LockPollConfig::default(),
     };
     Setup { cluster, address, config }
 }
@@ -101,7 +103,7 @@ async fn cold_get_waits_for_the_lock_then_reads_the_object(driver: Driver) {
     assert_eq!(response.status(), 200);
     assert_eq!(response.body(), &data());
     assert_eq!(report.attempts, 2, "{report:?}");
-    assert!(matches!(report.lock_waits[..], [Outcome::Unlocked { polls, .. }] if polls >= 1), "{report:?}");
+    assert!(matches!(report.lock_waits[..], [LockWaitOutcome::Unlocked { polls, .. }] if polls >= 1), "{report:?}");
     let stats = setup.cluster.stats();
     assert_eq!(stats.cold_gets, 1);
     assert_eq!(stats.object_heads, 1, "one size HEAD per lock wait");
@@ -132,7 +134,7 @@ async fn a_reset_check_lock_gives_up_quietly_and_the_retry_goes_on(driver: Drive
     assert_eq!(response.body(), &data());
     assert_eq!(
         report.lock_waits[0],
-        Outcome::GaveUp {
+        LockWaitOutcome::GaveUp {
             reason: GiveUpReason::CheckLockFailed(TransportError::Reset),
             polls: 0,
             waited: Duration::ZERO

@@ -24,7 +24,7 @@ use std::time::Duration;
 use serde_json::Value;
 use stowage_ais::Client;
 use stowage_cluster::{Cluster, ClusterConfig, JobScript, JobStep, Span, TargetScript};
-use stowage_jobwait::{JobError, JobWait, Mode, Outcome, Strategy, WaitConfig};
+use stowage_jobwait::{Dispatch, JobError, JobWait, Strategy, WaitConfig, WaitOutcome};
 use stowage_proto::Timeouts;
 use stowage_uring::UringDriver;
 
@@ -168,7 +168,7 @@ impl Got {
         }
     }
 
-    fn of_ours(outcome: &Outcome) -> Got {
+    fn of_ours(outcome: &WaitOutcome) -> Got {
         match &outcome.result {
             Ok(r) => Got::Result {
                 success: r.success,
@@ -266,16 +266,16 @@ async fn the_aistore_python_sdk_and_stowage_agree_on_every_scripted_job() {
             job.abort().await.unwrap();
             client.job(c.clone(), "").abort().await.unwrap();
         }
-        let mode = match case.mode {
-            "wait" => Mode::ByKind,
-            "idle" => Mode::Fixed(Strategy::IdleStreak),
-            "single" => Mode::Fixed(Strategy::SingleNode),
+        let dispatch = match case.mode {
+            "wait" => Dispatch::ByKind,
+            "idle" => Dispatch::Fixed(Strategy::IdleStreak),
+            "single" => Dispatch::Fixed(Strategy::SingleNode),
             other => unreachable!("{other}"),
         };
-        let outcome = job.wait_with(mode, config, |_| {}).await;
+        let outcome = job.wait_with(dispatch, config, |_| {}).await;
         let (url, c_id) = (cluster.url(), c.clone());
         let uring = tokio::task::spawn_blocking(move || {
-            let machine = JobWait::new(c_id, "", mode, config);
+            let machine = JobWait::new(c_id, "", dispatch, config);
             UringDriver::new(&url, Timeouts::default()).unwrap().drive(machine).unwrap().outcome
         })
         .await

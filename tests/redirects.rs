@@ -24,12 +24,14 @@ use bytes::Bytes;
 use http::{Method, Request, Response, header};
 use stowage_ais::{Client, ColdGetError};
 use stowage_cluster::{BucketSpec, Cluster, ClusterConfig, JobScript, JobStep, Span, TargetScript};
-use stowage_jobwait::{JobWait, Mode, WaitConfig};
+use stowage_jobwait::{Dispatch, JobWait, WaitConfig};
 use stowage_keep::KeepClient;
-use stowage_lockpoll::{ColdGet, ColdGetConf, ColdGetConfig, ColdGetOutcome, Outcome, Report, RetryConf};
+use stowage_lockpoll::{
+    ColdGet, ColdGetConfig, ColdGetOutcome, LockPollConfig, LockWaitOutcome, NETWORK_RETRY, Report,
+};
 use stowage_proto::ais::{Bucket, ObjectAddress, Provider};
 use stowage_proto::redirect::{RedirectError, RedirectPolicy};
-use stowage_proto::{Timeouts, TransportError};
+use stowage_proto::{Retry, Timeouts, TransportError};
 use stowage_replica::{Block, BlockWrite, Service, ServiceKind, WriteConfig, WriteOutcome};
 use stowage_ringslot::Config;
 use stowage_tests::{Driver, with_each_driver};
@@ -45,10 +47,7 @@ fn timeouts() -> Timeouts {
 
 /// Three attempts, no jitter, default lock waits.
 fn config() -> ColdGetConfig {
-    ColdGetConfig {
-        retry: RetryConf { jitter: false, max_attempts: 3, ..RetryConf::default() },
-        lock: ColdGetConf::default(),
-    }
+    ColdGetConfig { retry: Retry { jitter: false, max_attempts: 3, ..NETWORK_RETRY }, lock: LockPollConfig::default() }
 }
 
 /// What a request came to through a cold-GET retry: the response, or the last error; and the
@@ -135,7 +134,7 @@ async fn a_cold_get_waits_for_the_lock_through_the_proxy(driver: Driver) {
     assert_eq!(response.status(), 200);
     assert_eq!(response.body(), &data(), "the target's body, not the proxy's HTML");
     assert_eq!(report.attempts, 2, "{report:?}");
-    assert!(matches!(report.lock_waits[..], [Outcome::Unlocked { polls, .. }] if polls >= 1), "{report:?}");
+    assert!(matches!(report.lock_waits[..], [LockWaitOutcome::Unlocked { polls, .. }] if polls >= 1), "{report:?}");
     let stats = cluster.stats();
     assert_eq!((stats.cold_gets, stats.object_gets, stats.object_heads), (1, 2, 1), "{stats:?}");
     assert!(stats.check_locks >= 2, "{stats:?}");
@@ -187,7 +186,7 @@ async fn a_job_wait_runs_through_the_proxy(driver: Driver) {
         Driver::Uring => {
             let (url, id) = (cluster.url(), job.id().to_owned());
             tokio::task::spawn_blocking(move || {
-                let machine = JobWait::new(id, "", Mode::ByKind, config);
+                let machine = JobWait::new(id, "", Dispatch::ByKind, config);
                 UringDriver::new(&url, Timeouts::default()).unwrap().drive(machine).unwrap().outcome
             })
             .await

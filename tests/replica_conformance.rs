@@ -21,7 +21,7 @@ use stowage_cluster::keep::{KeepCluster, KeepClusterConfig, KeepServiceInfo, Kee
 
 use bytes::Bytes;
 use stowage_keep::KeepClient;
-use stowage_replica::{BlockHash, RetryPolicy, Service, ServiceKind, write_order};
+use stowage_replica::{BlockHash, PassSchedule, Service, ServiceKind, write_order};
 
 const TOKEN: &str = "conformance-token";
 
@@ -159,7 +159,7 @@ async fn with_staggered_answers_the_sdk_over_replicates_and_we_do_not() {
     let cluster = KeepCluster::start(staggered()).await.unwrap();
     let keep = KeepClient::builder(services_of(&cluster))
         .token(TOKEN)
-        .policy(RetryPolicy::go(Duration::from_millis(10)))
+        .policy(PassSchedule::go(Duration::from_millis(10)))
         .seed(1)
         .build()
         .unwrap();

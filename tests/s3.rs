@@ -11,9 +11,9 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use stowage_proto::{Backoff, Timeouts};
+use stowage_proto::{Backoff, Retry, Timeouts};
 use stowage_ringslot::transfer::GetError;
-use stowage_ringslot::{Config, DownloadError, RetryPolicy};
+use stowage_ringslot::{Config, DownloadError};
 use stowage_tests::moto::{Moto, Request};
 use stowage_tests::{Driver, with_each_driver};
 use stowage_tokio::download::Downloader;
@@ -29,9 +29,10 @@ fn config() -> Config {
     Config {
         workers: 4,
         chunk: Some(CHUNK),
-        retry: RetryPolicy {
+        retry: Retry {
             max_attempts: 4,
             backoff: Backoff { multiplier: 0.01, min: Duration::from_millis(5), max: Duration::from_millis(50) },
+            jitter: false,
         },
         hedge: None,
         ..Config::default()

@@ -26,10 +26,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use stowage_ais::Client;
 use stowage_cluster::{BucketSpec, Cluster, ClusterConfig, JobScript, JobStep, Span, Stats, TargetScript};
-use stowage_jobwait::{JobWait, Mode, WaitConfig};
-use stowage_lockpoll::{ColdGet, ColdGetConf, ColdGetConfig, ColdGetOutcome, RetryConf};
+use stowage_jobwait::{Dispatch, JobWait, WaitConfig};
+use stowage_lockpoll::{ColdGet, ColdGetConfig, ColdGetOutcome, LockPollConfig};
 use stowage_proto::ais::{Bucket, ObjectAddress, Provider};
-use stowage_proto::{Backoff, Timeouts};
+use stowage_proto::{Backoff, Retry, Timeouts};
 use stowage_tests::Driver;
 use stowage_tokio::HyperTransport;
 use stowage_uring::UringDriver;
@@ -232,7 +232,7 @@ async fn the_aistore_python_sdk_and_stowage_wait_alike_for_jobs_through_the_prox
         let tokio = client.job(ids[1].clone(), "").wait(config).await.result.unwrap();
         let (url, id) = (cluster.url(), ids[2].clone());
         let uring = tokio::task::spawn_blocking(move || {
-            let machine = JobWait::new(id, "", Mode::ByKind, config);
+            let machine = JobWait::new(id, "", Dispatch::ByKind, config);
             UringDriver::new(&url, Timeouts::default()).unwrap().drive(machine).unwrap().outcome
         })
         .await
@@ -251,9 +251,11 @@ async fn the_aistore_python_sdk_and_stowage_wait_alike_for_jobs_through_the_prox
 async fn stowage_cold_get(driver: Driver, url: &str, address: &ObjectAddress) -> Bytes {
     let timeouts = Timeouts { connect: Duration::from_secs(3), read: Duration::from_millis(500) };
     let fixed = Backoff { multiplier: 0.0, min: Duration::from_millis(100), max: Duration::from_millis(100) };
-    let retry = RetryConf { max_attempts: 4, backoff: fixed, jitter: false };
-    let config =
-        ColdGetConfig { retry, lock: ColdGetConf { max_cold_wait: Duration::from_secs(30), ..ColdGetConf::default() } };
+    let retry = Retry { max_attempts: 4, backoff: fixed, jitter: false };
+    let config = ColdGetConfig {
+        retry,
+        lock: LockPollConfig { max_cold_wait: Duration::from_secs(30), ..LockPollConfig::default() },
+    };
     match driver {
         Driver::Tokio => {
             let client = Client::with_transport(HyperTransport::new(url, timeouts).unwrap(), config, 7);

@@ -16,7 +16,7 @@ use std::time::Duration;
 use arbitrary::Arbitrary;
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use stowage_jobwait::{JobSnap, JobWait, Mode, Snapshots, Strategy, TargetSnaps, Timestamp, WaitConfig};
+use stowage_jobwait::{JobSnap, JobWait, Dispatch, Snapshots, Strategy, TargetSnaps, Timestamp, WaitConfig};
 use stowage_proto::{Completion, InputError, Instant, Machine, Output, RequestId, Transmit, TransportError};
 
 #[derive(Debug, Arbitrary)]
@@ -104,11 +104,11 @@ fuzz_target!(|case: Case| {
         Kind::Terminal => "rebalance",
         Kind::Unknown => "brand-new-kind",
     };
-    let mode = match case.mode % 4 {
-        0 => Mode::ByKind,
-        1 => Mode::Fixed(Strategy::IdleStreak),
-        2 => Mode::Fixed(Strategy::SingleNode),
-        _ => Mode::Fixed(Strategy::Terminal),
+    let dispatch = match case.mode % 4 {
+        0 => Dispatch::ByKind,
+        1 => Dispatch::Fixed(Strategy::IdleStreak),
+        2 => Dispatch::Fixed(Strategy::SingleNode),
+        _ => Dispatch::Fixed(Strategy::Terminal),
     };
     let timeout = Duration::from_millis(u64::from(case.timeout_ms));
     let config = WaitConfig {
@@ -118,7 +118,7 @@ fuzz_target!(|case: Case| {
         idle_streak: u32::from(case.idle_streak % 5),
     };
     let job_id = if case.job_id { "job" } else { "" };
-    let mut wait = JobWait::new(job_id, kind, mode, config);
+    let mut wait = JobWait::new(job_id, kind, dispatch, config);
     let mut now = Instant::from_nanos(1_000_000_000_000);
     let mut started: Option<Instant> = None;
     let mut outstanding: Option<Transmit> = None;

@@ -19,15 +19,14 @@ use arbitrary::Arbitrary;
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use stowage_lockpoll::{
-    Bounds, ColdGet, ColdGetConf, ColdGetConfig, ColdGetOutcome, LockPoller, Outcome, RetryConf, Schedule,
-};
+    Bounds, ColdGet, LockPollConfig, ColdGetConfig, ColdGetOutcome, LockPoller, LockWaitOutcome, Schedule};
 use stowage_proto::ais::ObjectAddress;
-use stowage_proto::{Backoff, Completion, InputError, Instant, Machine, Output, RequestId, Transmit, TransportError};
+use stowage_proto::{Backoff, Retry, Completion, InputError, Instant, Machine, Output, RequestId, Transmit, TransportError};
 
 #[derive(Debug, Arbitrary)]
 struct Case {
     lock: LockConf,
-    retry: Retry,
+    retry: RetryCase,
     target: Target,
     seed: u64,
     start: u64,
@@ -50,7 +49,7 @@ enum Wait {
 }
 
 #[derive(Debug, Arbitrary)]
-struct Retry {
+struct RetryCase {
     max_attempts: u8,
     multiplier: f64,
     min_millis: u32,
@@ -145,13 +144,13 @@ impl Reply {
 }
 
 impl LockConf {
-    fn conf(&self) -> ColdGetConf {
+    fn conf(&self) -> LockPollConfig {
         let max_cold_wait = match self.max_cold_wait {
             Wait::Secs(s) => Duration::from_secs(s.into()),
             Wait::Nanos(n) => Duration::from_nanos(n),
             Wait::Forever => Duration::MAX,
         };
-        ColdGetConf {
+        LockPollConfig {
             est_bandwidth_bps: self.est_bandwidth_bps,
             max_cold_wait,
             enable_remote_head: self.enable_remote_head,
@@ -160,14 +159,14 @@ impl LockConf {
     }
 }
 
-impl Retry {
-    fn conf(&self) -> RetryConf {
+impl RetryCase {
+    fn conf(&self) -> Retry {
         let backoff = Backoff {
             multiplier: self.multiplier,
             min: Duration::from_millis(self.min_millis.into()),
             max: Duration::from_millis(self.max_millis.into()),
         };
-        RetryConf { max_attempts: u32::from(self.max_attempts % 16), backoff, jitter: self.jitter }
+        Retry { max_attempts: u32::from(self.max_attempts % 16), backoff, jitter: self.jitter }
     }
 }
 
@@ -192,7 +191,7 @@ struct PollerWatch {
     polls: u32,
 }
 
-impl Watch<Outcome> for PollerWatch {
+impl Watch<LockWaitOutcome> for PollerWatch {
     fn sent(&mut self, _: Instant, transmit: &Transmit) {
         if self.start.is_some() {
             assert_eq!(transmit.request.method(), http::Method::POST, "polls are check-locks");
@@ -218,10 +217,10 @@ impl Watch<Outcome> for PollerWatch {
         self.sleep.get_or_insert((now, until));
     }
 
-    fn done(&mut self, outcome: &Outcome) {
+    fn done(&mut self, outcome: &LockWaitOutcome) {
         match *outcome {
-            Outcome::NotLocked => assert_eq!((self.start, self.polls), (None, 0)),
-            Outcome::Unlocked { polls, .. } | Outcome::GaveUp { polls, .. } => assert_eq!(polls, self.polls),
+            LockWaitOutcome::NotLocked => assert_eq!((self.start, self.polls), (None, 0)),
+            LockWaitOutcome::Unlocked { polls, .. } | LockWaitOutcome::GaveUp { polls, .. } => assert_eq!(polls, self.polls),
         }
     }
 }
@@ -369,7 +368,7 @@ where
 }
 
 /// `Bounds::for_size` and `Schedule` for any size under any configuration.
-fn check_bounds(conf: &ColdGetConf, size: u64, seed: u64) {
+fn check_bounds(conf: &LockPollConfig, size: u64, seed: u64) {
     let bounds = Bounds::for_size(size, conf);
     assert!(Duration::from_secs(2) <= bounds.shortest && bounds.shortest <= Duration::from_secs(10), "{bounds:?}");
     assert!(bounds.shortest <= bounds.longest, "{bounds:?}");

@@ -20,9 +20,9 @@ use std::time::Duration;
 use arbitrary::Arbitrary;
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use stowage_proto::{Backoff, Completion, InputError, Instant, Machine, Output, RequestId, TransportError};
+use stowage_proto::{Backoff, Completion, InputError, Instant, Machine, Output, RequestId, Retry, TransportError};
 use stowage_replica::{
-    Block, BlockWrite, Classifier, MeasuredFrom, PassBackoff, RetryPolicy, Service, ServiceKind, WriteConfig,
+    Block, BlockWrite, Classifier, MeasuredFrom, PassSchedule, Service, ServiceKind, WriteConfig,
     WriteOutcome, write_order,
 };
 
@@ -147,9 +147,10 @@ fuzz_target!(|case: Case| {
         .collect();
     let classes: Vec<String> = case.classes.iter().take(4).map(|c| format!("class{}", c % 5)).collect();
     let delay = Duration::from_millis(u64::from(case.delay_millis));
-    let schedule = Backoff { multiplier: delay.as_secs_f64(), min: Duration::ZERO, max: delay * 4 };
+    let backoff = Backoff { multiplier: delay.as_secs_f64(), min: Duration::ZERO, max: delay * 4 };
     let from = if case.from_start { MeasuredFrom::PassStart } else { MeasuredFrom::PassEnd };
-    let policy = RetryPolicy { retries: u32::from(case.retries % 8), backoff: PassBackoff { schedule, from } };
+    let retry = Retry { max_attempts: u32::from(case.retries % 8) + 1, backoff, jitter: false };
+    let policy = PassSchedule { retry, from };
     let classifier = Classifier::ALL[usize::from(case.classifier) % 3];
     let wanted = u32::from(case.wanted % 8);
     let config = WriteConfig {

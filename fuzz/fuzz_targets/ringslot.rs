@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use stowage_proto::{Backoff, Completion, Instant, Machine, RequestId, TransportError};
-use stowage_ringslot::{Config, Hedge, Input, Mode, Notice, Output, Plan, RetryPolicy, RingSlot, Slot};
+use stowage_proto::{Backoff, Retry, Completion, Instant, Machine, RequestId, TransportError};
+use stowage_ringslot::{Config, Hedge, Input, Delivery, Notice, Output, Plan, RingSlot, Slot};
 
 #[derive(Debug, Arbitrary)]
 struct Case {
@@ -102,10 +102,11 @@ fuzz_target!(|case: Case| {
         chunk: case.chunk,
         workers: u32::from(case.workers % 9),
         slots: case.slots.map(u32::from),
-        mode: if case.whole { Mode::WholeObject } else { Mode::Stream },
-        retry: RetryPolicy {
+        delivery: if case.whole { Delivery::WholeObject } else { Delivery::Stream },
+        retry: Retry {
             max_attempts: u32::from(case.max_attempts % 6),
             backoff: Backoff { multiplier: 0.01, min: Duration::from_millis(1), max: Duration::from_millis(50) },
+            jitter: false,
         },
         hedge: case.hedge.map(|(factor, min_samples, floor)| Hedge {
             factor,

@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
-use stowage_lockpoll::{ColdGet, ColdGetConfig, ColdGetOutcome, GiveUpReason, LockPoller, Outcome, Report};
+use stowage_lockpoll::{ColdGet, ColdGetConfig, ColdGetOutcome, GiveUpReason, LockPoller, LockWaitOutcome, Report};
 use stowage_proto::ais::ObjectAddress;
 use stowage_proto::redirect::RedirectPolicy;
 use stowage_proto::{DEFAULT_MAX_BODY, DriveError, Driven, Seeds, Timeouts, TransportError};
-use stowage_tokio::{ClientError, HyperTransport, Transport, drive, send_following};
+use stowage_tokio::{EndpointError, HyperTransport, Transport, drive, send_following};
 use tracing::{debug, error, info};
 
 use crate::ColdGetError;
@@ -43,7 +43,7 @@ pub struct Client<T: Transport = HyperTransport> {
 impl Client {
     /// A client for `endpoint` (`http://host[:port]`) with the default timeouts, body cap,
     /// retry and lock-wait configuration, and a random seed.
-    pub fn new(endpoint: &str) -> Result<Self, ClientError> {
+    pub fn new(endpoint: &str) -> Result<Self, EndpointError> {
         Client::builder(endpoint).build()
     }
 
@@ -131,14 +131,14 @@ impl<T: Transport> Client<T> {
     /// Best effort, like the poller: it never fails. A driver failure (a machine bug, never
     /// the server's doing) is logged and reported as giving up with
     /// [`TransportError::Other`].
-    pub async fn wait_for_unlock(&self, address: &ObjectAddress) -> Outcome {
+    pub async fn wait_for_unlock(&self, address: &ObjectAddress) -> LockWaitOutcome {
         let poller = LockPoller::new(address.clone(), self.config.lock.clone(), self.seeds.draw());
         let outcome = match drive(poller, &self.transport).await {
             Ok(driven) => driven.outcome,
             Err(error) => {
                 error!(%error, "lock wait driver failure");
                 let reason = GiveUpReason::CheckLockFailed(TransportError::Other);
-                Outcome::GaveUp { reason, polls: 0, waited: Duration::ZERO }
+                LockWaitOutcome::GaveUp { reason, polls: 0, waited: Duration::ZERO }
             }
         };
         log_lock_wait(&outcome);
@@ -165,11 +165,11 @@ fn log_lock_waits(report: &Report) {
     report.lock_waits.iter().for_each(log_lock_wait);
 }
 
-fn log_lock_wait(outcome: &Outcome) {
+fn log_lock_wait(outcome: &LockWaitOutcome) {
     match outcome {
-        Outcome::NotLocked => debug!("lock wait: not locked"),
-        Outcome::Unlocked { polls, waited } => info!(polls, ?waited, "lock wait: unlocked"),
-        Outcome::GaveUp { reason, polls, waited } => info!(%reason, polls, ?waited, "lock wait: gave up"),
+        LockWaitOutcome::NotLocked => debug!("lock wait: not locked"),
+        LockWaitOutcome::Unlocked { polls, waited } => info!(polls, ?waited, "lock wait: unlocked"),
+        LockWaitOutcome::GaveUp { reason, polls, waited } => info!(%reason, polls, ?waited, "lock wait: gave up"),
     }
 }
 
@@ -243,7 +243,7 @@ impl ClientBuilder {
     }
 
     /// The client.
-    pub fn build(self) -> Result<Client, ClientError> {
+    pub fn build(self) -> Result<Client, EndpointError> {
         let transport = HyperTransport::new(&self.endpoint, self.timeouts)?
             .with_max_body(self.max_body)
             .with_redirects(self.redirects);
@@ -258,7 +258,7 @@ mod tests {
 
     #[test]
     fn builder_rejects_bad_endpoints() {
-        assert!(matches!(Client::new("https://h"), Err(ClientError::UnsupportedEndpoint { .. })));
+        assert!(matches!(Client::new("https://h"), Err(EndpointError::UnsupportedEndpoint { .. })));
         let client = Client::builder("http://127.0.0.1:1").read_timeout(Duration::from_millis(5)).seed(3).build();
         assert_eq!(client.unwrap().transport().timeouts().read, Duration::from_millis(5));
     }

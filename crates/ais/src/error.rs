@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use stowage_lockpoll::{Outcome, Report};
+use stowage_lockpoll::{LockWaitOutcome, Report};
 use stowage_proto::TransportError;
 
 /// Why a cold GET returned no response.
@@ -26,7 +26,7 @@ impl fmt::Display for FailedAfter<'_> {
         let report = self.0;
         let plural = if report.attempts == 1 { "" } else { "s" };
         write!(f, "request failed after {} attempt{plural}", report.attempts)?;
-        let waits = report.lock_waits.iter().filter(|o| !matches!(o, Outcome::NotLocked)).count();
+        let waits = report.lock_waits.iter().filter(|o| !matches!(o, LockWaitOutcome::NotLocked)).count();
         if waits > 0 {
             write!(f, " ({waits} lock wait(s), {} poll(s), {:?} waiting)", report.polls(), report.waited())?;
         }
@@ -49,8 +49,9 @@ mod tests {
         assert_eq!(error.to_string(), "request failed after 1 attempt — connection refused");
 
         let still_locked =
-            Outcome::GaveUp { reason: GiveUpReason::StillLocked, polls: 3, waited: Duration::from_secs(6) };
-        let report = Report { attempts: 7, lock_waits: vec![Outcome::NotLocked, still_locked], ineligible: None };
+            LockWaitOutcome::GaveUp { reason: GiveUpReason::StillLocked, polls: 3, waited: Duration::from_secs(6) };
+        let report =
+            Report { attempts: 7, lock_waits: vec![LockWaitOutcome::NotLocked, still_locked], ineligible: None };
         let error = ColdGetError::Failed { error: TransportError::ReadTimeout, report };
         assert_eq!(
             error.to_string(),

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use stowage_jobwait::{
-    JobArgs, JobError, JobStatus, JobWait, Mode, Outcome, Progress, Snapshots, Strategy, WaitConfig, abort_request,
-    response_body, snapshots_request, start_request, status_request,
+    Dispatch, JobArgs, JobError, JobStatus, JobWait, Progress, Snapshots, Strategy, WaitConfig, WaitOutcome,
+    abort_request, response_body, snapshots_request, start_request, status_request,
 };
 use stowage_proto::redirect::RedirectPolicy;
 use stowage_proto::{DEFAULT_READ_TIMEOUT, TransportError};
@@ -93,27 +93,32 @@ impl<T: Transport> Job<T> {
     /// idle on consecutive polls, `blob-download`/`resilver` until one node finishes,
     /// anything else until the job has an end time; the kind is looked up first when only
     /// the id is known.
-    pub async fn wait(&self, config: WaitConfig) -> Outcome {
-        self.wait_with(Mode::ByKind, config, |_| {}).await
+    pub async fn wait(&self, config: WaitConfig) -> WaitOutcome {
+        self.wait_with(Dispatch::ByKind, config, |_| {}).await
     }
 
     /// Waits until every target is idle on consecutive polls (the SDK's `wait_for_idle`).
-    pub async fn wait_for_idle(&self, config: WaitConfig) -> Outcome {
-        self.wait_with(Mode::Fixed(Strategy::IdleStreak), config, |_| {}).await
+    pub async fn wait_for_idle(&self, config: WaitConfig) -> WaitOutcome {
+        self.wait_with(Dispatch::Fixed(Strategy::IdleStreak), config, |_| {}).await
     }
 
     /// Waits until any target's snapshot has finished (the SDK's `wait_single_node`).
-    pub async fn wait_single_node(&self, config: WaitConfig) -> Outcome {
-        self.wait_with(Mode::Fixed(Strategy::SingleNode), config, |_| {}).await
+    pub async fn wait_single_node(&self, config: WaitConfig) -> WaitOutcome {
+        self.wait_with(Dispatch::Fixed(Strategy::SingleNode), config, |_| {}).await
     }
 
-    /// Waits as `mode` says, calling `on_progress` with what each poll saw.
+    /// Waits as `dispatch` says, calling `on_progress` with what each poll saw.
     ///
-    /// Never fails as such: how the wait ended is [`Outcome::result`]. A driver failure (a
+    /// Never fails as such: how the wait ended is [`WaitOutcome::result`]. A driver failure (a
     /// machine bug, never the server's doing) is logged and reported as
     /// [`JobError::Transport`] with [`TransportError::Other`].
-    pub async fn wait_with(&self, mode: Mode, config: WaitConfig, mut on_progress: impl FnMut(Progress)) -> Outcome {
-        let machine = JobWait::new(self.id.clone(), self.kind.clone(), mode, config);
+    pub async fn wait_with(
+        &self,
+        dispatch: Dispatch,
+        config: WaitConfig,
+        mut on_progress: impl FnMut(Progress),
+    ) -> WaitOutcome {
+        let machine = JobWait::new(self.id.clone(), self.kind.clone(), dispatch, config);
         let transport = Bounded { inner: self.transport.clone(), limit: self.request_timeout };
         let driven = drive_observed(machine, &transport, |wait| {
             if let Some(progress) = wait.poll_progress() {
@@ -126,7 +131,7 @@ impl<T: Transport> Job<T> {
             Ok(driven) => driven.outcome,
             Err(drive_error) => {
                 error!(%drive_error, job = %self.id, "job wait driver failure");
-                Outcome {
+                WaitOutcome {
                     result: Err(JobError::Transport(TransportError::Other)),
                     strategy: None,
                     kind: self.kind.clone(),

@@ -48,7 +48,7 @@ async fn an_idle_kind_job_is_done_after_two_idle_polls() {
     let mut seen = vec![];
 
     let job = client.job("J1", "copy-listrange");
-    let outcome = job.wait_with(stowage_jobwait::Mode::ByKind, ten_seconds(), |p| seen.push(p)).await;
+    let outcome = job.wait_with(stowage_jobwait::Dispatch::ByKind, ten_seconds(), |p| seen.push(p)).await;
 
     let result = outcome.result.unwrap();
     assert!(result.success && result.error.is_none());

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use http::Method;
-use stowage_lockpoll::{ColdGetConf, GiveUpReason, Outcome};
+use stowage_lockpoll::{GiveUpReason, LockPollConfig, LockWaitOutcome};
 use stowage_proto::TransportError;
 use wiremock::{MockServer, ResponseTemplate};
 
@@ -34,7 +34,7 @@ async fn a_timed_out_remote_get_waits_for_the_lock_then_reads_the_object() {
     assert_eq!(got.response.status(), 200);
     assert_eq!(got.response.body(), "the object");
     assert_eq!(got.report.attempts, 2);
-    assert_eq!(got.report.lock_waits, [Outcome::Unlocked { polls: 3, waited: Duration::from_secs(4) }]);
+    assert_eq!(got.report.lock_waits, [LockWaitOutcome::Unlocked { polls: 3, waited: Duration::from_secs(4) }]);
     // check-lock, HEAD, then polls 2 s apart (size 0) until unlocked, 1 s backoff, GET.
     use Method as M;
     let expected =
@@ -55,7 +55,7 @@ async fn not_locked_when_check_lock_answers(status: u16) {
     let got = client.cold_get(request(Method::GET, OBJECT)).await.unwrap();
 
     assert_eq!(got.response.body(), "the object");
-    assert_eq!(got.report.lock_waits, [Outcome::NotLocked], "check-lock {status}");
+    assert_eq!(got.report.lock_waits, [LockWaitOutcome::NotLocked], "check-lock {status}");
     assert_eq!(sent.timeline(), [(0.0, Method::GET), (0.0, Method::POST), (1.0, Method::GET)], "check-lock {status}");
     assert_eq!(received(&server, Method::HEAD).await.len(), 0);
 }
@@ -86,7 +86,7 @@ async fn a_reset_check_lock_gives_up_quietly_and_the_get_is_retried() {
     let got = client.cold_get(request(Method::GET, OBJECT)).await.unwrap();
 
     assert_eq!(got.response.body(), "the object");
-    let gave_up = Outcome::GaveUp {
+    let gave_up = LockWaitOutcome::GaveUp {
         reason: GiveUpReason::CheckLockFailed(TransportError::Reset),
         polls: 0,
         waited: Duration::ZERO,
@@ -113,7 +113,7 @@ async fn a_reset_poll_gives_up_with_the_polls_so_far() {
 
     assert_eq!(got.response.body(), "the object");
     let reason = GiveUpReason::CheckLockFailed(TransportError::Reset);
-    assert_eq!(got.report.lock_waits, [Outcome::GaveUp { reason, polls: 2, waited: Duration::from_secs(2) }]);
+    assert_eq!(got.report.lock_waits, [LockWaitOutcome::GaveUp { reason, polls: 2, waited: Duration::from_secs(2) }]);
     assert_eq!(sent.times(Method::POST), [0.0, 0.0, 2.0]);
     assert_eq!(sent.times(Method::GET), [0.0, 3.0]);
 }
@@ -126,7 +126,7 @@ async fn a_failed_head_means_size_zero(server: MockServer, client: stowage_ais::
     let got = client.cold_get(request(Method::GET, OBJECT)).await.unwrap();
 
     assert_eq!(got.response.body(), "the object");
-    assert_eq!(got.report.lock_waits, [Outcome::Unlocked { polls: 4, waited: Duration::from_secs(6) }]);
+    assert_eq!(got.report.lock_waits, [LockWaitOutcome::Unlocked { polls: 4, waited: Duration::from_secs(6) }]);
     assert_eq!(sent.times(Method::POST), [0.0, 0.0, 2.0, 4.0, 6.0]);
     assert_eq!(sent.times(Method::GET), [0.0, 7.0]);
 }
@@ -152,14 +152,14 @@ async fn a_head_failing_below_http_means_size_zero() {
 }
 
 /// Runs one lock wait for `get` and returns the check-lock and HEAD requests the server saw.
-async fn lock_wait_requests(get: &str, lock: ColdGetConf) -> (Vec<wiremock::Request>, Vec<wiremock::Request>) {
+async fn lock_wait_requests(get: &str, lock: LockPollConfig) -> (Vec<wiremock::Request>, Vec<wiremock::Request>) {
     let server = MockServer::start().await;
     object_after_one_timeout(&server).await;
     locked_for(&server, 1).await;
     answer(&server, Method::HEAD, ResponseTemplate::new(200), None).await;
     let (client, _sent) = client(&server.uri(), stowage_lockpoll::ColdGetConfig { lock, ..config(7) });
     let got = client.cold_get(request(Method::GET, get)).await.unwrap();
-    assert_eq!(got.report.lock_waits, [Outcome::Unlocked { polls: 1, waited: Duration::ZERO }]);
+    assert_eq!(got.report.lock_waits, [LockWaitOutcome::Unlocked { polls: 1, waited: Duration::ZERO }]);
     (received(&server, Method::POST).await, received(&server, Method::HEAD).await)
 }
 
@@ -168,7 +168,7 @@ const CHECK_LOCK_BODY: &str = r#"{"action":"check-lock","name":"","value":null}"
 #[tokio::test(start_paused = true)]
 async fn lock_requests_keep_provider_and_namespace_and_drop_the_rest() {
     let get = "/v1/objects/b/dir/o?provider=s3&namespace=%40uuid%23ns&sig=secret";
-    let (check_locks, heads) = lock_wait_requests(get, ColdGetConf::default()).await;
+    let (check_locks, heads) = lock_wait_requests(get, LockPollConfig::default()).await;
 
     assert_eq!(check_locks.len(), 2);
     for check_lock in &check_locks {
@@ -186,7 +186,7 @@ async fn lock_requests_keep_provider_and_namespace_and_drop_the_rest() {
 #[tokio::test(start_paused = true)]
 async fn without_remote_head_the_head_asks_the_cluster_only() {
     let get = "/v1/objects/b/o?sig=secret&provider=gcp";
-    let lock = ColdGetConf { enable_remote_head: false, ..ColdGetConf::default() };
+    let lock = LockPollConfig { enable_remote_head: false, ..LockPollConfig::default() };
     let (check_locks, heads) = lock_wait_requests(get, lock).await;
 
     assert!(check_locks.iter().all(|r| r.url.query() == Some("provider=gcp")), "{check_locks:?}");

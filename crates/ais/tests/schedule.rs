@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use http::Method;
 use stowage_ais::ColdGetError;
-use stowage_lockpoll::{ColdGetConf, ColdGetConfig, GiveUpReason, Outcome, RetryConf};
+use stowage_lockpoll::{ColdGetConfig, GiveUpReason, LockPollConfig, LockWaitOutcome, NETWORK_RETRY};
 use stowage_proto::TransportError;
 use tokio::net::TcpListener;
 use wiremock::{MockServer, ResponseTemplate};
@@ -28,7 +28,7 @@ async fn locked_object(size: &str) -> MockServer {
     server
 }
 
-fn with_lock(lock: ColdGetConf) -> ColdGetConfig {
+fn with_lock(lock: LockPollConfig) -> ColdGetConfig {
     ColdGetConfig { lock, ..config(7) }
 }
 
@@ -40,12 +40,13 @@ fn gaps(times: &[f64]) -> Vec<f64> {
 #[tokio::test(start_paused = true)]
 async fn unknown_size_polls_every_two_seconds_until_max_cold_wait() {
     let server = locked_object("0").await;
-    let lock = ColdGetConf { max_cold_wait: Duration::from_secs(10), ..ColdGetConf::default() };
+    let lock = LockPollConfig { max_cold_wait: Duration::from_secs(10), ..LockPollConfig::default() };
     let (client, sent) = client(&server.uri(), with_lock(lock));
 
     let got = client.cold_get(request(Method::GET, OBJECT)).await.unwrap();
 
-    let still_locked = Outcome::GaveUp { reason: GiveUpReason::StillLocked, polls: 6, waited: Duration::from_secs(10) };
+    let still_locked =
+        LockWaitOutcome::GaveUp { reason: GiveUpReason::StillLocked, polls: 6, waited: Duration::from_secs(10) };
     assert_eq!(got.report.lock_waits, [still_locked]);
     // The first check-lock, then polls at 0, 2, … 10 s; the last one is at the deadline.
     assert_eq!(sent.times(Method::POST), [0.0, 0.0, 2.0, 4.0, 6.0, 8.0, 10.0]);
@@ -55,13 +56,13 @@ async fn unknown_size_polls_every_two_seconds_until_max_cold_wait() {
 #[tokio::test(start_paused = true)]
 async fn a_hundred_gib_object_polls_with_size_scaled_backoff_capped_by_max_cold_wait() {
     let server = locked_object(HUNDRED_GIB).await;
-    let (client, sent) = client(&server.uri(), with_lock(ColdGetConf::default()));
+    let (client, sent) = client(&server.uri(), with_lock(LockPollConfig::default()));
 
     let got = client.cold_get(request(Method::GET, OBJECT)).await.unwrap();
 
     assert_eq!(got.response.body(), "the object");
     let still_locked =
-        Outcome::GaveUp { reason: GiveUpReason::StillLocked, polls: 8, waited: Duration::from_secs(180) };
+        LockWaitOutcome::GaveUp { reason: GiveUpReason::StillLocked, polls: 8, waited: Duration::from_secs(180) };
     assert_eq!(got.report.lock_waits, [still_locked]);
     // shortest 10 s, longest 90 s: sleeps 10, 10, 10, 16, 32, 64, then cut to the 180 s deadline.
     let polls = &sent.times(Method::POST)[1..];
@@ -73,7 +74,7 @@ async fn a_hundred_gib_object_polls_with_size_scaled_backoff_capped_by_max_cold_
 #[tokio::test(start_paused = true)]
 async fn lock_poll_jitter_stays_between_the_shortest_and_the_nominal_sleep() {
     let server = locked_object(HUNDRED_GIB).await;
-    let lock = ColdGetConf { jitter: true, max_cold_wait: Duration::from_secs(120), ..ColdGetConf::default() };
+    let lock = LockPollConfig { jitter: true, max_cold_wait: Duration::from_secs(120), ..LockPollConfig::default() };
     let (client, sent) = client(&server.uri(), with_lock(lock));
 
     client.cold_get(request(Method::GET, OBJECT)).await.unwrap();
@@ -100,7 +101,7 @@ async fn always_slow() -> MockServer {
 #[tokio::test(start_paused = true)]
 async fn a_persistent_read_timeout_makes_seven_attempts_with_exponential_backoff() {
     let server = always_slow().await;
-    let (client, sent) = client(&server.uri(), config(RetryConf::default().max_attempts));
+    let (client, sent) = client(&server.uri(), config(NETWORK_RETRY.max_attempts));
 
     let error = client.cold_get(request(Method::GET, OBJECT)).await.unwrap_err();
 
@@ -110,7 +111,7 @@ async fn a_persistent_read_timeout_makes_seven_attempts_with_exponential_backoff
     // Min 1 s, doubling, max 30 s.
     assert_eq!(sent.times(Method::GET), [0.0, 1.0, 3.0, 7.0, 15.0, 31.0, 61.0]);
     // A lock wait after each failed attempt but the last.
-    assert_eq!(report.lock_waits, [Outcome::NotLocked; 6]);
+    assert_eq!(report.lock_waits, [LockWaitOutcome::NotLocked; 6]);
     assert_eq!(received(&server, Method::GET).await.len(), 7);
     assert_eq!(received(&server, Method::POST).await.len(), 6);
 }

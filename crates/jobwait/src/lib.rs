@@ -40,7 +40,7 @@ mod wire;
 pub use config::{DEFAULT_TIMEOUT, NUM_CONSECUTIVE_IDLE, WaitConfig, probing_frequency};
 pub use error::{JobError, LastSeen, response_body};
 pub use kind::{IDLE_KINDS, KNOWN_KINDS, SINGLE_NODE_KINDS, Strategy, is_known_kind};
-pub use machine::{JobWait, Mode, Outcome};
+pub use machine::{Dispatch, JobWait, WaitOutcome};
 pub use progress::{Progress, TargetCounts};
 pub use result::{ABORTED, WaitResult};
 pub use streak::IdleStreak;

@@ -13,7 +13,7 @@ use crate::{
 /// Which wait: the SDK's `wait` (by kind), `wait_for_idle` or `wait_single_node` — or a
 /// terminal wait directly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
+pub enum Dispatch {
     /// Decide by the job's kind ([`Strategy::for_kind`]), learning the kind first when only
     /// the id is known.
     ByKind,
@@ -23,7 +23,7 @@ pub enum Mode {
 
 /// How a wait ended, and what it took.
 #[derive(Debug)]
-pub struct Outcome {
+pub struct WaitOutcome {
     /// The result, or why there is none.
     pub result: Result<WaitResult, JobError>,
     /// The strategy used (`None` if the wait ended while learning the kind).
@@ -42,7 +42,7 @@ pub struct Outcome {
 /// machine.
 ///
 /// The decision sequence:
-/// 1. [`Mode::ByKind`] with an empty kind and an id: fetch the snapshots; the first one with
+/// 1. [`Dispatch::ByKind`] with an empty kind and an id: fetch the snapshots; the first one with
 ///    a kind gives it; none → [`JobError::JobInfoNotFound`].
 /// 2. Dispatch: idle kinds → [`Strategy::IdleStreak`], `blob-download`/`resilver` →
 ///    [`Strategy::SingleNode`], anything else → [`Strategy::Terminal`].
@@ -79,10 +79,10 @@ pub struct Outcome {
 ///
 /// ```
 /// use bytes::Bytes;
-/// use stowage_jobwait::{JobWait, Mode, WaitConfig};
+/// use stowage_jobwait::{JobWait, Dispatch, WaitConfig};
 /// use stowage_proto::{Completion, Instant, Machine, Output};
 ///
-/// let mut wait = JobWait::new("job-1", "copy-listrange", Mode::ByKind, WaitConfig::default());
+/// let mut wait = JobWait::new("job-1", "copy-listrange", Dispatch::ByKind, WaitConfig::default());
 /// let busy = r#"{"t1":[{"id":"job-1","is_idle":false}],"t2":[{"id":"job-1","is_idle":true}]}"#;
 /// let idle = r#"{"t1":[{"id":"job-1","is_idle":true,"end-time":"2026-11-23T17:43:05Z"}],"t2":[{"id":"job-1","is_idle":true}]}"#;
 /// let mut answers = [busy, idle, idle].into_iter();
@@ -118,7 +118,7 @@ pub struct JobWait {
     /// The instant of the first request (set when it is drained).
     started: Option<Instant>,
     phase: Phase,
-    pending: Option<Output<Outcome>>,
+    pending: Option<Output<WaitOutcome>>,
     progress: Option<Progress>,
     last: LastSeen,
     streak: IdleStreak,
@@ -141,12 +141,12 @@ enum Phase {
 impl JobWait {
     /// A wait for job `job_id` of `kind` (either may be empty). Its first output is a request:
     /// the kind lookup, or the first poll.
-    pub fn new(job_id: impl Into<String>, kind: impl Into<String>, mode: Mode, config: WaitConfig) -> Self {
+    pub fn new(job_id: impl Into<String>, kind: impl Into<String>, dispatch: Dispatch, config: WaitConfig) -> Self {
         let (job_id, kind) = (job_id.into(), kind.into());
-        let strategy = match mode {
-            Mode::Fixed(strategy) => Some(strategy),
-            Mode::ByKind if kind.is_empty() && !job_id.is_empty() => None,
-            Mode::ByKind => Some(Strategy::for_kind(&kind)),
+        let strategy = match dispatch {
+            Dispatch::Fixed(strategy) => Some(strategy),
+            Dispatch::ByKind if kind.is_empty() && !job_id.is_empty() => None,
+            Dispatch::ByKind => Some(Strategy::for_kind(&kind)),
         };
         let mut wait = JobWait {
             job_id,
@@ -226,7 +226,7 @@ impl JobWait {
 
     fn finish(&mut self, now: Instant, result: Result<WaitResult, JobError>) {
         self.phase = Phase::Done;
-        let outcome = Outcome {
+        let outcome = WaitOutcome {
             result,
             strategy: self.strategy,
             kind: self.kind.clone(),
@@ -308,7 +308,7 @@ impl JobWait {
 
 impl Machine for JobWait {
     type Input = Completion<Bytes>;
-    type Output = Output<Outcome>;
+    type Output = Output<WaitOutcome>;
     type Error = InputError;
 
     fn handle_input(&mut self, now: Instant, input: Completion<Bytes>) -> Result<(), InputError> {
@@ -345,7 +345,7 @@ impl Machine for JobWait {
         Ok(())
     }
 
-    fn poll_output(&mut self, now: Instant) -> Option<Output<Outcome>> {
+    fn poll_output(&mut self, now: Instant) -> Option<Output<WaitOutcome>> {
         let now = self.clock.observe(now);
         if self.started.is_none() && self.pending.is_some() {
             self.started = Some(now);

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use serde_json::Value;
-use stowage_jobwait::{JobError, JobWait, Mode, Snapshots, Strategy as Wait, WaitConfig, WaitResult};
+use stowage_jobwait::{Dispatch, JobError, JobWait, Snapshots, Strategy as Wait, WaitConfig, WaitResult};
 use stowage_proto::{Completion, Instant, Machine, Output};
 use support::{Answer, S, ok, run, targets};
 
@@ -68,7 +68,7 @@ proptest! {
         let mut script: Vec<Answer> = polls.iter().map(|p| ok(body(p))).collect();
         // After the scripted polls, a poll that ends any wait: an abort.
         script.push(ok(targets("job-1", KIND, &[&[S::Aborted]])));
-        let wait = JobWait::new("job-1", KIND, Mode::Fixed(strategy), config(streak));
+        let wait = JobWait::new("job-1", KIND, Dispatch::Fixed(strategy), config(streak));
         let r = run(wait, script, Duration::from_millis(3));
         let done_at = r.outcome.polls as usize - 1;
         prop_assert_eq!(Some(done_at).filter(|&i| i < polls.len()), expected);
@@ -91,7 +91,7 @@ proptest! {
         let status = |t: i64| serde_json::json!({"uuid": "job-1", "end_time": t, "aborted": aborted, "err": err.clone().unwrap_or_default()});
         let mut script: Vec<Answer> = end_times.iter().map(|&t| ok(status(t))).collect();
         script.push(ok(status(1)));
-        let wait = JobWait::new("job-1", "rebalance", Mode::ByKind, config(2));
+        let wait = JobWait::new("job-1", "rebalance", Dispatch::ByKind, config(2));
         let r = run(wait, script, Duration::from_millis(3));
         let done_at = r.outcome.polls as usize - 1;
         prop_assert_eq!(Some(done_at).filter(|&i| i < end_times.len()), expected);
@@ -110,7 +110,7 @@ proptest! {
         let timeout = Duration::from_millis(timeout_ms);
         let config = WaitConfig { backoff_cap: cap_ms.map(Duration::from_millis), ..WaitConfig::with_timeout(timeout) };
         let interval = config.base_interval().max(cap_ms.map_or(Duration::ZERO, Duration::from_millis));
-        let mut wait = JobWait::new("job-1", "rebalance", Mode::ByKind, config);
+        let mut wait = JobWait::new("job-1", "rebalance", Dispatch::ByKind, config);
         let mut now = Instant::ZERO;
         let mut latencies = latencies.iter().cycle();
         let mut last_sent = Instant::ZERO;
@@ -142,7 +142,7 @@ proptest! {
     #[test]
     fn any_bytes_are_a_decision_or_a_typed_error(body in prop::collection::vec(any::<u8>(), 0..256), terminal in any::<bool>()) {
         let kind = if terminal { "rebalance" } else { KIND };
-        let mut wait = JobWait::new("job-1", kind, Mode::ByKind, WaitConfig::default());
+        let mut wait = JobWait::new("job-1", kind, Dispatch::ByKind, WaitConfig::default());
         let Some(Output::Transmit(t)) = wait.poll_output(Instant::ZERO) else { panic!() };
         let response = http::Response::new(bytes::Bytes::from(body));
         wait.handle_input(Instant::ZERO, Completion { id: t.id, result: Ok(response) }).unwrap();

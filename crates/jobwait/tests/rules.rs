@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use stowage_jobwait::{
-    IDLE_KINDS, JobError, JobSnap, JobStatus, JobWait, LastSeen, Mode, Snapshots, Strategy, Timestamp, WaitConfig,
+    Dispatch, IDLE_KINDS, JobError, JobSnap, JobStatus, JobWait, LastSeen, Snapshots, Strategy, Timestamp, WaitConfig,
     WaitResult, probing_frequency,
 };
 use stowage_proto::{Completion, InputError, Instant, Machine, Output, RequestId, TransportError};
@@ -15,7 +15,7 @@ use support::{Answer, S, ok, run, secs, snap, status, targets};
 const KIND: &str = "copy-listrange";
 
 fn by_kind(kind: &str) -> JobWait {
-    JobWait::new("job-1", kind, Mode::ByKind, WaitConfig::with_timeout(Duration::from_secs(10)))
+    JobWait::new("job-1", kind, Dispatch::ByKind, WaitConfig::with_timeout(Duration::from_secs(10)))
 }
 
 fn idle_all() -> Answer {
@@ -72,7 +72,7 @@ fn other_unknown_and_empty_kinds_wait_terminal() {
         assert_eq!(Strategy::for_kind(kind), Strategy::Terminal, "{kind:?}");
     }
     // No id and no kind: nothing to resolve, terminal at once.
-    let wait = JobWait::new("", "", Mode::ByKind, WaitConfig::default());
+    let wait = JobWait::new("", "", Dispatch::ByKind, WaitConfig::default());
     let r = run(wait, vec![ok(status("", 5, "", false))], secs(0.01));
     assert_eq!(r.sent[0].2, "/v1/cluster?what=status");
     assert_eq!(r.outcome.strategy, Some(Strategy::Terminal));
@@ -86,7 +86,7 @@ fn other_unknown_and_empty_kinds_wait_terminal() {
 
 #[test]
 fn a_fixed_mode_ignores_the_kind() {
-    let wait = JobWait::new("job-1", "rebalance", Mode::Fixed(Strategy::IdleStreak), WaitConfig::default());
+    let wait = JobWait::new("job-1", "rebalance", Dispatch::Fixed(Strategy::IdleStreak), WaitConfig::default());
     let r = run(wait, vec![idle_all(), idle_all()], secs(0.01));
     assert_eq!(r.outcome.strategy, Some(Strategy::IdleStreak));
     assert_eq!(r.outcome.polls, 2);
@@ -130,11 +130,11 @@ fn a_poll_without_snapshots_neither_counts_nor_resets() {
 #[test]
 fn the_streak_length_is_a_parameter() {
     let config = WaitConfig { idle_streak: 3, ..WaitConfig::default() };
-    let wait = JobWait::new("job-1", KIND, Mode::ByKind, config);
+    let wait = JobWait::new("job-1", KIND, Dispatch::ByKind, config);
     let r = run(wait, vec![idle_all(), idle_all(), idle_all()], secs(0.01));
     assert_eq!(r.outcome.polls, 3);
     let config = WaitConfig { idle_streak: 1, ..WaitConfig::default() };
-    let r = run(JobWait::new("job-1", KIND, Mode::ByKind, config), vec![idle_all()], secs(0.01));
+    let r = run(JobWait::new("job-1", KIND, Dispatch::ByKind, config), vec![idle_all()], secs(0.01));
     assert_eq!(r.outcome.polls, 1);
 }
 
@@ -251,7 +251,7 @@ fn an_optional_backoff_doubles_the_interval_up_to_a_cap() {
     };
     let sleeps: Vec<_> = (1..=5).map(|k| config.sleep_after(k)).collect();
     assert_eq!(sleeps, [secs(1.0), secs(2.0), secs(3.0), secs(3.0), secs(3.0)]);
-    let wait = JobWait::new("job-1", KIND, Mode::ByKind, config);
+    let wait = JobWait::new("job-1", KIND, Dispatch::ByKind, config);
     let r = run(wait, vec![busy(), busy(), busy(), idle_all(), idle_all()], Duration::ZERO);
     let times: Vec<_> = r.sent.iter().map(|(t, ..)| t.elapsed_since_epoch()).collect();
     assert_eq!(times, [secs(0.0), secs(1.0), secs(3.0), secs(6.0), secs(9.0)]);
@@ -274,7 +274,7 @@ fn the_last_poll_is_at_the_deadline_never_after() {
     // 10 s timeout, interval 4 s: polls at 0, 4, 8, then 10 (cut), then timeout.
     let config =
         WaitConfig { interval: Some(Duration::from_secs(4)), ..WaitConfig::with_timeout(Duration::from_secs(10)) };
-    let wait = JobWait::new("job-1", "rebalance", Mode::ByKind, config);
+    let wait = JobWait::new("job-1", "rebalance", Dispatch::ByKind, config);
     let r = run(wait, vec![ok(status("job-1", 0, "", false)); 4], Duration::ZERO);
     let times: Vec<_> = r.sent.iter().map(|(t, ..)| t.elapsed_since_epoch()).collect();
     assert_eq!(times, [secs(0.0), secs(4.0), secs(8.0), secs(10.0)]);
@@ -285,7 +285,7 @@ fn the_last_poll_is_at_the_deadline_never_after() {
 #[test]
 fn a_poll_that_shows_the_job_done_wins_over_the_deadline() {
     let config = WaitConfig::with_timeout(Duration::from_secs(1));
-    let wait = JobWait::new("job-1", "rebalance", Mode::ByKind, config);
+    let wait = JobWait::new("job-1", "rebalance", Dispatch::ByKind, config);
     let r = run(wait, vec![ok(status("job-1", 7, "", false))], secs(5.0));
     assert!(r.outcome.result.is_ok());
 }
@@ -375,7 +375,7 @@ fn snapshots_serialise_to_what_they_parse_from() {
 
 #[test]
 fn a_kind_lookup_answered_after_the_deadline_times_out_without_polling() {
-    let wait = JobWait::new("job-1", "", Mode::ByKind, WaitConfig::with_timeout(Duration::from_secs(1)));
+    let wait = JobWait::new("job-1", "", Dispatch::ByKind, WaitConfig::with_timeout(Duration::from_secs(1)));
     let r = run(wait, vec![busy()], secs(2.0));
     assert_eq!(r.sent.len(), 1);
     let Err(JobError::Timeout { polls, last, .. }) = r.outcome.result else { panic!("{:?}", r.outcome.result) };

@@ -9,10 +9,10 @@ use bytes::Bytes;
 use stowage_proto::redirect::RedirectPolicy;
 use stowage_proto::{Jitter, Seeds, Timeouts};
 use stowage_replica::{
-    Block, BlockError, BlockWrite, Classifier, RetryPolicy, Service, ServiceReport, WriteConfig, WriteOutcome,
+    Block, BlockError, BlockWrite, Classifier, PassSchedule, Service, ServiceReport, WriteConfig, WriteOutcome,
     request_id,
 };
-use stowage_tokio::{ClientError, HyperTransport, Transport, drive};
+use stowage_tokio::{EndpointError, HyperTransport, Transport, drive};
 use tracing::{debug, info};
 
 use crate::KeepError;
@@ -30,9 +30,9 @@ pub const KEEP_MAX_BODY: usize = 1 << 20;
 pub struct KeepConfig {
     /// The API token, sent as `Authorization: Bearer <token>`.
     pub token: Option<String>,
-    /// Passes and the wait between them (default: [`RetryPolicy::default`], 3 passes 2 s
+    /// Passes and the wait between them (default: [`PassSchedule::default`], 3 passes 2 s
     /// apart).
-    pub policy: RetryPolicy,
+    pub policy: PassSchedule,
     /// Which failures are retryable (default: [`Classifier::Go2024`]).
     pub classifier: Classifier,
 }
@@ -181,7 +181,7 @@ impl KeepClientBuilder {
 
     /// Passes and the wait between them.
     #[must_use]
-    pub fn policy(mut self, policy: RetryPolicy) -> Self {
+    pub fn policy(mut self, policy: PassSchedule) -> Self {
         self.config.policy = policy;
         self
     }
@@ -211,7 +211,7 @@ impl KeepClientBuilder {
     /// The client. Requests carry absolute URIs, so the transport's endpoint is only a
     /// placeholder: the first service's root. A redirect from a service is followed, and
     /// keeps the token only to another of the services (which get it anyway).
-    pub fn build(self) -> Result<KeepClient, ClientError> {
+    pub fn build(self) -> Result<KeepClient, EndpointError> {
         let endpoint = self.services.first().map_or_else(|| "http://localhost/".to_owned(), |s| s.root().to_string());
         let services = self.services.iter().filter_map(|s| s.root().authority().cloned());
         let redirects = RedirectPolicy::default().trusting(services);

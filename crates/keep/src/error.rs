@@ -3,7 +3,7 @@
 use std::fmt;
 
 use stowage_proto::DriveError;
-use stowage_replica::{BlockError, BlockHash, ConfigError, GiveUp, ServiceReport};
+use stowage_replica::{BlockError, BlockHash, GiveUp, ServiceReport, WriteConfigError};
 
 /// Why a block was not written.
 #[derive(Debug, thiserror::Error)]
@@ -13,7 +13,7 @@ pub enum KeepError {
     Block(#[from] BlockError),
     /// The token or a storage class cannot be sent.
     #[error(transparent)]
-    Config(#[from] ConfigError),
+    Config(#[from] WriteConfigError),
     /// Too few copies could be confirmed.
     #[error("[{request_id}] failed to write {hash}: wanted {wanted} copies, got {got} after {passes} pass(es), {reason}{}", Services(.per_service))]
     Failed {

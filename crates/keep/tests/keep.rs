@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use stowage_keep::{KeepClient, KeepError};
-use stowage_replica::{Answer, BlockHash, GiveUp, RetryPolicy, Service, ServiceKind, probe_order};
+use stowage_replica::{Answer, BlockHash, GiveUp, PassSchedule, Service, ServiceKind, probe_order};
 use stowage_tokio::Timeouts;
 use wiremock::matchers::{body_bytes, header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -36,7 +36,7 @@ fn client(services: Vec<Service>) -> KeepClient {
     KeepClient::builder(services)
         .token("t0ken")
         .timeouts(timeouts)
-        .policy(RetryPolicy::go(Duration::from_millis(10)))
+        .policy(PassSchedule::go(Duration::from_millis(10)))
         .seed(7)
         .build()
         .unwrap()

@@ -8,8 +8,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use stowage_locks::{
-    Event, FailReason, Level, LockError, LockInfo, LockRef, Locks, Mode, Name, Names, Owner, Request, RequestId,
-    Requested,
+    Event, FailReason, Level, LockError, LockInfo, LockMode, LockRef, LockRequestId, Locks, Name, Names, Owner,
+    Request, Requested,
 };
 use stowage_proto::Instant;
 use tokio::sync::oneshot;
@@ -43,7 +43,7 @@ pub struct Acquire<'a> {
 /// Where an [`Acquire`] is.
 enum Step<'a> {
     Start { request: Request, timeout: Option<Duration> },
-    StartLock { owner: Owner, lock: &'a LockRef, mode: Mode, priority: i32, timeout: Option<Duration> },
+    StartLock { owner: Owner, lock: &'a LockRef, mode: LockMode, priority: i32, timeout: Option<Duration> },
     Waiting { owner: Owner, level: Level, wait: Pin<Box<dyn Future<Output = Option<Event>> + Send + 'a>> },
     Done,
 }
@@ -53,7 +53,7 @@ enum Answer<'a> {
     /// Granted at once, these names; no event follows.
     Granted(Cow<'a, [Name]>),
     /// In progress, or ended with an event.
-    Pending(RequestId),
+    Pending(LockRequestId),
 }
 
 /// What [`LockManager::start`] did with a request.
@@ -64,7 +64,7 @@ enum Started<'a> {
     /// It ended at once (granted, or timed out for lack of time).
     Ended(Event),
     /// It waits; its event will come on `rx`.
-    Waiting { req: RequestId, deadline: Option<Instant>, rx: oneshot::Receiver<Event> },
+    Waiting { req: LockRequestId, deadline: Option<Instant>, rx: oneshot::Receiver<Event> },
 }
 
 impl std::fmt::Debug for Acquire<'_> {
@@ -143,7 +143,7 @@ struct Shared {
 #[derive(Debug, Default)]
 struct State {
     locks: Locks,
-    waiters: HashMap<RequestId, oneshot::Sender<Event>>,
+    waiters: HashMap<LockRequestId, oneshot::Sender<Event>>,
     deferred: Vec<(Owner, Level)>,
 }
 
@@ -166,7 +166,7 @@ impl State {
 
     /// [`dispatch`](State::dispatch), but the event of `mine` (a request still being made,
     /// which has no waiter yet) is returned instead.
-    fn dispatch_mine(&mut self, now: Instant, mine: RequestId) -> Option<Event> {
+    fn dispatch_mine(&mut self, now: Instant, mine: LockRequestId) -> Option<Event> {
         let mut own = None;
         loop {
             while let Some(event) = self.locks.poll_output() {
@@ -261,7 +261,7 @@ impl LockManager {
     ///
     /// ```
     /// use stowage_lock_manager::LockManager;
-    /// use stowage_locks::{BGL, Level, Mode, Owner, Request};
+    /// use stowage_locks::{BGL, Level, LockMode, Owner, Request};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -271,7 +271,7 @@ impl LockManager {
     /// let job = Owner(7);
     /// let _bgl = manager.acquire(Request::shared(job, Level::Cluster, [BGL]), None).await?;
     /// for _ in 0..3 {
-    ///     let guard = manager.acquire_lock(job, &node1, Mode::Exclusive, 0, None).await?;
+    ///     let guard = manager.acquire_lock(job, &node1, LockMode::Exclusive, 0, None).await?;
     ///     assert_eq!(guard.names(), [node1.name().clone()]);
     /// }
     /// # Ok(())
@@ -281,7 +281,7 @@ impl LockManager {
         &'a self,
         owner: Owner,
         lock: &'a LockRef,
-        mode: Mode,
+        mode: LockMode,
         priority: i32,
         timeout: Option<Duration>,
     ) -> Acquire<'a> {
@@ -317,7 +317,7 @@ impl LockManager {
         &self,
         owner: Owner,
         lock: &'a LockRef,
-        mode: Mode,
+        mode: LockMode,
         priority: i32,
         timeout: Option<Duration>,
     ) -> Result<Started<'a>, LockError> {
@@ -397,7 +397,7 @@ impl LockManager {
         owner: Owner,
         level: Level,
         names: impl IntoIterator<Item = N>,
-        mode: Mode,
+        mode: LockMode,
     ) -> Result<Guard<'_>, LockError> {
         let mut names: Vec<Name> = names.into_iter().map(Into::into).collect();
         self.call(|state, now| {
@@ -478,7 +478,7 @@ impl LockManager {
 /// A request being waited for; withdraws it if dropped before it ends.
 struct Ticket<'a> {
     manager: &'a LockManager,
-    req: RequestId,
+    req: LockRequestId,
     owner: Owner,
     level: Level,
     deadline: Option<Instant>,
@@ -623,7 +623,7 @@ impl<'a> Guard<'a> {
     pub fn add<N: Into<Name>>(
         &mut self,
         names: impl IntoIterator<Item = N>,
-        acquired: Option<Mode>,
+        acquired: Option<LockMode>,
     ) -> Result<(), LockError> {
         let names: Vec<Name> = names.into_iter().map(Into::into).collect();
         self.check_held(names.first())?;
@@ -684,7 +684,7 @@ impl<'a> Guard<'a> {
     }
 
     /// How this owner holds each lock of the level now.
-    pub fn modes(&self) -> Vec<(Name, Mode)> {
+    pub fn modes(&self) -> Vec<(Name, LockMode)> {
         self.manager.state().locks.owned(self.owner, self.level)
     }
 }

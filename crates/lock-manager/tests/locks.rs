@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use stowage_lock_manager::{AcquireError, Guard, LockManager};
-use stowage_locks::{BGL, FailReason, Level, LockError, LockRef, Mode, Names, Owner, Request};
+use stowage_locks::{BGL, FailReason, Level, LockError, LockMode, LockRef, Names, Owner, Request};
 
 const NODES: [&str; 5] = ["n0", "n1", "n2", "n3", "n4"];
 
@@ -170,7 +170,7 @@ async fn release_by_name_lets_part_of_a_level_go() {
     let b = on_n1.await.unwrap().unwrap();
     assert_eq!(b.names(), ["n1".into()]);
     assert_eq!(a.names(), ["n0".into(), "n2".into()]);
-    assert_eq!(a.modes(), vec![("n0".into(), Mode::Exclusive), ("n2".into(), Mode::Exclusive)]);
+    assert_eq!(a.modes(), vec![("n0".into(), LockMode::Exclusive), ("n2".into(), LockMode::Exclusive)]);
     tokio::time::sleep(Duration::from_millis(1)).await;
     assert!(!on_n2.is_finished(), "n2 is still held");
 
@@ -196,7 +196,7 @@ async fn a_guard_released_by_name_does_not_touch_a_later_guard() {
     );
     assert!(first.downgrade().is_err());
     drop(first);
-    assert_eq!(second.modes(), vec![("n0".into(), Mode::Exclusive)]);
+    assert_eq!(second.modes(), vec![("n0".into(), LockMode::Exclusive)]);
     drop(second);
     assert!(m.inspect(|l| l.owned(Owner(1), Level::Node)).is_empty());
 }
@@ -206,7 +206,7 @@ async fn releasing_part_of_an_all_guard_gives_up_the_set_lock() {
     let m = manager();
     let _a_bgl = m.acquire(Request::shared(Owner(1), Level::Cluster, [BGL]), None).await.unwrap();
     let _b_bgl = m.acquire(Request::shared(Owner(2), Level::Cluster, [BGL]), None).await.unwrap();
-    let mut all = m.acquire(Request::all(Owner(1), Level::Node, Mode::Shared), None).await.unwrap();
+    let mut all = m.acquire(Request::all(Owner(1), Level::Node, LockMode::Shared), None).await.unwrap();
     assert_eq!(all.names().len(), NODES.len());
     assert_eq!(m.add(Owner(2), Level::Node, ["n9"]).unwrap_err(), LockError::SetLockBusy(Level::Node));
     all.release(["n4"]).unwrap();
@@ -234,14 +234,14 @@ async fn downgrade_by_name_lets_the_pending_sharers_of_those_names_in() {
     assert!(a.downgrade_names(["n4"]).is_err());
     a.downgrade_names(["n0"]).unwrap();
     let b = on_n0.await.unwrap().unwrap();
-    assert_eq!(b.modes(), vec![("n0".into(), Mode::Shared)]);
-    assert_eq!(a.modes(), vec![("n0".into(), Mode::Shared), ("n1".into(), Mode::Exclusive)]);
+    assert_eq!(b.modes(), vec![("n0".into(), LockMode::Shared)]);
+    assert_eq!(a.modes(), vec![("n0".into(), LockMode::Shared), ("n1".into(), LockMode::Exclusive)]);
     tokio::time::sleep(Duration::from_millis(1)).await;
     assert!(!on_n1.is_finished(), "n1 is still exclusive");
 
     a.downgrade().unwrap();
     let c = on_n1.await.unwrap().unwrap();
-    assert_eq!(c.modes(), vec![("n1".into(), Mode::Shared)]);
+    assert_eq!(c.modes(), vec![("n1".into(), LockMode::Shared)]);
     drop((a, b, c));
 }
 
@@ -278,8 +278,8 @@ struct Held {
 
 impl Held {
     /// Counts `slots` held in `mode`, checking that nobody holds them incompatibly.
-    fn new(holders: &Holders, slots: impl IntoIterator<Item = usize>, mode: Mode) -> Held {
-        let weight = if mode == Mode::Exclusive { EXCLUSIVE } else { 1 };
+    fn new(holders: &Holders, slots: impl IntoIterator<Item = usize>, mode: LockMode) -> Held {
+        let weight = if mode == LockMode::Exclusive { EXCLUSIVE } else { 1 };
         let mut held = Held { holders: holders.clone(), slots: Vec::new() };
         for slot in slots {
             let before = holders[slot].fetch_add(weight, Ordering::SeqCst);
@@ -328,13 +328,13 @@ async fn job(m: LockManager, owner: u64, seed: u64, rounds: u32, holders: Holder
     let refs: Vec<LockRef> = NODES.iter().map(|name| m.lock_ref(Level::Node, name).unwrap()).collect();
     let mut got = 0;
     for _ in 0..rounds {
-        let bgl_mode = if rng.below(8) == 0 { Mode::Exclusive } else { Mode::Shared };
+        let bgl_mode = if rng.below(8) == 0 { LockMode::Exclusive } else { LockMode::Shared };
         let bgl =
             m.acquire(Request::new(Owner(owner), Level::Cluster, Names::Exact(vec![BGL.into()]), bgl_mode), None).await;
         let bgl = bgl.unwrap();
         let _bgl_held = Held::new(&holders, [BGL_SLOT], bgl_mode);
         let picked: Vec<&str> = NODES.iter().copied().filter(|_| rng.below(3) == 0).collect();
-        let mode = if rng.below(2) == 0 { Mode::Shared } else { Mode::Exclusive };
+        let mode = if rng.below(2) == 0 { LockMode::Shared } else { LockMode::Exclusive };
         let mut request =
             Request::new(Owner(owner), Level::Node, Names::Exact(picked.iter().map(|&n| n.into()).collect()), mode)
                 .priority(rng.below(3) as i32 - 1);
@@ -444,10 +444,10 @@ async fn stress_on_four_threads() {
 async fn locks_added_acquired_come_with_a_guard_that_releases_them() {
     let m = manager();
     let _bgl = m.acquire(Request::shared(Owner(1), Level::Cluster, [BGL]), None).await.unwrap();
-    let added = m.add_acquired(Owner(1), Level::Node, ["n9", "n8"], Mode::Exclusive).unwrap();
+    let added = m.add_acquired(Owner(1), Level::Node, ["n9", "n8"], LockMode::Exclusive).unwrap();
     assert_eq!(added.names(), ["n8".into(), "n9".into()]);
     assert_eq!(
-        m.add_acquired(Owner(1), Level::Node, ["n7"], Mode::Shared).unwrap_err(),
+        m.add_acquired(Owner(1), Level::Node, ["n7"], LockMode::Shared).unwrap_err(),
         LockError::DoubleAcquire { owner: Owner(1), level: Level::Node },
         "a second guard for the level would release the first one's locks"
     );
@@ -462,8 +462,8 @@ async fn locks_added_acquired_come_with_a_guard_that_releases_them() {
 async fn a_guard_of_the_whole_level_adds_and_deletes_its_own_locks() {
     let m = manager();
     let _bgl = m.acquire(Request::shared(Owner(1), Level::Cluster, [BGL]), None).await.unwrap();
-    let mut all = m.acquire(Request::all(Owner(1), Level::Node, Mode::Exclusive), None).await.unwrap();
-    all.add(["n9"], Some(Mode::Exclusive)).unwrap();
+    let mut all = m.acquire(Request::all(Owner(1), Level::Node, LockMode::Exclusive), None).await.unwrap();
+    all.add(["n9"], Some(LockMode::Exclusive)).unwrap();
     all.add(["n10"], None).unwrap();
     assert!(all.names().contains(&"n9".into()) && !all.names().contains(&"n10".into()));
     assert_eq!(all.remove(["n9", "n0", "absent"]).unwrap(), vec!["n0".into(), "n9".into()]);
@@ -500,30 +500,30 @@ async fn a_lock_ref_is_acquired_like_its_name_and_its_guard_borrows_the_name() {
     let (a, b) = (Owner(1), Owner(2));
     let _a_bgl = m.acquire(Request::shared(a, Level::Cluster, [BGL]), None).await.unwrap();
     let _b_bgl = m.acquire(Request::shared(b, Level::Cluster, [BGL]), None).await.unwrap();
-    let held = m.acquire_lock(a, &n1, Mode::Exclusive, 0, None).await.unwrap();
+    let held = m.acquire_lock(a, &n1, LockMode::Exclusive, 0, None).await.unwrap();
     assert_eq!(held.names(), ["n1".into()]);
-    assert_eq!(held.modes(), vec![("n1".into(), Mode::Exclusive)]);
+    assert_eq!(held.modes(), vec![("n1".into(), LockMode::Exclusive)]);
 
     // Busy: a zero timeout ends at the first poll, a longer one on tokio time.
-    let zero = m.acquire_lock(b, &n1, Mode::Shared, 0, Some(Duration::ZERO)).await;
+    let zero = m.acquire_lock(b, &n1, LockMode::Shared, 0, Some(Duration::ZERO)).await;
     assert_eq!(zero.unwrap_err(), AcquireError::TimedOut);
     let start = tokio::time::Instant::now();
-    let late = m.acquire_lock(b, &n1, Mode::Shared, 0, Some(Duration::from_millis(30))).await;
+    let late = m.acquire_lock(b, &n1, LockMode::Shared, 0, Some(Duration::from_millis(30))).await;
     assert_eq!((late.unwrap_err(), start.elapsed()), (AcquireError::TimedOut, Duration::from_millis(30)));
 
     // Waiting by ref, granted when the holder lets go; dropping a waiting future withdraws it.
     let m2 = m.clone();
     let waiter = tokio::spawn(async move {
         let n1 = m2.lock_ref(Level::Node, "n1").unwrap();
-        let guard = m2.acquire_lock(b, &n1, Mode::Shared, -1, None).await.unwrap().into_owned();
+        let guard = m2.acquire_lock(b, &n1, LockMode::Shared, -1, None).await.unwrap().into_owned();
         (guard.names().to_vec(), guard.modes())
     });
     tokio::time::sleep(Duration::from_millis(5)).await;
     assert_eq!(m.monitor().iter().map(|i| i.pending.len()).sum::<usize>(), 1);
     drop(held);
-    assert_eq!(waiter.await.unwrap(), (vec!["n1".into()], vec![("n1".into(), Mode::Shared)]));
-    let _blocker = m.acquire_lock(a, &n1, Mode::Exclusive, 0, None).await.unwrap();
-    let abandoned = tokio::time::timeout(Duration::from_millis(5), m.acquire_lock(b, &n1, Mode::Shared, 0, None));
+    assert_eq!(waiter.await.unwrap(), (vec!["n1".into()], vec![("n1".into(), LockMode::Shared)]));
+    let _blocker = m.acquire_lock(a, &n1, LockMode::Exclusive, 0, None).await.unwrap();
+    let abandoned = tokio::time::timeout(Duration::from_millis(5), m.acquire_lock(b, &n1, LockMode::Shared, 0, None));
     assert!(abandoned.await.is_err());
     assert_eq!(m.inspect(|l| l.requests_in_progress()), 0);
 }
@@ -535,7 +535,7 @@ async fn a_lock_ref_to_a_removed_lock_is_refused() {
     let a = Owner(1);
     let _bgl = m.acquire(Request::shared(a, Level::Cluster, [BGL]), None).await.unwrap();
     m.remove(a, Level::Node, ["n1"]).unwrap();
-    let refused = m.acquire_lock(a, &n1, Mode::Shared, 0, None).await.unwrap_err();
+    let refused = m.acquire_lock(a, &n1, LockMode::Shared, 0, None).await.unwrap_err();
     assert_eq!(refused, AcquireError::Refused(LockError::StaleLock { level: Level::Node, name: "n1".into() }));
     assert!(m.lock_ref(Level::Node, "n1").is_none());
 }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use stowage_proto::{Backoff, Jitter};
 
-use crate::ColdGetConf;
+use crate::LockPollConfig;
 
 /// The shortest sleep never goes below this many seconds.
 pub const MIN_WAIT_FLOOR_SECS: f64 = 2.0;
@@ -34,7 +34,7 @@ pub struct Bounds {
 impl Bounds {
     /// The bounds for an object of `size` bytes under `conf`.
     #[inline]
-    pub fn for_size(size: u64, conf: &ColdGetConf) -> Self {
+    pub fn for_size(size: u64, conf: &LockPollConfig) -> Self {
         let expected = size as f64 / conf.bandwidth_bps() as f64;
         let shortest = (expected / OBJ_SIZE_SCALING_FACTOR).clamp(MIN_WAIT_FLOOR_SECS, MIN_WAIT_CEILING_SECS);
         let half_max = (conf.max_cold_wait.as_secs_f64() / 2.0).floor();
@@ -75,9 +75,9 @@ fn secs(s: f64) -> Duration {
 ///
 /// ```
 /// use std::time::Duration;
-/// use stowage_lockpoll::{Bounds, ColdGetConf, Schedule};
+/// use stowage_lockpoll::{Bounds, LockPollConfig, Schedule};
 ///
-/// let conf = ColdGetConf { max_cold_wait: Duration::from_secs(60), ..ColdGetConf::default() };
+/// let conf = LockPollConfig { max_cold_wait: Duration::from_secs(60), ..LockPollConfig::default() };
 /// let bounds = Bounds::for_size(0, &conf); // unknown size: shortest = longest = 2 s
 /// let sleeps: Vec<_> = Schedule::new(bounds, &conf, 0).collect();
 /// assert_eq!(sleeps, vec![Duration::from_secs(2); 30]);
@@ -93,7 +93,7 @@ pub struct Schedule {
 impl Schedule {
     /// The schedule for `bounds` under `conf`; `seed` feeds the jitter when `conf.jitter`.
     #[inline]
-    pub fn new(bounds: Bounds, conf: &ColdGetConf, seed: u64) -> Self {
+    pub fn new(bounds: Bounds, conf: &LockPollConfig, seed: u64) -> Self {
         Schedule {
             bounds,
             jitter: conf.jitter.then(|| Jitter::from_seed(seed)),
@@ -124,8 +124,8 @@ mod tests {
 
     const GIB: u64 = 1 << 30;
 
-    fn conf() -> ColdGetConf {
-        ColdGetConf::default()
+    fn conf() -> LockPollConfig {
+        LockPollConfig::default()
     }
 
     fn s(secs: u64) -> Duration {
@@ -148,7 +148,7 @@ mod tests {
     #[test]
     fn longest_is_capped_by_half_the_max_wait() {
         for max in [10, 60, 180, 181, 1000] {
-            let c = ColdGetConf { max_cold_wait: s(max), ..conf() };
+            let c = LockPollConfig { max_cold_wait: s(max), ..conf() };
             let b = Bounds::for_size(u64::MAX, &c);
             assert_eq!(b.longest, s(max / 2).max(b.shortest), "max_cold_wait {max}");
         }
@@ -166,7 +166,7 @@ mod tests {
 
     #[test]
     fn zero_bandwidth_means_default() {
-        let c = ColdGetConf { est_bandwidth_bps: 0, ..conf() };
+        let c = LockPollConfig { est_bandwidth_bps: 0, ..conf() };
         assert_eq!(Bounds::for_size(100 * GIB, &c), Bounds::for_size(100 * GIB, &conf()));
     }
 
@@ -188,7 +188,7 @@ mod tests {
 
     #[test]
     fn jittered_schedule_stays_in_bounds_and_is_reproducible() {
-        let c = ColdGetConf { jitter: true, ..conf() };
+        let c = LockPollConfig { jitter: true, ..conf() };
         let b = Bounds::for_size(100 * GIB, &c);
         let a: Vec<_> = Schedule::new(b, &c, 9).collect();
         assert_eq!(a, Schedule::new(b, &c, 9).collect::<Vec<_>>());

@@ -5,42 +5,34 @@ use std::time::Duration;
 use bytes::Bytes;
 use stowage_proto::ais::ObjectAddress;
 use stowage_proto::{
-    Backoff, Clock, Completion, InputError, Instant, Jitter, Machine, Output, RequestId, RequestIds, Transmit,
+    Backoff, Clock, Completion, InputError, Instant, Jitter, Machine, Output, RequestId, RequestIds, Retry, Transmit,
     TransportError,
 };
 
-use crate::{ColdGetConf, Ineligible, LockPoller, Outcome, lock_wait_target, suggests_lock};
+use crate::{Ineligible, LockPollConfig, LockPoller, LockWaitOutcome, lock_wait_target, suggests_lock};
 
-/// The network retry around a request (the reference's `RetryConfig.default().network_retry`).
-#[derive(Clone, Debug, PartialEq)]
-pub struct RetryConf {
-    /// Attempts in all, the first included (`0` is taken as 1).
-    pub max_attempts: u32,
-    /// The delay before attempt `k + 1`: [`Backoff::delay`]`(k)`.
-    pub backoff: Backoff,
-    /// Draw each delay uniformly from `[backoff.min, nominal]` (tenacity's
-    /// `wait_random_exponential`).
-    pub jitter: bool,
-}
-
-impl Default for RetryConf {
-    /// 7 attempts, exponential with jitter between 1 s and 30 s.
-    fn default() -> Self {
-        RetryConf {
-            max_attempts: 7,
-            backoff: Backoff { multiplier: 1.0, min: Duration::from_secs(1), max: Duration::from_secs(30) },
-            jitter: true,
-        }
-    }
-}
+/// The network retry around a request: the reference's `RetryConfig.default().network_retry`,
+/// 7 attempts, waits drawn between 1 s and an exponential nominal capped at 30 s.
+pub const NETWORK_RETRY: Retry = Retry {
+    max_attempts: 7,
+    backoff: Backoff { multiplier: 1.0, min: Duration::from_secs(1), max: Duration::from_secs(30) },
+    jitter: true,
+};
 
 /// How a [`ColdGet`] retries and waits.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ColdGetConfig {
-    /// The network retry.
-    pub retry: RetryConf,
+    /// The network retry (jittered from the [`ColdGet`]'s seed when `retry.jitter` is set).
+    pub retry: Retry,
     /// The lock wait between attempts, after a read timeout of a remote-object GET.
-    pub lock: ColdGetConf,
+    pub lock: LockPollConfig,
+}
+
+impl Default for ColdGetConfig {
+    /// [`NETWORK_RETRY`] and the default lock wait.
+    fn default() -> Self {
+        ColdGetConfig { retry: NETWORK_RETRY, lock: LockPollConfig::default() }
+    }
 }
 
 /// What a [`ColdGet`] did along the way.
@@ -49,7 +41,7 @@ pub struct Report {
     /// Attempts made (at least 1).
     pub attempts: u32,
     /// The outcome of each lock wait, in order (at most one per failed attempt).
-    pub lock_waits: Vec<Outcome>,
+    pub lock_waits: Vec<LockWaitOutcome>,
     /// Why no lock wait could happen, if the request is not a remote-object GET.
     pub ineligible: Option<Ineligible>,
 }
@@ -60,8 +52,8 @@ impl Report {
         self.lock_waits
             .iter()
             .map(|o| match o {
-                Outcome::NotLocked => 0,
-                Outcome::Unlocked { polls, .. } | Outcome::GaveUp { polls, .. } => *polls,
+                LockWaitOutcome::NotLocked => 0,
+                LockWaitOutcome::Unlocked { polls, .. } | LockWaitOutcome::GaveUp { polls, .. } => *polls,
             })
             .sum()
     }
@@ -71,8 +63,8 @@ impl Report {
         self.lock_waits
             .iter()
             .map(|o| match o {
-                Outcome::NotLocked => Duration::ZERO,
-                Outcome::Unlocked { waited, .. } | Outcome::GaveUp { waited, .. } => *waited,
+                LockWaitOutcome::NotLocked => Duration::ZERO,
+                LockWaitOutcome::Unlocked { waited, .. } | LockWaitOutcome::GaveUp { waited, .. } => *waited,
             })
             .sum()
     }
@@ -202,7 +194,7 @@ impl ColdGet {
 
     fn on_failure(&mut self, now: Instant, error: TransportError) {
         // A redirect that could not be followed is the server's answer: asking again gets it again.
-        if self.report.attempts >= self.conf.retry.max_attempts.max(1) || error.is_redirect() {
+        if self.report.attempts >= self.conf.retry.attempts() || error.is_redirect() {
             return self.finish(|report| ColdGetOutcome::Failed { error, report });
         }
         match &self.target {
@@ -215,9 +207,7 @@ impl ColdGet {
     }
 
     fn back_off(&mut self, now: Instant) {
-        let retry = &self.conf.retry;
-        let k = self.report.attempts;
-        let delay = if retry.jitter { retry.backoff.jittered(k, &mut self.jitter) } else { retry.backoff.delay(k) };
+        let delay = self.conf.retry.delay(self.report.attempts, &mut self.jitter);
         self.phase = Phase::Backoff(now.saturating_add(delay));
     }
 }

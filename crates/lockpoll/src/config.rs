@@ -1,4 +1,4 @@
-//! The poller's configuration (AIStore's `ColdGetConf`).
+//! The poller's configuration (AIStore's `LockPollConfig`).
 
 use std::time::Duration;
 
@@ -9,7 +9,7 @@ pub const DEFAULT_MAX_COLD_WAIT: Duration = Duration::from_secs(180);
 
 /// How to poll an object's write lock after a cold-GET read timeout.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ColdGetConf {
+pub struct LockPollConfig {
     /// Estimated bandwidth from the cluster to the remote backend, bytes per second; scales the
     /// backoff bounds with the object's size. `0` means [`DEFAULT_EST_BANDWIDTH_BPS`].
     pub est_bandwidth_bps: u64,
@@ -24,9 +24,9 @@ pub struct ColdGetConf {
     pub jitter: bool,
 }
 
-impl Default for ColdGetConf {
+impl Default for LockPollConfig {
     fn default() -> Self {
-        ColdGetConf {
+        LockPollConfig {
             est_bandwidth_bps: DEFAULT_EST_BANDWIDTH_BPS,
             max_cold_wait: DEFAULT_MAX_COLD_WAIT,
             enable_remote_head: true,
@@ -35,7 +35,7 @@ impl Default for ColdGetConf {
     }
 }
 
-impl ColdGetConf {
+impl LockPollConfig {
     /// The bandwidth estimate in effect (`0` replaced by the default).
     #[inline]
     pub fn bandwidth_bps(&self) -> u64 {

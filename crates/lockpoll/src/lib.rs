@@ -14,9 +14,9 @@
 //! (`stowage-tokio`) runs them over hyper, and `stowage-ais`'s `Client` wraps them in an async
 //! API; see [`LockPoller`] for driving one by hand.
 //!
-//! Beyond the reference: optional seeded jitter ([`ColdGetConf::jitter`]), a deadline that also
+//! Beyond the reference: optional seeded jitter ([`LockPollConfig::jitter`]), a deadline that also
 //! bounds the next sleep (never sleeping past `max_cold_wait`), the whole schedule as an
-//! iterator ([`Schedule`]), and the outcome as a value ([`Outcome`]).
+//! iterator ([`Schedule`]), and the outcome as a value ([`LockWaitOutcome`]).
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -29,7 +29,7 @@ mod trigger;
 pub use bounds::{
     BACKOFF_MULTIPLIER_SECS, Bounds, MIN_WAIT_CEILING_SECS, MIN_WAIT_FLOOR_SECS, OBJ_SIZE_SCALING_FACTOR, Schedule,
 };
-pub use cold_get::{ColdGet, ColdGetConfig, ColdGetOutcome, Report, RetryConf};
-pub use config::{ColdGetConf, DEFAULT_EST_BANDWIDTH_BPS, DEFAULT_MAX_COLD_WAIT};
-pub use poller::{GiveUpReason, LockPoller, Outcome};
+pub use cold_get::{ColdGet, ColdGetConfig, ColdGetOutcome, NETWORK_RETRY, Report};
+pub use config::{DEFAULT_EST_BANDWIDTH_BPS, DEFAULT_MAX_COLD_WAIT, LockPollConfig};
+pub use poller::{GiveUpReason, LockPoller, LockWaitOutcome};
 pub use trigger::{Ineligible, lock_wait_target, suggests_lock};

@@ -9,11 +9,11 @@ use stowage_proto::{
     Clock, Completion, InputError, Instant, Jitter, Machine, Output, RequestId, RequestIds, Transmit, TransportError,
 };
 
-use crate::{Bounds, ColdGetConf};
+use crate::{Bounds, LockPollConfig};
 
 /// How a lock wait ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub enum LockWaitOutcome {
     /// The first check-lock said the object is not write-locked: no wait at all.
     NotLocked,
     /// The object was locked and a later poll found it unlocked.
@@ -49,8 +49,8 @@ pub enum GiveUpReason {
 /// backoff (AIStore's `LockPoller`), as a sans-IO machine.
 ///
 /// The decision sequence:
-/// 1. `POST` check-lock (`{"action":"check-lock"}`); any answer but 423 → [`Outcome::NotLocked`];
-///    a transport error → [`Outcome::GaveUp`].
+/// 1. `POST` check-lock (`{"action":"check-lock"}`); any answer but 423 → [`LockWaitOutcome::NotLocked`];
+///    a transport error → [`LockWaitOutcome::GaveUp`].
 /// 2. `HEAD` with `props=size` for the object's size (`Content-Length` of a 200; anything
 ///    else, including a transport error or a malformed header, means size 0).
 /// 3. [`Bounds::for_size`].
@@ -72,13 +72,13 @@ pub enum GiveUpReason {
 ///
 /// ```
 /// use std::time::Duration;
-/// use stowage_lockpoll::{ColdGetConf, LockPoller, Outcome};
+/// use stowage_lockpoll::{LockPollConfig, LockPoller, LockWaitOutcome};
 /// use stowage_proto::ais::ObjectAddress;
 /// use stowage_proto::{Completion, Instant, Machine, Output};
 ///
 /// let uri = "/v1/objects/bck/obj?provider=aws&sig=s3cr3t".parse().unwrap();
 /// let address = ObjectAddress::from_uri(&uri).unwrap();
-/// let mut poller = LockPoller::new(address, ColdGetConf::default(), 0);
+/// let mut poller = LockPoller::new(address, LockPollConfig::default(), 0);
 /// let mut now = Instant::ZERO;
 /// let answer = |status: u16, len: u64| {
 ///     http::Response::builder().status(status).header("content-length", len).body(()).unwrap()
@@ -98,20 +98,20 @@ pub enum GiveUpReason {
 ///         }
 ///     }
 /// };
-/// assert_eq!(outcome, Outcome::Unlocked { polls: 2, waited: Duration::from_secs(2) });
+/// assert_eq!(outcome, LockWaitOutcome::Unlocked { polls: 2, waited: Duration::from_secs(2) });
 /// ```
 #[derive(Clone, Debug)]
 pub struct LockPoller {
     address: ObjectAddress,
     /// The check-lock request, built once: every poll sends a copy.
     check_lock: http::Request<Bytes>,
-    conf: ColdGetConf,
+    conf: LockPollConfig,
     jitter: Option<Jitter>,
     ids: RequestIds,
     clock: Clock,
     phase: Phase,
     /// The next output, not yet drained.
-    pending: Option<Output<Outcome>>,
+    pending: Option<Output<LockWaitOutcome>>,
     /// Set once the size is known: when polling began, and the bounds it uses.
     polling: Option<(Instant, Bounds)>,
     polls: u32,
@@ -134,7 +134,7 @@ enum Phase {
 impl LockPoller {
     /// A poller for the object at `address`; `seed` feeds the jitter when `conf.jitter`.
     /// Its first output is the check-lock request.
-    pub fn new(address: ObjectAddress, conf: ColdGetConf, seed: u64) -> Self {
+    pub fn new(address: ObjectAddress, conf: LockPollConfig, seed: u64) -> Self {
         let mut poller = LockPoller {
             jitter: conf.jitter.then(|| Jitter::from_seed(seed)),
             check_lock: check_lock_request(&address),
@@ -192,7 +192,7 @@ impl LockPoller {
         id
     }
 
-    fn finish(&mut self, outcome: Outcome) {
+    fn finish(&mut self, outcome: LockWaitOutcome) {
         self.phase = Phase::Done;
         self.pending = Some(Output::Done(outcome));
     }
@@ -202,7 +202,7 @@ impl LockPoller {
     }
 
     fn give_up(&mut self, now: Instant, reason: GiveUpReason) {
-        let outcome = Outcome::GaveUp { reason, polls: self.polls, waited: self.waited(now) };
+        let outcome = LockWaitOutcome::GaveUp { reason, polls: self.polls, waited: self.waited(now) };
         self.finish(outcome);
     }
 
@@ -218,7 +218,7 @@ impl LockPoller {
         match result {
             Err(error) => self.give_up(now, GiveUpReason::CheckLockFailed(error)),
             Ok(response) if response.status() != STATUS_LOCKED => {
-                let outcome = Outcome::Unlocked { polls: self.polls, waited: self.waited(now) };
+                let outcome = LockWaitOutcome::Unlocked { polls: self.polls, waited: self.waited(now) };
                 self.finish(outcome);
             }
             Ok(_) => {
@@ -265,7 +265,7 @@ fn head_size(result: &Result<http::Response<()>, TransportError>) -> u64 {
 
 impl Machine for LockPoller {
     type Input = Completion;
-    type Output = Output<Outcome>;
+    type Output = Output<LockWaitOutcome>;
     type Error = InputError;
 
     fn handle_input(&mut self, now: Instant, input: Completion) -> Result<(), InputError> {
@@ -283,7 +283,7 @@ impl Machine for LockPoller {
             Phase::Sleep(_) | Phase::Done => {}
             Phase::FirstCheck(_) => match result {
                 Err(error) => self.give_up(now, GiveUpReason::CheckLockFailed(error)),
-                Ok(response) if response.status() != STATUS_LOCKED => self.finish(Outcome::NotLocked),
+                Ok(response) if response.status() != STATUS_LOCKED => self.finish(LockWaitOutcome::NotLocked),
                 Ok(_) => {
                     let head = self.send_head();
                     self.phase = Phase::Head(head);
@@ -295,7 +295,7 @@ impl Machine for LockPoller {
         Ok(())
     }
 
-    fn poll_output(&mut self, now: Instant) -> Option<Output<Outcome>> {
+    fn poll_output(&mut self, now: Instant) -> Option<Output<LockWaitOutcome>> {
         self.clock.observe(now);
         self.pending.take()
     }

@@ -9,10 +9,10 @@ use bytes::Bytes;
 use http::Method;
 use proptest::prelude::*;
 use stowage_lockpoll::{
-    Bounds, ColdGet, ColdGetConf, ColdGetConfig, ColdGetOutcome, GiveUpReason, LockPoller, Outcome, RetryConf,
+    Bounds, ColdGet, ColdGetConfig, ColdGetOutcome, GiveUpReason, LockPollConfig, LockPoller, LockWaitOutcome,
     lock_wait_target,
 };
-use stowage_proto::{Backoff, Instant, Transmit, TransportError};
+use stowage_proto::{Backoff, Instant, Retry, Transmit, TransportError};
 
 use support::{Answer, Trace, drive};
 
@@ -75,12 +75,16 @@ struct Script {
 
 /// The reference model: what the spec's decision sequence concludes from `script` (no jitter).
 /// Time is counted in nanoseconds from the first poll.
-fn model(conf: &ColdGetConf, script: &Script) -> Outcome {
+fn model(conf: &LockPollConfig, script: &Script) -> LockWaitOutcome {
     match script.first.1 {
         Reply::Failed(e) => {
-            return Outcome::GaveUp { reason: GiveUpReason::CheckLockFailed(e), polls: 0, waited: Duration::ZERO };
+            return LockWaitOutcome::GaveUp {
+                reason: GiveUpReason::CheckLockFailed(e),
+                polls: 0,
+                waited: Duration::ZERO,
+            };
         }
-        Reply::Status(code) if code != 423 => return Outcome::NotLocked,
+        Reply::Status(code) if code != 423 => return LockWaitOutcome::NotLocked,
         _ => {}
     }
     let bw = if conf.est_bandwidth_bps == 0 { 1.25e9 } else { conf.est_bandwidth_bps as f64 };
@@ -94,9 +98,11 @@ fn model(conf: &ColdGetConf, script: &Script) -> Outcome {
         t += delay.as_nanos();
         let waited = Duration::from_nanos(t as u64);
         match reply {
-            Reply::Failed(e) => return Outcome::GaveUp { reason: GiveUpReason::CheckLockFailed(e), polls: k, waited },
-            Reply::Status(code) if code != 423 => return Outcome::Unlocked { polls: k, waited },
-            _ if t >= max => return Outcome::GaveUp { reason: GiveUpReason::StillLocked, polls: k, waited },
+            Reply::Failed(e) => {
+                return LockWaitOutcome::GaveUp { reason: GiveUpReason::CheckLockFailed(e), polls: k, waited };
+            }
+            Reply::Status(code) if code != 423 => return LockWaitOutcome::Unlocked { polls: k, waited },
+            _ if t >= max => return LockWaitOutcome::GaveUp { reason: GiveUpReason::StillLocked, polls: k, waited },
             _ => {}
         }
         let nominal = 2.0 * 2f64.powi(k.min(1000) as i32 - 1);
@@ -108,7 +114,7 @@ fn model(conf: &ColdGetConf, script: &Script) -> Outcome {
 /// Runs a lock poller over `script` from `start`; checks the invariants, and the outcome
 /// against the model when `model_applies`.
 fn check_lock_wait(
-    conf: &ColdGetConf,
+    conf: &LockPollConfig,
     seed: u64,
     script: &Script,
     start: Instant,
@@ -129,7 +135,8 @@ fn check_lock_wait(
         None => {
             prop_assert_eq!(trace.sent.len(), 1);
             prop_assert!(trace.sleeps.is_empty());
-            let ended_at_once = matches!(trace.outcome, Outcome::NotLocked | Outcome::GaveUp { polls: 0, .. });
+            let ended_at_once =
+                matches!(trace.outcome, LockWaitOutcome::NotLocked | LockWaitOutcome::GaveUp { polls: 0, .. });
             prop_assert!(ended_at_once, "{:?} without polling", trace.outcome);
             Ok(())
         }
@@ -138,9 +145,9 @@ fn check_lock_wait(
 
 /// Checks the invariants of one lock wait that reached the polling stage.
 fn check_polling(
-    conf: &ColdGetConf,
+    conf: &LockPollConfig,
     script: &Script,
-    trace: &Trace<Outcome>,
+    trace: &Trace<LockWaitOutcome>,
     bounds: Bounds,
 ) -> Result<(), TestCaseError> {
     let polls = &trace.sent[2..];
@@ -173,16 +180,17 @@ fn check_polling(
     let first_other = script.polls.iter().position(|(_, r)| !matches!(r, Reply::Locked | Reply::Status(423)));
     let n = polls.len();
     match trace.outcome {
-        Outcome::Unlocked { polls, .. } | Outcome::GaveUp { reason: GiveUpReason::CheckLockFailed(_), polls, .. } => {
+        LockWaitOutcome::Unlocked { polls, .. }
+        | LockWaitOutcome::GaveUp { reason: GiveUpReason::CheckLockFailed(_), polls, .. } => {
             prop_assert_eq!(Some(n - 1), first_other);
             prop_assert_eq!(polls as usize, n);
         }
-        Outcome::GaveUp { reason: GiveUpReason::StillLocked, polls, .. } => {
+        LockWaitOutcome::GaveUp { reason: GiveUpReason::StillLocked, polls, .. } => {
             prop_assert!(first_other.is_none_or(|i| i >= n), "went on after answer {first_other:?}");
             prop_assert_eq!(polls as usize, n);
             prop_assert!(trace.end >= deadline);
         }
-        Outcome::NotLocked => prop_assert!(false, "NotLocked after polling"),
+        LockWaitOutcome::NotLocked => prop_assert!(false, "NotLocked after polling"),
     }
     Ok(())
 }
@@ -237,14 +245,14 @@ fn script() -> impl Strategy<Value = Script> {
     ((delay(), first), (delay(), head()), polls).prop_map(|(first, head, polls)| Script { first, head, polls })
 }
 
-fn lock_conf(max_secs: u64) -> impl Strategy<Value = ColdGetConf> {
+fn lock_conf(max_secs: u64) -> impl Strategy<Value = LockPollConfig> {
     (
         prop_oneof![Just(0), Just(1), 1u64..10_000_000_000, any::<u64>()],
         (0u64..max_secs * 1_000_000_000).prop_map(Duration::from_nanos),
         any::<bool>(),
         any::<bool>(),
     )
-        .prop_map(|(est_bandwidth_bps, max_cold_wait, enable_remote_head, jitter)| ColdGetConf {
+        .prop_map(|(est_bandwidth_bps, max_cold_wait, enable_remote_head, jitter)| LockPollConfig {
             est_bandwidth_bps,
             max_cold_wait,
             enable_remote_head,
@@ -288,11 +296,11 @@ fn original_request() -> impl Strategy<Value = http::Request<Bytes>> {
         .prop_map(|(method, uri)| http::Request::builder().method(method).uri(uri).body(Bytes::new()).unwrap())
 }
 
-fn retry_conf() -> impl Strategy<Value = RetryConf> {
+fn retry_conf() -> impl Strategy<Value = Retry> {
     (0u32..8, 0.0f64..4.0, 0u64..5_000, 0u64..60_000, any::<bool>()).prop_map(
         |(max_attempts, multiplier, min, max, jitter)| {
             let backoff = Backoff { multiplier, min: Duration::from_millis(min), max: Duration::from_millis(max) };
-            RetryConf { max_attempts, backoff, jitter }
+            Retry { max_attempts, backoff, jitter }
         },
     )
 }

@@ -12,10 +12,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Method, header};
 use stowage_lockpoll::{
-    Bounds, ColdGet, ColdGetConf, ColdGetConfig, ColdGetOutcome, GiveUpReason, Ineligible, LockPoller, Outcome, Report,
-    RetryConf, Schedule,
+    Bounds, ColdGet, ColdGetConfig, ColdGetOutcome, GiveUpReason, Ineligible, LockPollConfig, LockPoller,
+    LockWaitOutcome, Report, Schedule,
 };
-use stowage_proto::{Backoff, Completion, InputError, Instant, Machine, Output, RequestId, Transmit, TransportError};
+use stowage_proto::{
+    Backoff, Completion, InputError, Instant, Machine, Output, RequestId, Retry, Transmit, TransportError,
+};
 
 use support::{Answer, at, delayed, drive, instantly, locked, secs, sized, status, with_length};
 
@@ -25,12 +27,12 @@ const FAILED_URI: &str = "/v1/objects/bck/dir/obj?provider=s3&namespace=%40uuid%
 /// Where every check-lock goes.
 const CHECK_LOCK_URI: &str = "/v1/objects/bck/dir/obj?provider=aws&namespace=%40uuid%23ns";
 
-fn poller(conf: ColdGetConf) -> LockPoller {
+fn poller(conf: LockPollConfig) -> LockPoller {
     LockPoller::new(support::address(FAILED_URI), conf, 0)
 }
 
-fn with_max_wait(max_cold_wait: Duration) -> ColdGetConf {
-    ColdGetConf { max_cold_wait, ..ColdGetConf::default() }
+fn with_max_wait(max_cold_wait: Duration) -> LockPollConfig {
+    LockPollConfig { max_cold_wait, ..LockPollConfig::default() }
 }
 
 /// Answers the size HEAD with `head` and every check-lock with 423, instantly.
@@ -64,7 +66,7 @@ where
 
 #[test]
 fn check_lock_comes_first() {
-    let mut p = poller(ColdGetConf::default());
+    let mut p = poller(LockPollConfig::default());
     assert_eq!(p.poll_timeout(), None);
     let t = transmit(&mut p, at(0));
     assert_eq!(t.request.method(), Method::POST);
@@ -76,9 +78,9 @@ fn check_lock_comes_first() {
 #[test]
 fn any_status_but_423_is_not_locked_and_sends_no_head() {
     for code in [100, 200, 204, 404, 409, 500, 503, 999] {
-        let mut p = poller(ColdGetConf::default());
+        let mut p = poller(LockPollConfig::default());
         let trace = drive(&mut p, at(5), instantly([status(code)]));
-        assert_eq!(trace.outcome, Outcome::NotLocked, "status {code}");
+        assert_eq!(trace.outcome, LockWaitOutcome::NotLocked, "status {code}");
         assert_eq!(trace.sent.len(), 1, "status {code}");
         assert_eq!((trace.sleeps.len(), trace.end), (0, at(5)));
         assert_eq!(p.bounds(), None);
@@ -88,10 +90,10 @@ fn any_status_but_423_is_not_locked_and_sends_no_head() {
 #[test]
 fn first_check_lock_transport_error_gives_up_at_once() {
     for error in TransportError::ALL {
-        let mut p = poller(ColdGetConf::default());
+        let mut p = poller(LockPollConfig::default());
         let trace = drive(&mut p, at(0), instantly([Err(error)]));
         let expected =
-            Outcome::GaveUp { reason: GiveUpReason::CheckLockFailed(error), polls: 0, waited: Duration::ZERO };
+            LockWaitOutcome::GaveUp { reason: GiveUpReason::CheckLockFailed(error), polls: 0, waited: Duration::ZERO };
         assert_eq!(trace.outcome, expected);
         assert_eq!(trace.sent.len(), 1);
     }
@@ -100,7 +102,7 @@ fn first_check_lock_transport_error_gives_up_at_once() {
 #[test]
 fn head_keeps_bucket_params_and_adds_presence_and_props() {
     for (enable_remote_head, presence) in [(true, "0"), (false, "2")] {
-        let conf = ColdGetConf { enable_remote_head, ..ColdGetConf::default() };
+        let conf = LockPollConfig { enable_remote_head, ..LockPollConfig::default() };
         let trace = drive(&mut poller(conf), at(0), instantly([locked(), sized(0), status(200)]));
         assert_eq!(trace.methods(), [Method::POST, Method::HEAD, Method::POST]);
         let head = &trace.sent[1].1.request;
@@ -130,26 +132,26 @@ fn a_useless_head_answer_means_size_zero() {
         ("2^64", with_length(200, b"18446744073709551616")),
         ("not UTF-8", with_length(200, b"\xff\xfe1")),
     ];
-    let zero = Bounds::for_size(0, &ColdGetConf::default());
+    let zero = Bounds::for_size(0, &LockPollConfig::default());
     assert_eq!(zero, Bounds { shortest: secs(2), longest: secs(2) });
     for (what, head) in useless {
-        let mut p = poller(ColdGetConf::default());
+        let mut p = poller(LockPollConfig::default());
         let trace = drive(&mut p, at(0), instantly([locked(), head, status(200)]));
         assert_eq!(p.bounds(), Some(zero), "{what}");
-        assert!(matches!(trace.outcome, Outcome::Unlocked { polls: 1, .. }), "{what}");
+        assert!(matches!(trace.outcome, LockWaitOutcome::Unlocked { polls: 1, .. }), "{what}");
     }
 }
 
 #[test]
 fn head_size_scales_the_bounds() {
     let cases = [
-        (ColdGetConf::default(), sized(0), secs(2), secs(2)),
-        (ColdGetConf::default(), sized(100 * GIB), secs(10), secs(90)),
-        (ColdGetConf::default(), with_length(200, b" 107374182400 "), secs(10), secs(90)),
+        (LockPollConfig::default(), sized(0), secs(2), secs(2)),
+        (LockPollConfig::default(), sized(100 * GIB), secs(10), secs(90)),
+        (LockPollConfig::default(), with_length(200, b" 107374182400 "), secs(10), secs(90)),
         // Huge sizes: the bounds saturate at the ceiling and half of max_cold_wait.
-        (ColdGetConf::default(), sized(1 << 63), secs(10), secs(90)),
-        (ColdGetConf::default(), sized(u64::MAX), secs(10), secs(90)),
-        (ColdGetConf { est_bandwidth_bps: 1, ..ColdGetConf::default() }, sized(u64::MAX), secs(10), secs(90)),
+        (LockPollConfig::default(), sized(1 << 63), secs(10), secs(90)),
+        (LockPollConfig::default(), sized(u64::MAX), secs(10), secs(90)),
+        (LockPollConfig { est_bandwidth_bps: 1, ..LockPollConfig::default() }, sized(u64::MAX), secs(10), secs(90)),
         (with_max_wait(secs(1000)), sized(u64::MAX), secs(10), secs(500)),
     ];
     for (conf, head, shortest, longest) in cases {
@@ -162,7 +164,7 @@ fn head_size_scales_the_bounds() {
 
 #[test]
 fn sleeps_follow_the_schedule_and_the_last_is_cut_to_the_deadline() {
-    let conf = ColdGetConf::default();
+    let conf = LockPollConfig::default();
     let mut p = poller(conf.clone());
     let trace = drive(&mut p, at(0), locked_forever(|| sized(100 * GIB)));
     // clamp(2·2^(k−1), 10, 90) = 10, 10, 10, 16, 32, 64, 90 — the 90 cut to the 38 s left of 180.
@@ -171,7 +173,7 @@ fn sleeps_follow_the_schedule_and_the_last_is_cut_to_the_deadline() {
     assert_eq!(trace.sleep_lengths(), schedule);
     let poll_times: Vec<_> = trace.sent[2..].iter().map(|(t, _)| *t).collect();
     assert_eq!(poll_times, [0, 10, 20, 30, 46, 78, 142, 180].map(at));
-    let expected = Outcome::GaveUp { reason: GiveUpReason::StillLocked, polls: 8, waited: secs(180) };
+    let expected = LockWaitOutcome::GaveUp { reason: GiveUpReason::StillLocked, polls: 8, waited: secs(180) };
     assert_eq!(trace.outcome, expected);
 }
 
@@ -180,14 +182,17 @@ fn unknown_size_polls_every_two_seconds_until_max_cold_wait() {
     let mut p = poller(with_max_wait(secs(60)));
     let trace = drive(&mut p, at(0), locked_forever(|| Err(TransportError::Reset)));
     assert_eq!(trace.sleep_lengths(), vec![secs(2); 30]);
-    assert_eq!(trace.outcome, Outcome::GaveUp { reason: GiveUpReason::StillLocked, polls: 31, waited: secs(60) });
+    assert_eq!(
+        trace.outcome,
+        LockWaitOutcome::GaveUp { reason: GiveUpReason::StillLocked, polls: 31, waited: secs(60) }
+    );
 }
 
 #[test]
 fn zero_max_cold_wait_gives_up_after_the_first_poll() {
     let trace = drive(&mut poller(with_max_wait(Duration::ZERO)), at(3), locked_forever(|| sized(GIB)));
     assert!(trace.sleeps.is_empty());
-    let expected = Outcome::GaveUp { reason: GiveUpReason::StillLocked, polls: 1, waited: Duration::ZERO };
+    let expected = LockWaitOutcome::GaveUp { reason: GiveUpReason::StillLocked, polls: 1, waited: Duration::ZERO };
     assert_eq!(trace.outcome, expected);
 }
 
@@ -197,8 +202,8 @@ fn unlock_ends_the_wait_with_polls_and_time_from_the_first_poll() {
     // 5→6, sleep 2 s, poll 3 at 8→9 says unlocked.
     let one = secs(1);
     let script = [locked(), sized(0), locked(), locked(), status(200)].map(|a| (one, a));
-    let trace = drive(&mut poller(ColdGetConf::default()), at(0), delayed(script));
-    assert_eq!(trace.outcome, Outcome::Unlocked { polls: 3, waited: secs(7) });
+    let trace = drive(&mut poller(LockPollConfig::default()), at(0), delayed(script));
+    assert_eq!(trace.outcome, LockWaitOutcome::Unlocked { polls: 3, waited: secs(7) });
     assert_eq!(trace.end, at(9));
     assert_eq!(trace.sleep_lengths(), [secs(2), secs(2)]);
 }
@@ -206,9 +211,12 @@ fn unlock_ends_the_wait_with_polls_and_time_from_the_first_poll() {
 #[test]
 fn poll_transport_error_gives_up() {
     let script = [locked(), sized(0), locked(), locked(), Err(TransportError::Reset), locked()];
-    let trace = drive(&mut poller(ColdGetConf::default()), at(0), instantly(script));
-    let expected =
-        Outcome::GaveUp { reason: GiveUpReason::CheckLockFailed(TransportError::Reset), polls: 3, waited: secs(4) };
+    let trace = drive(&mut poller(LockPollConfig::default()), at(0), instantly(script));
+    let expected = LockWaitOutcome::GaveUp {
+        reason: GiveUpReason::CheckLockFailed(TransportError::Reset),
+        polls: 3,
+        waited: secs(4),
+    };
     assert_eq!(trace.outcome, expected);
     assert_eq!(trace.sent.len(), 5);
 }
@@ -223,25 +231,31 @@ fn slow_answers_never_push_a_sleep_past_the_deadline() {
     let trace = drive(&mut poller(conf.clone()), at(0), delayed(script));
     assert_eq!(trace.sleep_lengths(), [secs(1)]);
     assert_eq!(trace.sent.last().unwrap().0, at(10));
-    assert_eq!(trace.outcome, Outcome::GaveUp { reason: GiveUpReason::StillLocked, polls: 2, waited: secs(10) });
+    assert_eq!(
+        trace.outcome,
+        LockWaitOutcome::GaveUp { reason: GiveUpReason::StillLocked, polls: 2, waited: secs(10) }
+    );
 
     // A "locked" that arrives after the deadline ends the wait without another sleep.
     let script = [(Duration::ZERO, locked()), (Duration::ZERO, sized(0)), (secs(11), locked())];
     let trace = drive(&mut poller(conf), at(0), delayed(script));
     assert!(trace.sleeps.is_empty());
-    assert_eq!(trace.outcome, Outcome::GaveUp { reason: GiveUpReason::StillLocked, polls: 1, waited: secs(11) });
+    assert_eq!(
+        trace.outcome,
+        LockWaitOutcome::GaveUp { reason: GiveUpReason::StillLocked, polls: 1, waited: secs(11) }
+    );
 }
 
 #[test]
 fn max_cold_wait_beyond_the_end_of_time_still_ends() {
     let trace = drive(&mut poller(with_max_wait(Duration::MAX)), at(0), locked_forever(|| sized(u64::MAX)));
     assert_eq!(trace.end, Instant::MAX);
-    assert!(matches!(trace.outcome, Outcome::GaveUp { reason: GiveUpReason::StillLocked, .. }));
+    assert!(matches!(trace.outcome, LockWaitOutcome::GaveUp { reason: GiveUpReason::StillLocked, .. }));
 }
 
 #[test]
 fn jitter_stays_between_shortest_and_nominal_and_is_reproducible() {
-    let conf = ColdGetConf { jitter: true, ..ColdGetConf::default() };
+    let conf = LockPollConfig { jitter: true, ..LockPollConfig::default() };
     let run = |seed| {
         let mut p = LockPoller::new(support::address(FAILED_URI), conf.clone(), seed);
         let trace = drive(&mut p, at(0), locked_forever(|| sized(100 * GIB)));
@@ -261,7 +275,7 @@ fn jitter_stays_between_shortest_and_nominal_and_is_reproducible() {
 
 #[test]
 fn time_going_backwards_counts_as_no_time_passing() {
-    let mut p = poller(ColdGetConf::default());
+    let mut p = poller(LockPollConfig::default());
     let check = transmit(&mut p, at(50));
     p.handle_input(at(50), Completion { id: check.id, result: locked() }).unwrap();
     let head = transmit(&mut p, at(40));
@@ -278,12 +292,12 @@ fn time_going_backwards_counts_as_no_time_passing() {
     let poll = transmit(&mut p, at(1));
     p.handle_input(at(0), Completion { id: poll.id, result: status(200) }).unwrap();
     let Some(Output::Done(outcome)) = p.poll_output(at(0)) else { panic!("not done") };
-    assert_eq!(outcome, Outcome::Unlocked { polls: 2, waited: secs(2) });
+    assert_eq!(outcome, LockWaitOutcome::Unlocked { polls: 2, waited: secs(2) });
 }
 
 #[test]
 fn unexpected_completions_are_refused_and_change_nothing() {
-    let mut p = poller(ColdGetConf::default());
+    let mut p = poller(LockPollConfig::default());
     let stray = RequestId(99);
     let check = transmit(&mut p, at(0));
     assert_refused(&mut p, at(1000), stray, InputError::UnexpectedCompletion(stray));
@@ -302,13 +316,13 @@ fn unexpected_completions_are_refused_and_change_nothing() {
     p.handle_input(at(2), Completion { id: poll.id, result: status(200) }).unwrap();
     // Refused inputs moved no clock: the wait is 2 s, not 1000.
     let Some(Output::Done(outcome)) = p.poll_output(at(2)) else { panic!("not done") };
-    assert_eq!(outcome, Outcome::Unlocked { polls: 2, waited: secs(2) });
+    assert_eq!(outcome, LockWaitOutcome::Unlocked { polls: 2, waited: secs(2) });
     assert_refused(&mut p, at(1000), poll.id, InputError::Finished);
 }
 
 #[test]
 fn nothing_after_done() {
-    let mut p = poller(ColdGetConf::default());
+    let mut p = poller(LockPollConfig::default());
     drive(&mut p, at(0), instantly([status(200)]));
     assert!(p.is_done());
     p.handle_timeout(Instant::MAX);
@@ -329,7 +343,7 @@ fn request(method: Method, uri: &str) -> http::Request<Bytes> {
 /// Retries with a fixed (jitter-free) network backoff of 1, 2, 4, … s up to 30 s.
 fn retry(max_attempts: u32) -> ColdGetConfig {
     let backoff = Backoff { multiplier: 1.0, min: secs(1), max: secs(30) };
-    ColdGetConfig { retry: RetryConf { max_attempts, backoff, jitter: false }, lock: ColdGetConf::default() }
+    ColdGetConfig { retry: Retry { max_attempts, backoff, jitter: false }, lock: LockPollConfig::default() }
 }
 
 /// Answers attempts (requests equal to `original`) from `attempts`, lock-wait requests from
@@ -376,8 +390,11 @@ fn read_timeout_of_a_remote_get_waits_for_the_lock_then_backs_off_then_retries()
     let (sent_at, retried) = trace.sent.last().unwrap();
     assert_eq!((retried.request.method(), retried.request.uri()), (req.method(), req.uri()));
     assert_eq!(*sent_at, at(3));
-    let expected_report =
-        Report { attempts: 2, lock_waits: vec![Outcome::Unlocked { polls: 2, waited: secs(2) }], ineligible: None };
+    let expected_report = Report {
+        attempts: 2,
+        lock_waits: vec![LockWaitOutcome::Unlocked { polls: 2, waited: secs(2) }],
+        ineligible: None,
+    };
     assert_eq!(trace.outcome, ColdGetOutcome::Response { id: retried.id, report: expected_report });
 }
 
@@ -450,7 +467,7 @@ fn max_attempts_bounds_the_attempts_and_zero_means_one() {
     assert_eq!(trace.methods(), [M::GET, M::POST, M::GET, M::POST, M::GET]);
     let ColdGetOutcome::Failed { error, report } = trace.outcome else { panic!("not failed") };
     assert_eq!(error, TransportError::ReadTimeout);
-    assert_eq!((report.attempts, report.lock_waits), (3, vec![Outcome::NotLocked; 2]));
+    assert_eq!((report.attempts, report.lock_waits), (3, vec![LockWaitOutcome::NotLocked; 2]));
 }
 
 #[test]
@@ -473,7 +490,7 @@ fn backoff_delays_follow_the_retry_conf() {
     assert_eq!(trace.sleep_lengths(), nominal);
 
     // With jitter: each delay in [min, nominal], the same for the same seed.
-    let jittered = ColdGetConfig { retry: RetryConf { jitter: true, ..conf.retry.clone() }, ..conf };
+    let jittered = ColdGetConfig { retry: Retry { jitter: true, ..conf.retry }, ..conf };
     let run_seeded = |seed| {
         let req = request(Method::GET, REMOTE_GET);
         let answer = answers(&req, attempts.clone(), vec![]);
@@ -507,13 +524,13 @@ fn report_sums_polls_and_waits_over_lock_waits() {
     assert_eq!(
         report.lock_waits,
         [
-            Outcome::Unlocked { polls: 2, waited: secs(2) },
-            Outcome::GaveUp {
+            LockWaitOutcome::Unlocked { polls: 2, waited: secs(2) },
+            LockWaitOutcome::GaveUp {
                 reason: GiveUpReason::CheckLockFailed(TransportError::Reset),
                 polls: 1,
                 waited: Duration::ZERO
             },
-            Outcome::NotLocked,
+            LockWaitOutcome::NotLocked,
         ]
     );
     assert_eq!((report.polls(), report.waited()), (3, secs(2)));

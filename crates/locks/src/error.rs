@@ -1,6 +1,6 @@
 //! Calls that do not fit the state: typed errors, never panics. A refused call changes nothing.
 
-use crate::{Level, Name, Owner, RequestId};
+use crate::{Level, LockRequestId, Name, Owner};
 
 /// Why a call was refused. The machine is left exactly as it was.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -71,11 +71,11 @@ pub enum LockError {
         /// Who asked.
         owner: Owner,
         /// The request in progress.
-        req: RequestId,
+        req: LockRequestId,
     },
     /// No request in progress has this id.
     #[error("no {0} in progress")]
-    UnknownRequest(RequestId),
+    UnknownRequest(LockRequestId),
     /// Locks cannot be added to or removed from the cluster and node-alloc levels.
     #[error("level {0} is not modifiable")]
     NotModifiable(Level),

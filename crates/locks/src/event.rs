@@ -1,6 +1,6 @@
 //! What the machine tells its driver: how each request ended.
 
-use crate::{Name, RequestId};
+use crate::{LockRequestId, Name};
 
 /// How a request ended. Every request ends exactly once: with one event, or silently when its
 /// owner cancels it.
@@ -10,7 +10,7 @@ pub enum Event {
     /// in sorted order.
     Granted {
         /// The request.
-        req: RequestId,
+        req: LockRequestId,
         /// The locks now held, sorted (the set lock of an `All` request is not listed).
         names: Vec<Name>,
     },
@@ -18,12 +18,12 @@ pub enum Event {
     /// request would have had to wait); whatever it had got was released.
     TimedOut {
         /// The request.
-        req: RequestId,
+        req: LockRequestId,
     },
     /// The request can never be granted; whatever it had got was released.
     Failed {
         /// The request.
-        req: RequestId,
+        req: LockRequestId,
         /// Why.
         reason: FailReason,
     },
@@ -32,7 +32,7 @@ pub enum Event {
 impl Event {
     /// The request this event ends.
     #[inline]
-    pub fn req(&self) -> RequestId {
+    pub fn req(&self) -> LockRequestId {
         match self {
             Event::Granted { req, .. } | Event::TimedOut { req } | Event::Failed { req, .. } => *req,
         }

@@ -1,6 +1,6 @@
 //! [`Holdings`]: the locks one owner holds at one level, with their modes.
 
-use crate::Mode;
+use crate::LockMode;
 use crate::hash::FastMap;
 use crate::slab::Key;
 
@@ -19,13 +19,13 @@ const FEW: usize = 16;
 pub(crate) enum Holdings {
     #[default]
     Empty,
-    One(Key, Mode),
+    One(Key, LockMode),
     #[expect(
         clippy::box_collection,
         reason = "boxed to keep `Holdings` at 16 bytes; the extra allocation is made only past one lock"
     )]
-    Few(Box<Vec<(Key, Mode)>>),
-    Many(Box<FastMap<Key, Mode>>),
+    Few(Box<Vec<(Key, LockMode)>>),
+    Many(Box<FastMap<Key, LockMode>>),
 }
 
 impl Holdings {
@@ -36,7 +36,7 @@ impl Holdings {
 
     /// Takes out the only holding, if there is exactly one (else changes nothing).
     #[inline]
-    pub(crate) fn take_single(&mut self) -> Option<(Key, Mode)> {
+    pub(crate) fn take_single(&mut self) -> Option<(Key, LockMode)> {
         match *self {
             Holdings::One(key, mode) => {
                 *self = Holdings::Empty;
@@ -52,7 +52,7 @@ impl Holdings {
     }
 
     #[inline]
-    pub(crate) fn get(&self, key: Key) -> Option<Mode> {
+    pub(crate) fn get(&self, key: Key) -> Option<LockMode> {
         match self {
             Holdings::Empty => None,
             Holdings::One(k, mode) => (*k == key).then_some(*mode),
@@ -62,7 +62,7 @@ impl Holdings {
     }
 
     #[inline]
-    pub(crate) fn get_mut(&mut self, key: Key) -> Option<&mut Mode> {
+    pub(crate) fn get_mut(&mut self, key: Key) -> Option<&mut LockMode> {
         match self {
             Holdings::Empty => None,
             Holdings::One(k, mode) => (*k == key).then_some(mode),
@@ -73,7 +73,7 @@ impl Holdings {
 
     /// Records `key` held in `mode` (replacing an earlier mode).
     #[inline]
-    pub(crate) fn insert(&mut self, key: Key, mode: Mode) {
+    pub(crate) fn insert(&mut self, key: Key, mode: LockMode) {
         match self {
             Holdings::Empty => *self = Holdings::One(key, mode),
             _ => self.insert_more(key, mode),
@@ -81,7 +81,7 @@ impl Holdings {
     }
 
     /// [`insert`](Holdings::insert) into holdings that are not empty.
-    fn insert_more(&mut self, key: Key, mode: Mode) {
+    fn insert_more(&mut self, key: Key, mode: LockMode) {
         match self {
             Holdings::Empty => *self = Holdings::One(key, mode),
             Holdings::One(k, held) if *k == key => *held = mode,
@@ -92,7 +92,7 @@ impl Holdings {
                 } else if list.len() < FEW {
                     list.push((key, mode));
                 } else {
-                    let mut map: FastMap<Key, Mode> = list.drain(..).collect();
+                    let mut map: FastMap<Key, LockMode> = list.drain(..).collect();
                     map.insert(key, mode);
                     *self = Holdings::Many(Box::new(map));
                 }
@@ -104,7 +104,7 @@ impl Holdings {
     }
 
     #[inline]
-    pub(crate) fn remove(&mut self, key: Key) -> Option<Mode> {
+    pub(crate) fn remove(&mut self, key: Key) -> Option<LockMode> {
         let (mode, emptied) = match self {
             Holdings::Empty => return None,
             Holdings::One(k, mode) => {
@@ -125,7 +125,7 @@ impl Holdings {
         Some(mode)
     }
 
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (Key, Mode)> + '_ {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (Key, LockMode)> + '_ {
         let (one, few, many) = match self {
             Holdings::Empty => (None, None, None),
             Holdings::One(key, mode) => (Some((*key, *mode)), None, None),
@@ -147,11 +147,11 @@ mod tests {
         let mut slab = Slab::default();
         let keys: Vec<Key> = (0..3 * FEW).map(|i| slab.insert(i)).collect();
         let mut holdings = Holdings::default();
-        holdings.insert(keys[0], Mode::Shared);
-        holdings.insert(keys[0], Mode::Exclusive);
-        assert!(matches!(holdings, Holdings::One(_, Mode::Exclusive)));
+        holdings.insert(keys[0], LockMode::Shared);
+        holdings.insert(keys[0], LockMode::Exclusive);
+        assert!(matches!(holdings, Holdings::One(_, LockMode::Exclusive)));
         for (i, &key) in keys.iter().enumerate() {
-            holdings.insert(key, if i % 2 == 0 { Mode::Shared } else { Mode::Exclusive });
+            holdings.insert(key, if i % 2 == 0 { LockMode::Shared } else { LockMode::Exclusive });
             let expected = match i {
                 0 => matches!(holdings, Holdings::One(..)),
                 _ if i < FEW => matches!(holdings, Holdings::Few(_)),
@@ -159,7 +159,7 @@ mod tests {
             };
             assert!(expected, "after {} inserts: {holdings:?}", i + 1);
         }
-        assert_eq!(holdings.get(keys[3]), Some(Mode::Exclusive));
+        assert_eq!(holdings.get(keys[3]), Some(LockMode::Exclusive));
         assert_eq!(holdings.iter().count(), keys.len());
         assert!(holdings.take_single().is_none());
         for &key in &keys {
@@ -168,14 +168,14 @@ mod tests {
         assert!(holdings.is_empty() && holdings.remove(keys[0]).is_none());
 
         // A list that shrinks to one gives it up through `take_single`, and empties.
-        holdings.insert(keys[0], Mode::Shared);
-        holdings.insert(keys[1], Mode::Shared);
-        assert_eq!(holdings.remove(keys[1]), Some(Mode::Shared));
+        holdings.insert(keys[0], LockMode::Shared);
+        holdings.insert(keys[1], LockMode::Shared);
+        assert_eq!(holdings.remove(keys[1]), Some(LockMode::Shared));
         assert_eq!(holdings.remove(keys[2]), None);
-        assert_eq!(holdings.take_single(), Some((keys[0], Mode::Shared)));
+        assert_eq!(holdings.take_single(), Some((keys[0], LockMode::Shared)));
         assert!(holdings.is_empty() && holdings.take_single().is_none());
-        holdings.insert(keys[4], Mode::Exclusive);
-        assert_eq!(*holdings.get_mut(keys[4]).unwrap(), Mode::Exclusive);
-        assert_eq!(holdings.iter().collect::<Vec<_>>(), vec![(keys[4], Mode::Exclusive)]);
+        holdings.insert(keys[4], LockMode::Exclusive);
+        assert_eq!(*holdings.get_mut(keys[4]).unwrap(), LockMode::Exclusive);
+        assert_eq!(holdings.iter().collect::<Vec<_>>(), vec![(keys[4], LockMode::Exclusive)]);
     }
 }

@@ -3,8 +3,8 @@
 //!
 //! [`Locks`] holds every lock of every [`Level`]. Owners are ids ([`Owner`]), not threads; time
 //! is an [`Instant`](stowage_proto::Instant) passed to each call. An owner asks for a set of
-//! locks with a [`Request`] — exact names or [`Names::All`], [`Mode::Shared`] or
-//! [`Mode::Exclusive`], a priority, a deadline, optionally opportunistic — and learns how it
+//! locks with a [`Request`] — exact names or [`Names::All`], [`LockMode::Shared`] or
+//! [`LockMode::Exclusive`], a priority, a deadline, optionally opportunistic — and learns how it
 //! ended from [`Locks::poll_output`]: [`Event::Granted`], [`Event::TimedOut`] or
 //! [`Event::Failed`]. Nothing inside waits: a driver (the tokio handle of
 //! `stowage-lock-manager`) turns events into wake-ups and [`Locks::poll_timeout`] into a timer.
@@ -33,4 +33,6 @@ pub use event::{Event, FailReason};
 pub use level::{BGL, Level, NAL};
 pub use manager::Locks;
 pub use monitor::{LockInfo, PendingInfo};
-pub use request::{DEFAULT_PRIORITY, LockRef, MIN_TIMEOUT, Mode, Name, Names, Owner, Request, RequestId, Requested};
+pub use request::{
+    DEFAULT_PRIORITY, LockMode, LockRef, LockRequestId, MIN_TIMEOUT, Name, Names, Owner, Request, Requested,
+};

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::{Level, Mode, Name, Owner, RequestId};
+use crate::{Level, LockMode, LockRequestId, Name, Owner};
 
 /// Where a waiting request sits in a lock's queue: priority, then arrival.
 pub(crate) type Position = (i32, u64);
@@ -33,7 +33,7 @@ pub(crate) struct Waiters {
     next_seq: u64,
     /// Parked opportunistic requests to retry when the lock comes free: (request, index of this
     /// lock among its names). Stale entries are skipped and dropped.
-    pub(crate) watchers: Vec<(RequestId, usize)>,
+    pub(crate) watchers: Vec<(LockRequestId, usize)>,
 }
 
 /// One queue entry: an exclusive request, or a group of shared requests granted together.
@@ -43,8 +43,8 @@ pub(crate) struct Waiters {
 /// live member is removed.
 #[derive(Debug)]
 pub(crate) struct Entry {
-    pub(crate) mode: Mode,
-    pub(crate) members: Vec<RequestId>,
+    pub(crate) mode: LockMode,
+    pub(crate) members: Vec<LockRequestId>,
     pub(crate) live: u32,
 }
 
@@ -59,10 +59,10 @@ impl Lock {
     }
 
     #[inline]
-    fn compatible(&self, mode: Mode) -> bool {
+    fn compatible(&self, mode: LockMode) -> bool {
         match mode {
-            Mode::Shared => self.exclusive.is_none(),
-            Mode::Exclusive => self.is_free(),
+            LockMode::Shared => self.exclusive.is_none(),
+            LockMode::Exclusive => self.is_free(),
         }
     }
 
@@ -73,32 +73,32 @@ impl Lock {
 
     /// Whether a newcomer may take the lock at once: nobody queued (no barging) and the mode fits.
     #[inline]
-    pub(crate) fn can_take(&self, mode: Mode) -> bool {
+    pub(crate) fn can_take(&self, mode: LockMode) -> bool {
         !self.has_queue() && self.compatible(mode)
     }
 
     #[inline]
-    pub(crate) fn hold(&mut self, owner: Owner, mode: Mode) {
+    pub(crate) fn hold(&mut self, owner: Owner, mode: LockMode) {
         match mode {
-            Mode::Shared => self.sharers += 1,
-            Mode::Exclusive => self.exclusive = Some(owner),
+            LockMode::Shared => self.sharers += 1,
+            LockMode::Exclusive => self.exclusive = Some(owner),
         }
     }
 
     /// Drops one holding; true when the lock is now free.
     #[inline]
-    pub(crate) fn unhold(&mut self, mode: Mode) -> bool {
+    pub(crate) fn unhold(&mut self, mode: LockMode) -> bool {
         match mode {
-            Mode::Shared => self.sharers = self.sharers.saturating_sub(1),
-            Mode::Exclusive => self.exclusive = None,
+            LockMode::Shared => self.sharers = self.sharers.saturating_sub(1),
+            LockMode::Exclusive => self.exclusive = None,
         }
         self.is_free()
     }
 
     /// Queues `req`: shared requests join the open group of their priority if there is one.
-    pub(crate) fn enqueue(&mut self, req: RequestId, mode: Mode, priority: i32) -> Position {
+    pub(crate) fn enqueue(&mut self, req: LockRequestId, mode: LockMode, priority: i32) -> Position {
         let waiters = self.waiters.get_or_insert_with(Box::default);
-        if mode == Mode::Shared
+        if mode == LockMode::Shared
             && let Some(&seq) = waiters.open_shared.get(&priority)
             && let Some(entry) = waiters.queue.get_mut(&(priority, seq))
         {
@@ -109,7 +109,7 @@ impl Lock {
         let seq = waiters.next_seq;
         waiters.next_seq += 1;
         waiters.queue.insert((priority, seq), Entry { mode, members: vec![req], live: 1 });
-        if mode == Mode::Shared {
+        if mode == LockMode::Shared {
             waiters.open_shared.insert(priority, seq);
         }
         (priority, seq)
@@ -117,7 +117,7 @@ impl Lock {
 
     /// Takes one waiting member out of the entry at `pos`; the entry goes when it is empty.
     /// `is_live` tells which members still wait there (for compaction).
-    pub(crate) fn dequeue(&mut self, pos: Position, is_live: impl Fn(RequestId) -> bool) {
+    pub(crate) fn dequeue(&mut self, pos: Position, is_live: impl Fn(LockRequestId) -> bool) {
         let Some(waiters) = self.waiters.as_mut() else { return };
         let Some(entry) = waiters.queue.get_mut(&pos) else { return };
         entry.live = entry.live.saturating_sub(1);
@@ -154,7 +154,7 @@ impl Lock {
     }
 
     /// Adds a watcher, dropping stale ones when the list has grown.
-    pub(crate) fn watch(&mut self, req: RequestId, index: usize, is_live: impl Fn(RequestId, usize) -> bool) {
+    pub(crate) fn watch(&mut self, req: LockRequestId, index: usize, is_live: impl Fn(LockRequestId, usize) -> bool) {
         let waiters = self.waiters.get_or_insert_with(Box::default);
         let len = waiters.watchers.len();
         if len >= 64 && len.is_power_of_two() {
@@ -163,7 +163,7 @@ impl Lock {
         waiters.watchers.push((req, index));
     }
 
-    pub(crate) fn take_watchers(&mut self) -> Vec<(RequestId, usize)> {
+    pub(crate) fn take_watchers(&mut self) -> Vec<(LockRequestId, usize)> {
         let watchers = self.waiters.as_mut().map(|w| std::mem::take(&mut w.watchers)).unwrap_or_default();
         self.tidy();
         watchers

@@ -9,8 +9,8 @@ use crate::holdings::Holdings;
 use crate::lock::{Entry, Lock, Position};
 use crate::slab::{Key, Slab};
 use crate::{
-    BGL, Event, FailReason, Level, LockError, LockRef, MIN_TIMEOUT, Mode, NAL, Name, Names, Owner, Request, RequestId,
-    Requested,
+    BGL, Event, FailReason, Level, LockError, LockMode, LockRef, LockRequestId, MIN_TIMEOUT, NAL, Name, Names, Owner,
+    Request, Requested,
 };
 
 /// The locks of one level: its set lock, and its named locks in name order.
@@ -32,7 +32,7 @@ struct LevelSet {
 struct OwnerState {
     held: [Holdings; Level::ALL.len()],
     levels: u8,
-    pending: Option<RequestId>,
+    pending: Option<LockRequestId>,
 }
 
 impl OwnerState {
@@ -49,23 +49,23 @@ impl OwnerState {
         Level::ALL.get(latest as usize).copied()
     }
 
-    fn held_at(&self, level: Level) -> impl Iterator<Item = (Key, Mode)> + '_ {
+    fn held_at(&self, level: Level) -> impl Iterator<Item = (Key, LockMode)> + '_ {
         self.held[level.index()].iter()
     }
 
     #[inline]
-    fn mode(&self, level: Level, key: Key) -> Option<Mode> {
+    fn mode(&self, level: Level, key: Key) -> Option<LockMode> {
         self.held[level.index()].get(key)
     }
 
     #[inline]
-    fn insert(&mut self, level: Level, key: Key, mode: Mode) {
+    fn insert(&mut self, level: Level, key: Key, mode: LockMode) {
         self.held[level.index()].insert(key, mode);
         self.levels |= 1 << level.index();
     }
 
     #[inline]
-    fn remove(&mut self, level: Level, key: Key) -> Option<Mode> {
+    fn remove(&mut self, level: Level, key: Key) -> Option<LockMode> {
         let mode = self.held[level.index()].remove(key);
         self.note_emptied(level);
         mode
@@ -73,7 +73,7 @@ impl OwnerState {
 
     /// Takes out the only lock held at `level`, if exactly one is.
     #[inline]
-    fn take_single(&mut self, level: Level) -> Option<(Key, Mode)> {
+    fn take_single(&mut self, level: Level) -> Option<(Key, LockMode)> {
         let single = self.held[level.index()].take_single()?;
         self.note_emptied(level);
         Some(single)
@@ -134,7 +134,7 @@ impl OwnerState {
 struct Pending {
     owner: Owner,
     level: Level,
-    mode: Mode,
+    mode: LockMode,
     priority: i32,
     deadline: Option<Instant>,
     all: bool,
@@ -211,7 +211,7 @@ enum End {
 /// # Example
 ///
 /// ```
-/// use stowage_locks::{BGL, Event, Level, Locks, Mode, Names, Owner, Request};
+/// use stowage_locks::{BGL, Event, Level, Locks, LockMode, Names, Owner, Request};
 /// use stowage_proto::Instant;
 ///
 /// let mut locks = Locks::new();
@@ -233,7 +233,7 @@ enum End {
 ///
 /// locks.release(t, a, Level::Node, Names::All)?;
 /// assert_eq!(locks.poll_output(), Some(Event::Granted { req: rb, names: vec!["node2".into()] }));
-/// assert_eq!(locks.owned(b, Level::Node), vec![("node2".into(), Mode::Shared)]);
+/// assert_eq!(locks.owned(b, Level::Node), vec![("node2".into(), LockMode::Shared)]);
 /// # Ok::<(), stowage_locks::LockError>(())
 /// ```
 #[derive(Debug)]
@@ -245,8 +245,8 @@ pub struct Locks {
     bgl: Key,
     /// Owners holding or wanting something (iterated only by the monitor, which sorts).
     owners: FastMap<Owner, OwnerState>,
-    requests: BTreeMap<RequestId, Pending>,
-    deadlines: BTreeSet<(Instant, RequestId)>,
+    requests: BTreeMap<LockRequestId, Pending>,
+    deadlines: BTreeSet<(Instant, LockRequestId)>,
     next_req: u64,
     events: VecDeque<Event>,
     /// Locks that came free during the current call, to grant in order.
@@ -320,7 +320,7 @@ impl Locks {
     /// Refused when the owner has a request in progress, already holds locks at this level or a
     /// later one, does not hold the BGL (for any level but [`Level::Cluster`]), names a lock the
     /// level does not have, or asks for an opportunistic minimum above the number of names.
-    pub fn request(&mut self, now: Instant, request: Request) -> Result<RequestId, LockError> {
+    pub fn request(&mut self, now: Instant, request: Request) -> Result<LockRequestId, LockError> {
         let now = self.begin(now);
         let Request { owner, level, names, mode, priority, deadline, opportunistic } = request;
         let mut state = self.owners.get_mut(&owner);
@@ -399,7 +399,14 @@ impl Locks {
 
     /// The fast path of [`request`](Locks::request): every lock of an exact request is free to
     /// take now, so it is granted without queuing — the same outcome as taking them one by one.
-    fn grant_at_once(&mut self, owner: Owner, level: Level, mode: Mode, names: Vec<Name>, keys: &[Key]) -> RequestId {
+    fn grant_at_once(
+        &mut self,
+        owner: Owner,
+        level: Level,
+        mode: LockMode,
+        names: Vec<Name>,
+        keys: &[Key],
+    ) -> LockRequestId {
         let state = self.owners.entry(owner).or_default();
         for &key in keys {
             if let Some(lock) = self.locks.get_mut(key) {
@@ -411,14 +418,14 @@ impl Locks {
     }
 
     /// A new request id, granted `names` at once.
-    fn granted_at_once(&mut self, names: Vec<Name>) -> RequestId {
+    fn granted_at_once(&mut self, names: Vec<Name>) -> LockRequestId {
         let id = self.next_request_id();
         self.events.push_back(Event::Granted { req: id, names });
         id
     }
 
-    fn next_request_id(&mut self) -> RequestId {
-        let id = RequestId(self.next_req);
+    fn next_request_id(&mut self) -> LockRequestId {
+        let id = LockRequestId(self.next_req);
         self.next_req += 1;
         id
     }
@@ -437,7 +444,7 @@ impl Locks {
     /// Refused as `request` is, and with [`LockError::StaleLock`] once the lock was removed.
     ///
     /// ```
-    /// use stowage_locks::{BGL, Level, Locks, Mode, Names, Owner, Request, Requested};
+    /// use stowage_locks::{BGL, Level, Locks, LockMode, Names, Owner, Request, Requested};
     /// use stowage_proto::Instant;
     ///
     /// let mut locks = Locks::new();
@@ -446,7 +453,7 @@ impl Locks {
     /// locks.request(t, Request::shared(job, Level::Cluster, [BGL]))?;
     /// let node1 = locks.lock_ref(Level::Node, "node1").expect("registered");
     /// for _ in 0..3 {
-    ///     let Requested::Granted(_) = locks.request_lock(t, job, &node1, Mode::Exclusive, 0, None)? else {
+    ///     let Requested::Granted(_) = locks.request_lock(t, job, &node1, LockMode::Exclusive, 0, None)? else {
     ///         unreachable!("nobody else wants node1")
     ///     };
     ///     locks.release(t, job, Level::Node, Names::All)?;
@@ -459,7 +466,7 @@ impl Locks {
         now: Instant,
         owner: Owner,
         lock: &LockRef,
-        mode: Mode,
+        mode: LockMode,
         priority: i32,
         deadline: Option<Instant>,
     ) -> Result<Requested, LockError> {
@@ -499,7 +506,7 @@ impl Locks {
 
     /// Withdraws a request in progress: it leaves its queue and releases what it got, without
     /// an event. Refused if the request already ended (its event is then in the output).
-    pub fn cancel(&mut self, now: Instant, req: RequestId) -> Result<(), LockError> {
+    pub fn cancel(&mut self, now: Instant, req: LockRequestId) -> Result<(), LockError> {
         let now = self.begin(now);
         let pending = self.requests.remove(&req).ok_or(LockError::UnknownRequest(req))?;
         self.end(req, pending, End::Cancelled);
@@ -582,8 +589,9 @@ impl Locks {
             self.downgrade_one(now, owner, level, key);
         }
         let state = self.owners.get(&owner);
-        let set_exclusive = state.is_some_and(|s| s.mode(level, set_lock) == Some(Mode::Exclusive));
-        let any_exclusive = state.is_some_and(|s| s.held_at(level).any(|(k, m)| k != set_lock && m == Mode::Exclusive));
+        let set_exclusive = state.is_some_and(|s| s.mode(level, set_lock) == Some(LockMode::Exclusive));
+        let any_exclusive =
+            state.is_some_and(|s| s.held_at(level).any(|(k, m)| k != set_lock && m == LockMode::Exclusive));
         if set_exclusive && !any_exclusive {
             self.downgrade_one(now, owner, level, set_lock);
         }
@@ -602,7 +610,7 @@ impl Locks {
         owner: Owner,
         level: Level,
         names: impl IntoIterator<Item = N>,
-        acquired: Option<Mode>,
+        acquired: Option<LockMode>,
     ) -> Result<(), LockError> {
         self.begin(now);
         self.check_modify(owner, level)?;
@@ -614,7 +622,7 @@ impl Locks {
         }
         let set_lock = self.levels[level.index()].set_lock;
         if state.is_some_and(|s| s.holds_at(level)) {
-            if state.and_then(|s| s.mode(level, set_lock)) != Some(Mode::Exclusive) {
+            if state.and_then(|s| s.mode(level, set_lock)) != Some(LockMode::Exclusive) {
                 return Err(LockError::PartlyOwned { owner, level });
             }
         } else if !self.set_lock_free(level) {
@@ -653,8 +661,8 @@ impl Locks {
             let Some(&key) = self.levels[level.index()].names.get(&name) else { continue };
             let mine = self.owners.get(&owner).and_then(|s| s.mode(level, key));
             match mine {
-                Some(Mode::Shared) => return Err(LockError::DeleteWhileSharing { level, name }),
-                Some(Mode::Exclusive) => {}
+                Some(LockMode::Shared) => return Err(LockError::DeleteWhileSharing { level, name }),
+                Some(LockMode::Exclusive) => {}
                 None if holds_level => return Err(LockError::PartlyOwned { owner, level }),
                 None if !self.locks.get(key).is_some_and(Lock::is_free) => {
                     return Err(LockError::LockBusy { level, name });
@@ -708,22 +716,22 @@ impl Locks {
     // ---- queries ----------------------------------------------------------------------------
 
     /// The named locks `owner` holds at `level`, sorted by name (the set lock is not listed).
-    pub fn owned(&self, owner: Owner, level: Level) -> Vec<(Name, Mode)> {
+    pub fn owned(&self, owner: Owner, level: Level) -> Vec<(Name, LockMode)> {
         let Some(state) = self.owners.get(&owner) else { return Vec::new() };
-        let mut owned: Vec<(Name, Mode)> =
+        let mut owned: Vec<(Name, LockMode)> =
             state.held_at(level).filter_map(|(key, mode)| Some((self.locks.get(key)?.name.clone()?, mode))).collect();
         owned.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         owned
     }
 
     /// Whether `owner` holds the set lock of `level`, and how.
-    pub fn owned_set_lock(&self, owner: Owner, level: Level) -> Option<Mode> {
+    pub fn owned_set_lock(&self, owner: Owner, level: Level) -> Option<LockMode> {
         let set_lock = self.levels[level.index()].set_lock;
         self.owners.get(&owner)?.mode(level, set_lock)
     }
 
     /// The request `owner` has in progress, if any.
-    pub fn in_progress(&self, owner: Owner) -> Option<RequestId> {
+    pub fn in_progress(&self, owner: Owner) -> Option<LockRequestId> {
         self.owners.get(&owner)?.pending
     }
 
@@ -758,9 +766,9 @@ impl Locks {
             for key in keys {
                 let Some(lock) = self.locks.get(key) else { continue };
                 let mode = match (lock.exclusive, lock.sharers) {
-                    (Some(_), _) => Some(Mode::Exclusive),
+                    (Some(_), _) => Some(LockMode::Exclusive),
                     (None, 0) => None,
-                    (None, _) => Some(Mode::Shared),
+                    (None, _) => Some(LockMode::Shared),
                 };
                 let pending = lock
                     .waiters
@@ -848,7 +856,7 @@ impl Locks {
 
     /// Takes the next locks of a running request, until it is granted, has to wait (or park),
     /// or ends.
-    fn advance(&mut self, now: Instant, id: RequestId, mut p: Pending) {
+    fn advance(&mut self, now: Instant, id: LockRequestId, mut p: Pending) {
         if p.all && !p.set_held {
             let set_lock = self.levels[p.level.index()].set_lock;
             if !self.locks.get(set_lock).is_some_and(|l| l.can_take(p.mode)) {
@@ -884,7 +892,7 @@ impl Locks {
 
     /// Opportunistic: takes every target that is free now, never queuing; granted with at
     /// least `min`, else gives them back and parks until one of the others comes free.
-    fn take_opportunistically(&mut self, now: Instant, id: RequestId, mut p: Pending, min: usize) {
+    fn take_opportunistically(&mut self, now: Instant, id: LockRequestId, mut p: Pending, min: usize) {
         let mut missed = Vec::new();
         for index in 0..p.targets.len() {
             let (name, key) = (&p.targets[index].0, p.targets[index].1);
@@ -931,7 +939,7 @@ impl Locks {
     }
 
     /// A watched lock came free: a parked opportunistic request tries again.
-    fn retry_parked(&mut self, now: Instant, req: RequestId, index: usize) {
+    fn retry_parked(&mut self, now: Instant, req: LockRequestId, index: usize) {
         if !watches(&self.requests, req, index) {
             return;
         }
@@ -944,7 +952,7 @@ impl Locks {
     }
 
     /// Queues a running request on `key`, or times it out if its deadline is too close.
-    fn wait(&mut self, now: Instant, id: RequestId, mut p: Pending, key: Key) {
+    fn wait(&mut self, now: Instant, id: LockRequestId, mut p: Pending, key: Key) {
         if too_close(p.deadline, now) {
             return self.end(id, p, End::TimedOut);
         }
@@ -982,13 +990,13 @@ impl Locks {
     fn downgrade_one(&mut self, now: Instant, owner: Owner, level: Level, key: Key) {
         let Some(state) = self.owners.get_mut(&owner) else { return };
         let Some(mode) = state.held[level.index()].get_mut(key) else { return };
-        if *mode == Mode::Shared {
+        if *mode == LockMode::Shared {
             return;
         }
-        *mode = Mode::Shared;
+        *mode = LockMode::Shared;
         let Some(lock) = self.locks.get_mut(key) else { return };
-        lock.unhold(Mode::Exclusive);
-        lock.hold(owner, Mode::Shared);
+        lock.unhold(LockMode::Exclusive);
+        lock.hold(owner, LockMode::Shared);
         if let Some((pos, entry)) = lock.pop_top_priority_group() {
             self.grant_entry(now, key, pos, entry);
         }
@@ -1021,7 +1029,7 @@ impl Locks {
 
     /// Ends a request (already out of `requests`): leaves its queue, gives back what it got
     /// unless granted, and says so.
-    fn end(&mut self, id: RequestId, mut p: Pending, end: End) {
+    fn end(&mut self, id: LockRequestId, mut p: Pending, end: End) {
         if let Some(deadline) = p.deadline {
             self.deadlines.remove(&(deadline, id));
         }
@@ -1073,7 +1081,7 @@ impl Locks {
 
     /// Drops one holding of lock `key`; if that frees it, it is granted at the end of the call.
     #[inline]
-    fn unhold_lock(&mut self, key: Key, mode: Mode) {
+    fn unhold_lock(&mut self, key: Key, mode: LockMode) {
         // A free lock nobody waits for or watches needs no wake-up.
         if let Some(lock) = self.locks.get_mut(key)
             && lock.unhold(mode)
@@ -1101,7 +1109,7 @@ impl Locks {
     }
 
     fn set_lock_free(&self, level: Level) -> bool {
-        self.locks.get(self.levels[level.index()].set_lock).is_some_and(|l| l.can_take(Mode::Exclusive))
+        self.locks.get(self.levels[level.index()].set_lock).is_some_and(|l| l.can_take(LockMode::Exclusive))
     }
 
     fn check_modify(&self, owner: Owner, level: Level) -> Result<(), LockError> {
@@ -1184,7 +1192,7 @@ impl Locks {
         Ok(names)
     }
 
-    fn insert_locks(&mut self, level: Level, names: Vec<Name>, holder: Option<(Owner, Mode)>) {
+    fn insert_locks(&mut self, level: Level, names: Vec<Name>, holder: Option<(Owner, LockMode)>) {
         for name in names {
             let mut lock = Lock::new(Some(name.clone()), level);
             if let Some((owner, mode)) = holder {
@@ -1199,18 +1207,18 @@ impl Locks {
         }
     }
 
-    fn waits_at(&self, req: RequestId, key: Key, pos: Position) -> bool {
+    fn waits_at(&self, req: LockRequestId, key: Key, pos: Position) -> bool {
         waits_at(&self.requests, req, key, pos)
     }
 }
 
 /// Whether `req` is waiting in the queue entry at `pos` of lock `key`.
-fn waits_at(requests: &BTreeMap<RequestId, Pending>, req: RequestId, key: Key, pos: Position) -> bool {
+fn waits_at(requests: &BTreeMap<LockRequestId, Pending>, req: LockRequestId, key: Key, pos: Position) -> bool {
     matches!(requests.get(&req).map(|p| &p.state), Some(&State::Waiting { lock, pos: at }) if lock == key && at == pos)
 }
 
 /// Whether `req` is parked and watching its `index`-th lock.
-fn watches(requests: &BTreeMap<RequestId, Pending>, req: RequestId, index: usize) -> bool {
+fn watches(requests: &BTreeMap<LockRequestId, Pending>, req: LockRequestId, index: usize) -> bool {
     matches!(requests.get(&req).map(|p| &p.state), Some(State::Parked { watching }) if watching.get(index) == Some(&true))
 }
 

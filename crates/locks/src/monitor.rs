@@ -1,6 +1,6 @@
 //! What [`Locks::monitor`](crate::Locks::monitor) reports (Ganeti's lock monitor).
 
-use crate::{Level, Mode, Name, Owner};
+use crate::{Level, LockMode, Name, Owner};
 
 /// One lock as the monitor sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -10,7 +10,7 @@ pub struct LockInfo {
     /// Its name; `None` for the level's set lock.
     pub name: Option<Name>,
     /// How it is held; `None` when free.
-    pub mode: Option<Mode>,
+    pub mode: Option<LockMode>,
     /// Who holds it, sorted.
     pub owners: Vec<Owner>,
     /// Who waits for it, in queue order: one entry per exclusive request or shared group.
@@ -21,7 +21,7 @@ pub struct LockInfo {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PendingInfo {
     /// The mode wanted.
-    pub mode: Mode,
+    pub mode: LockMode,
     /// The owners waiting, in arrival order.
     pub owners: Vec<Owner>,
 }

@@ -1,4 +1,4 @@
-//! What an owner asks for: a [`Request`] of some [`Names`] at one [`Level`], in one [`Mode`].
+//! What an owner asks for: a [`Request`] of some [`Names`] at one [`Level`], in one [`LockMode`].
 
 use std::fmt;
 use std::sync::Arc;
@@ -33,9 +33,9 @@ impl fmt::Display for Owner {
 
 /// Identifies one [`Request`]; ids are handed out 0, 1, 2, … and never reused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct RequestId(pub u64);
+pub struct LockRequestId(pub u64);
 
-impl fmt::Display for RequestId {
+impl fmt::Display for LockRequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "lock-req#{}", self.0)
     }
@@ -43,7 +43,7 @@ impl fmt::Display for RequestId {
 
 /// How a lock is held.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Mode {
+pub enum LockMode {
     /// Any number of sharers, no exclusive owner.
     Shared,
     /// One owner, no sharers.
@@ -73,7 +73,7 @@ pub struct Request {
     /// Which locks.
     pub names: Names,
     /// How.
-    pub mode: Mode,
+    pub mode: LockMode,
     /// Lower is more urgent; [`DEFAULT_PRIORITY`] unless set.
     pub priority: i32,
     /// When to give up on the whole set (`None`: never, except when a lock is deleted).
@@ -87,21 +87,21 @@ pub struct Request {
 impl Request {
     /// `names` at `level`, exclusively.
     pub fn exclusive<N: Into<Name>>(owner: Owner, level: Level, names: impl IntoIterator<Item = N>) -> Self {
-        Request::new(owner, level, Names::Exact(names.into_iter().map(Into::into).collect()), Mode::Exclusive)
+        Request::new(owner, level, Names::Exact(names.into_iter().map(Into::into).collect()), LockMode::Exclusive)
     }
 
     /// `names` at `level`, shared.
     pub fn shared<N: Into<Name>>(owner: Owner, level: Level, names: impl IntoIterator<Item = N>) -> Self {
-        Request::new(owner, level, Names::Exact(names.into_iter().map(Into::into).collect()), Mode::Shared)
+        Request::new(owner, level, Names::Exact(names.into_iter().map(Into::into).collect()), LockMode::Shared)
     }
 
     /// Every lock at `level` (and the level's set lock) in `mode`.
-    pub fn all(owner: Owner, level: Level, mode: Mode) -> Self {
+    pub fn all(owner: Owner, level: Level, mode: LockMode) -> Self {
         Request::new(owner, level, Names::All, mode)
     }
 
     /// A request with the default priority, no deadline, not opportunistic.
-    pub fn new(owner: Owner, level: Level, names: Names, mode: Mode) -> Self {
+    pub fn new(owner: Owner, level: Level, names: Names, mode: LockMode) -> Self {
         Request { owner, level, names, mode, priority: DEFAULT_PRIORITY, deadline: None, opportunistic: None }
     }
 
@@ -157,8 +157,8 @@ impl LockRef {
 #[must_use]
 pub enum Requested {
     /// The lock was free to take: it is held now, and no event follows for this request.
-    Granted(RequestId),
+    Granted(LockRequestId),
     /// The request is in progress (or already ended, timed out for lack of time): its end comes
     /// out of [`poll_output`](crate::Locks::poll_output) as for any request.
-    Pending(RequestId),
+    Pending(LockRequestId),
 }

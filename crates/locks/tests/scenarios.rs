@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use stowage_locks::{
-    BGL, Event, FailReason, Level, LockError, LockInfo, Locks, MIN_TIMEOUT, Mode, NAL, Name, Names, Owner, PendingInfo,
-    Request, RequestId, Requested,
+    BGL, Event, FailReason, Level, LockError, LockInfo, LockMode, LockRequestId, Locks, MIN_TIMEOUT, NAL, Name, Names,
+    Owner, PendingInfo, Request, Requested,
 };
 use stowage_proto::Instant;
 
@@ -44,15 +44,15 @@ fn drain(locks: &mut Locks) -> Vec<Event> {
     std::iter::from_fn(|| locks.poll_output()).collect()
 }
 
-fn granted(req: RequestId, list: &[&str]) -> Event {
+fn granted(req: LockRequestId, list: &[&str]) -> Event {
     Event::Granted { req, names: names(list) }
 }
 
-fn timed_out(req: RequestId) -> Event {
+fn timed_out(req: LockRequestId) -> Event {
     Event::TimedOut { req }
 }
 
-fn deleted(req: RequestId, name: &str) -> Event {
+fn deleted(req: LockRequestId, name: &str) -> Event {
     Event::Failed { req, reason: FailReason::LockDeleted(name.into()) }
 }
 
@@ -60,7 +60,7 @@ fn node(locks: &Locks, name: &str) -> LockInfo {
     locks.monitor().into_iter().find(|i| i.level == Level::Node && i.name.as_deref() == Some(name)).unwrap()
 }
 
-fn ask(locks: &mut Locks, now: Instant, request: Request) -> RequestId {
+fn ask(locks: &mut Locks, now: Instant, request: Request) -> LockRequestId {
     locks.request(now, request).unwrap()
 }
 
@@ -73,7 +73,7 @@ fn sharers_hold_together() {
     let rb = ask(&mut l, T0, Request::shared(B, Level::Node, ["n1"]));
     assert_eq!(drain(&mut l), vec![granted(ra, &["n1"]), granted(rb, &["n1"])]);
     let info = node(&l, "n1");
-    assert_eq!((info.mode, info.owners), (Some(Mode::Shared), vec![A, B]));
+    assert_eq!((info.mode, info.owners), (Some(LockMode::Shared), vec![A, B]));
 }
 
 #[test]
@@ -140,8 +140,8 @@ fn shared_requests_of_one_priority_form_one_group_ahead_of_later_exclusives() {
     assert_eq!(
         info.pending,
         vec![
-            PendingInfo { mode: Mode::Shared, owners: vec![B, D] },
-            PendingInfo { mode: Mode::Exclusive, owners: vec![C] }
+            PendingInfo { mode: LockMode::Shared, owners: vec![B, D] },
+            PendingInfo { mode: LockMode::Exclusive, owners: vec![C] }
         ]
     );
     l.release(T0, A, Level::Node, Names::All).unwrap();
@@ -177,14 +177,14 @@ fn priority_then_arrival_decides_the_order() {
     ask(&mut l, T0, Request::exclusive(owners[0], Level::Node, ["n1"]));
     // (owner, mode, priority) in arrival order
     let wanted = [
-        (1, Mode::Exclusive, 5),
-        (2, Mode::Shared, 0),
-        (3, Mode::Exclusive, -10),
-        (4, Mode::Shared, 5),
-        (5, Mode::Exclusive, 0),
-        (6, Mode::Shared, 0),
+        (1, LockMode::Exclusive, 5),
+        (2, LockMode::Shared, 0),
+        (3, LockMode::Exclusive, -10),
+        (4, LockMode::Shared, 5),
+        (5, LockMode::Exclusive, 0),
+        (6, LockMode::Shared, 0),
     ];
-    let reqs: Vec<RequestId> = wanted
+    let reqs: Vec<LockRequestId> = wanted
         .iter()
         .map(|&(i, mode, prio)| {
             let r = Request::new(owners[i], Level::Node, exact(&["n1"]), mode).priority(prio);
@@ -195,11 +195,11 @@ fn priority_then_arrival_decides_the_order() {
     assert_eq!(
         modes(&l),
         vec![
-            (Mode::Exclusive, vec![owners[3]]),
-            (Mode::Shared, vec![owners[2], owners[6]]),
-            (Mode::Exclusive, vec![owners[5]]),
-            (Mode::Exclusive, vec![owners[1]]),
-            (Mode::Shared, vec![owners[4]]),
+            (LockMode::Exclusive, vec![owners[3]]),
+            (LockMode::Shared, vec![owners[2], owners[6]]),
+            (LockMode::Exclusive, vec![owners[5]]),
+            (LockMode::Exclusive, vec![owners[1]]),
+            (LockMode::Shared, vec![owners[4]]),
         ]
     );
     drain(&mut l);
@@ -299,7 +299,7 @@ fn downgrade_lets_the_pending_shared_group_jump_ahead_of_exclusives() {
     l.downgrade(T0, A, Level::Node, Names::All).unwrap();
     // C's group (priority 0, the top priority) jumps ahead of B; D's (priority 1) does not.
     assert_eq!(drain(&mut l), vec![granted(rc, &["n1"])]);
-    assert_eq!(l.owned(A, Level::Node), vec![("n1".into(), Mode::Shared)]);
+    assert_eq!(l.owned(A, Level::Node), vec![("n1".into(), LockMode::Shared)]);
     // Downgrading a shared lock does nothing.
     l.downgrade(T0, A, Level::Node, Names::All).unwrap();
     assert_eq!(drain(&mut l), vec![]);
@@ -388,7 +388,7 @@ fn releasing_what_is_not_held_is_an_error() {
     assert_eq!(l.release(T0, B, Level::Node, exact(&["n1"])), Err(not_held(B, Some("n1"))));
     assert_eq!(l.release(T0, A, Level::Node, exact(&["n2"])), Err(not_held(A, Some("n2"))));
     assert_eq!(l.release(T0, B, Level::Node, Names::All), Err(not_held(B, None)));
-    assert_eq!(l.owned(A, Level::Node), vec![("n1".into(), Mode::Exclusive)]);
+    assert_eq!(l.owned(A, Level::Node), vec![("n1".into(), LockMode::Exclusive)]);
 }
 
 #[test]
@@ -420,7 +420,7 @@ fn set_is_acquired_in_sorted_order_and_reported_sorted() {
     let ra = ask(&mut l, T0, Request::exclusive(A, Level::Node, ["n3", "n1", "n2", "n1"]));
     assert_eq!(drain(&mut l), vec![granted(ra, &["n1", "n2", "n3"])]);
     l.release(T0, A, Level::Node, exact(&["n2"])).unwrap();
-    assert_eq!(l.owned(A, Level::Node), vec![("n1".into(), Mode::Exclusive), ("n3".into(), Mode::Exclusive)]);
+    assert_eq!(l.owned(A, Level::Node), vec![("n1".into(), LockMode::Exclusive), ("n3".into(), LockMode::Exclusive)]);
 }
 
 #[test]
@@ -487,13 +487,13 @@ fn empty_set_is_granted_at_once() {
 #[test]
 fn all_takes_the_set_lock_and_every_lock() {
     let mut l = cluster(&[A, B]);
-    let ra = ask(&mut l, T0, Request::all(A, Level::Node, Mode::Shared));
+    let ra = ask(&mut l, T0, Request::all(A, Level::Node, LockMode::Shared));
     assert_eq!(drain(&mut l), vec![granted(ra, &["n1", "n2", "n3", "n4", "n5"])]);
-    assert_eq!(l.owned_set_lock(A, Level::Node), Some(Mode::Shared));
+    assert_eq!(l.owned_set_lock(A, Level::Node), Some(LockMode::Shared));
     // The set lock is held, so nobody can add.
     assert_eq!(l.add(T0, B, Level::Node, ["n6"], None), Err(LockError::SetLockBusy(Level::Node)));
     // Sharers of all do not block each other.
-    let rb = ask(&mut l, T0, Request::all(B, Level::Node, Mode::Shared));
+    let rb = ask(&mut l, T0, Request::all(B, Level::Node, LockMode::Shared));
     assert_eq!(drain(&mut l), vec![granted(rb, &["n1", "n2", "n3", "n4", "n5"])]);
     l.release(T0, A, Level::Node, Names::All).unwrap();
     l.release(T0, B, Level::Node, Names::All).unwrap();
@@ -505,7 +505,7 @@ fn all_takes_the_set_lock_and_every_lock() {
 fn all_skips_locks_removed_while_it_waits() {
     let mut l = cluster(&[A, B]);
     ask(&mut l, T0, Request::exclusive(A, Level::Node, ["n2"]));
-    let rb = ask(&mut l, T0, Request::all(B, Level::Node, Mode::Exclusive));
+    let rb = ask(&mut l, T0, Request::all(B, Level::Node, LockMode::Exclusive));
     drain(&mut l);
     // B holds the set lock and n1, waits on n2; A deletes n2: B skips it.
     assert_eq!(l.remove(T0, A, Level::Node, ["n2"]), Ok(names(&["n2"])));
@@ -515,11 +515,11 @@ fn all_skips_locks_removed_while_it_waits() {
 #[test]
 fn all_waits_for_the_set_lock_held_by_an_adder() {
     let mut l = cluster(&[A, B]);
-    let ra = ask(&mut l, T0, Request::all(A, Level::Node, Mode::Exclusive));
-    let rb = ask(&mut l, T0, Request::all(B, Level::Node, Mode::Shared));
+    let ra = ask(&mut l, T0, Request::all(A, Level::Node, LockMode::Exclusive));
+    let rb = ask(&mut l, T0, Request::all(B, Level::Node, LockMode::Shared));
     assert_eq!(drain(&mut l), vec![granted(ra, &["n1", "n2", "n3", "n4", "n5"])]);
     // A holds the whole set exclusively: it may add, and hold what it adds.
-    l.add(T0, A, Level::Node, ["n6"], Some(Mode::Exclusive)).unwrap();
+    l.add(T0, A, Level::Node, ["n6"], Some(LockMode::Exclusive)).unwrap();
     l.release(T0, A, Level::Node, Names::All).unwrap();
     assert_eq!(drain(&mut l), vec![granted(rb, &["n1", "n2", "n3", "n4", "n5", "n6"])]);
 }
@@ -581,15 +581,18 @@ fn opportunistic_minimum_times_out_with_nothing_held() {
 #[test]
 fn add_and_remove_while_holding_the_whole_set() {
     let mut l = cluster(&[A, B]);
-    ask(&mut l, T0, Request::all(A, Level::Instance, Mode::Exclusive));
+    ask(&mut l, T0, Request::all(A, Level::Instance, LockMode::Exclusive));
     drain(&mut l);
-    l.add(T0, A, Level::Instance, ["i4"], Some(Mode::Exclusive)).unwrap();
+    l.add(T0, A, Level::Instance, ["i4"], Some(LockMode::Exclusive)).unwrap();
     assert_eq!(
         l.add(T0, A, Level::Instance, ["i1"], None),
         Err(LockError::DuplicateName { level: Level::Instance, name: "i1".into() })
     );
     assert_eq!(l.remove(T0, A, Level::Instance, ["i1", "i4"]), Ok(names(&["i1", "i4"])));
-    assert_eq!(l.owned(A, Level::Instance), vec![("i2".into(), Mode::Exclusive), ("i3".into(), Mode::Exclusive)]);
+    assert_eq!(
+        l.owned(A, Level::Instance),
+        vec![("i2".into(), LockMode::Exclusive), ("i3".into(), LockMode::Exclusive)]
+    );
     l.release(T0, A, Level::Instance, Names::All).unwrap();
     assert_eq!(l.len(Level::Instance), 2);
 }
@@ -709,13 +712,13 @@ fn monitor_lists_levels_in_order_then_set_lock_then_names() {
         LockInfo {
             level: Level::Node,
             name: Some("n2".into()),
-            mode: Some(Mode::Exclusive),
+            mode: Some(LockMode::Exclusive),
             owners: vec![A],
-            pending: vec![PendingInfo { mode: Mode::Shared, owners: vec![B, C] }],
+            pending: vec![PendingInfo { mode: LockMode::Shared, owners: vec![B, C] }],
         }
     );
     let bgl = monitor.iter().find(|i| i.name.as_deref() == Some(BGL)).unwrap();
-    assert_eq!((bgl.mode, bgl.owners.clone()), (Some(Mode::Shared), vec![A, B, C]));
+    assert_eq!((bgl.mode, bgl.owners.clone()), (Some(LockMode::Shared), vec![A, B, C]));
 }
 
 #[test]
@@ -748,7 +751,7 @@ fn an_owner_holding_many_locks_releases_and_downgrades_them_by_name() {
     assert_eq!(drain(&mut locks), vec![granted(rc, &["m15"])]);
     let owned = locks.owned(A, Level::Node);
     assert_eq!(owned.len(), 20);
-    assert!(owned.iter().all(|(name, mode)| (name.as_ref() == "m05") == (*mode == Mode::Shared)));
+    assert!(owned.iter().all(|(name, mode)| (name.as_ref() == "m05") == (*mode == LockMode::Shared)));
     assert_eq!(
         locks.release(T0, A, Level::Node, exact(&["m15"])),
         Err(LockError::NotHeld { owner: A, level: Level::Node, name: Some("m15".into()) })
@@ -793,14 +796,14 @@ fn a_free_lock_asked_for_by_ref_is_granted_in_the_answer_without_an_event() {
     let mut l = cluster(&[A, B]);
     let n1 = l.lock_ref(Level::Node, "n1").unwrap();
     assert_eq!((n1.level(), n1.name().as_ref()), (Level::Node, "n1"));
-    let Requested::Granted(req) = l.request_lock(T0, A, &n1, Mode::Exclusive, 0, None).unwrap() else {
+    let Requested::Granted(req) = l.request_lock(T0, A, &n1, LockMode::Exclusive, 0, None).unwrap() else {
         panic!("n1 is free")
     };
     assert_eq!(drain(&mut l), vec![]);
-    assert_eq!(l.owned(A, Level::Node), vec![("n1".into(), Mode::Exclusive)]);
+    assert_eq!(l.owned(A, Level::Node), vec![("n1".into(), LockMode::Exclusive)]);
     // Ids stay one sequence with `request`'s.
     let next = ask(&mut l, T0, Request::shared(B, Level::Node, ["n2"]));
-    assert_eq!(next, RequestId(req.0 + 1));
+    assert_eq!(next, LockRequestId(req.0 + 1));
     assert!(l.lock_ref(Level::Node, "n9").is_none());
 }
 
@@ -811,11 +814,11 @@ fn by_ref_a_busy_lock_queues_as_a_request_for_its_name_would() {
     let ra = ask(&mut l, T0, Request::shared(A, Level::Node, ["n1"]));
     ask(&mut l, T0, Request::exclusive(B, Level::Node, ["n1"]));
     // Shared would fit A's holding, but B is queued: no barging by ref either.
-    let Requested::Pending(rc) = l.request_lock(T0, C, &n1, Mode::Shared, 0, None).unwrap() else {
+    let Requested::Pending(rc) = l.request_lock(T0, C, &n1, LockMode::Shared, 0, None).unwrap() else {
         panic!("B is queued")
     };
-    let pending: Vec<(Mode, Vec<Owner>)> = node(&l, "n1").pending.into_iter().map(|p| (p.mode, p.owners)).collect();
-    assert_eq!(pending, vec![(Mode::Exclusive, vec![B]), (Mode::Shared, vec![C])]);
+    let pending: Vec<(LockMode, Vec<Owner>)> = node(&l, "n1").pending.into_iter().map(|p| (p.mode, p.owners)).collect();
+    assert_eq!(pending, vec![(LockMode::Exclusive, vec![B]), (LockMode::Shared, vec![C])]);
     assert_eq!(l.in_progress(C), Some(rc));
     assert_eq!(drain(&mut l), vec![granted(ra, &["n1"])]);
 }
@@ -826,7 +829,7 @@ fn by_ref_a_deadline_below_the_minimum_on_a_busy_lock_times_out_at_once() {
     let n1 = l.lock_ref(Level::Node, "n1").unwrap();
     ask(&mut l, T0, Request::exclusive(A, Level::Node, ["n1"]));
     drain(&mut l);
-    let Requested::Pending(rb) = l.request_lock(T0, B, &n1, Mode::Shared, 0, Some(T0)).unwrap() else {
+    let Requested::Pending(rb) = l.request_lock(T0, B, &n1, LockMode::Shared, 0, Some(T0)).unwrap() else {
         panic!("A holds n1")
     };
     assert_eq!(drain(&mut l), vec![timed_out(rb)]);
@@ -840,18 +843,18 @@ fn by_ref_the_owner_rules_refuse_as_request_does() {
     let i1 = l.lock_ref(Level::Instance, "i1").unwrap();
     let bgl = l.lock_ref(Level::Cluster, BGL).unwrap();
     assert_eq!(
-        l.request_lock(T0, B, &n1, Mode::Shared, 0, None),
+        l.request_lock(T0, B, &n1, LockMode::Shared, 0, None),
         Err(LockError::BglNotHeld { owner: B, level: Level::Node })
     );
     // The BGL itself by ref, for an owner that holds nothing yet.
-    assert!(matches!(l.request_lock(T0, B, &bgl, Mode::Shared, 0, None), Ok(Requested::Granted(_))));
-    assert!(matches!(l.request_lock(T0, A, &n1, Mode::Shared, 0, None), Ok(Requested::Granted(_))));
+    assert!(matches!(l.request_lock(T0, B, &bgl, LockMode::Shared, 0, None), Ok(Requested::Granted(_))));
+    assert!(matches!(l.request_lock(T0, A, &n1, LockMode::Shared, 0, None), Ok(Requested::Granted(_))));
     assert_eq!(
-        l.request_lock(T0, A, &n1, Mode::Shared, 0, None),
+        l.request_lock(T0, A, &n1, LockMode::Shared, 0, None),
         Err(LockError::DoubleAcquire { owner: A, level: Level::Node })
     );
     assert_eq!(
-        l.request_lock(T0, A, &i1, Mode::Shared, 0, None),
+        l.request_lock(T0, A, &i1, LockMode::Shared, 0, None),
         Err(LockError::LevelOrder { owner: A, requested: Level::Instance, held: Level::Node })
     );
     assert_eq!(drain(&mut l), vec![]);
@@ -865,8 +868,8 @@ fn a_ref_goes_stale_when_its_lock_is_removed_even_if_the_name_comes_back() {
     l.add(T0, A, Level::Node, ["n1"], None).unwrap();
     let stale = LockError::StaleLock { level: Level::Node, name: "n1".into() };
     assert_eq!(stale.to_string(), "lock n1 at level node was removed after it was looked up");
-    assert_eq!(l.request_lock(T0, A, &n1, Mode::Exclusive, 0, None), Err(stale));
+    assert_eq!(l.request_lock(T0, A, &n1, LockMode::Exclusive, 0, None), Err(stale));
     let fresh = l.lock_ref(Level::Node, "n1").unwrap();
     assert_ne!(fresh, n1);
-    assert!(matches!(l.request_lock(T0, A, &fresh, Mode::Exclusive, 0, None), Ok(Requested::Granted(_))));
+    assert!(matches!(l.request_lock(T0, A, &fresh, LockMode::Exclusive, 0, None), Ok(Requested::Granted(_))));
 }

@@ -33,6 +33,7 @@ mod jitter;
 mod limits;
 mod machine;
 pub mod redirect;
+mod retry;
 mod time;
 
 pub use backoff::Backoff;
@@ -41,4 +42,5 @@ pub use exchange::{Completion, CompletionBody, InputError, RequestId, RequestIds
 pub use jitter::{Jitter, Seeds};
 pub use limits::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_READ_TIMEOUT, Timeouts};
 pub use machine::{Machine, Output};
+pub use retry::Retry;
 pub use time::{Clock, Instant};

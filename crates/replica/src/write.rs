@@ -9,7 +9,7 @@ use stowage_proto::{Clock, Completion, InputError, Instant, Machine, Output, Req
 
 use crate::wire::{self, ClassesConfirmed};
 use crate::{
-    Answer, Block, Classifier, GiveUp, RetryPolicy, Service, ServiceKind, ServiceReport, Verdict, WriteOutcome,
+    Answer, Block, Classifier, GiveUp, PassSchedule, Service, ServiceKind, ServiceReport, Verdict, WriteOutcome,
     write_order,
 };
 
@@ -21,7 +21,7 @@ pub struct WriteConfig {
     /// Storage classes each wanted in `wanted` copies (empty: any class).
     pub classes: Vec<String>,
     /// Passes and the wait between them.
-    pub policy: RetryPolicy,
+    pub policy: PassSchedule,
     /// Which failures are retryable.
     pub classifier: Classifier,
     /// The API token, sent as `Authorization: Bearer <token>` (none: no header).
@@ -36,7 +36,7 @@ impl WriteConfig {
         WriteConfig {
             wanted,
             classes: Vec::new(),
-            policy: RetryPolicy::default(),
+            policy: PassSchedule::default(),
             classifier: Classifier::default(),
             token: None,
             request_id: request_id.into(),
@@ -46,7 +46,7 @@ impl WriteConfig {
 
 /// Why a write could not be set up.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
+pub enum WriteConfigError {
     /// A header would not be a valid header value.
     #[error("{name} is not a valid header value")]
     BadHeader {
@@ -59,6 +59,9 @@ pub enum ConfigError {
     /// A service's block URI could not be formed.
     #[error("service {0}: cannot form the block URI")]
     BadService(String),
+    /// `policy.retry.jitter` is set: the machine is handed no seed to draw from.
+    #[error("policy.retry.jitter is not supported: passes wait the nominal backoff")]
+    Jitter,
 }
 
 /// How many PUTs may be in flight at once.
@@ -135,7 +138,7 @@ enum Phase {
 /// services are first contacted in write order, so the contacted set is a prefix of it; with
 /// all-disk services and no classes, PUTs never start past `wanted` (confirmed copies never
 /// exceed `wanted` when each PUT stores at most one replica); with any other service, at most
-/// one PUT is in flight; at most `retries + 1` passes; nothing is emitted after
+/// one PUT is in flight; at most [`PassSchedule::max_passes`] passes; nothing is emitted after
 /// [`Output::Done`]; time going backwards counts as no time.
 ///
 /// Requests are `PUT <root><md5>` with absolute URIs (each names its service) and carry the
@@ -188,7 +191,7 @@ pub struct BlockWrite {
     locator: String,
     wanted: u32,
     classes: Vec<String>,
-    policy: RetryPolicy,
+    policy: PassSchedule,
     classifier: Classifier,
     concurrency: Concurrency,
     /// The headers every PUT carries.
@@ -211,10 +214,13 @@ pub struct BlockWrite {
 impl BlockWrite {
     /// A write of `block` to `services` (in any order; read-only services and gateways are
     /// never written).
-    pub fn new(block: Block, services: &[Service], config: WriteConfig) -> Result<Self, ConfigError> {
+    pub fn new(block: Block, services: &[Service], config: WriteConfig) -> Result<Self, WriteConfigError> {
         let WriteConfig { wanted, mut classes, policy, classifier, token, request_id } = config;
+        if policy.retry.jitter {
+            return Err(WriteConfigError::Jitter);
+        }
         if let Some(bad) = classes.iter().find(|c| c.is_empty() || c.contains([',', '='])) {
-            return Err(ConfigError::BadClass(bad.clone()));
+            return Err(WriteConfigError::BadClass(bad.clone()));
         }
         classes.sort();
         classes.dedup();
@@ -232,7 +238,7 @@ impl BlockWrite {
                 let service = &services[i];
                 let uri = service
                     .block_uri(hash.as_str())
-                    .ok_or_else(|| ConfigError::BadService(service.uuid().to_owned()))?;
+                    .ok_or_else(|| WriteConfigError::BadService(service.uuid().to_owned()))?;
                 Ok(Target {
                     uuid: service.uuid().to_owned(),
                     uri,
@@ -244,7 +250,7 @@ impl BlockWrite {
                     replicas: 0,
                 })
             })
-            .collect::<Result<Vec<_>, ConfigError>>()?;
+            .collect::<Result<Vec<_>, WriteConfigError>>()?;
         Ok(BlockWrite {
             locator: block.locator(),
             block,
@@ -428,7 +434,7 @@ impl BlockWrite {
         if !self.targets.iter().any(|t| t.standing == Standing::Eligible) {
             return self.finish_failed(GiveUp::NoServiceLeft, number);
         }
-        let until = self.policy.backoff.next_start(number, started, now);
+        let until = self.policy.next_start(number, started, now);
         self.phase = Phase::Backoff { next: number.saturating_add(1), until };
     }
 
@@ -466,15 +472,20 @@ impl BlockWrite {
 }
 
 /// The headers every PUT of a write carries.
-fn common_headers(block: &Block, wanted: u32, token: Option<&str>, request_id: &str) -> Result<HeaderMap, ConfigError> {
+fn common_headers(
+    block: &Block,
+    wanted: u32,
+    token: Option<&str>,
+    request_id: &str,
+) -> Result<HeaderMap, WriteConfigError> {
     let mut headers = HeaderMap::new();
     headers.insert(CONTENT_LENGTH, HeaderValue::from(block.size()));
     headers.insert(HeaderName::from_static(wire::DESIRED_REPLICAS), HeaderValue::from(wanted));
-    let id = HeaderValue::from_str(request_id).map_err(|_| ConfigError::BadHeader { name: "request id" })?;
+    let id = HeaderValue::from_str(request_id).map_err(|_| WriteConfigError::BadHeader { name: "request id" })?;
     headers.insert(HeaderName::from_static(wire::REQUEST_ID), id);
     if let Some(token) = token {
-        let mut auth =
-            HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| ConfigError::BadHeader { name: "token" })?;
+        let mut auth = HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| WriteConfigError::BadHeader { name: "token" })?;
         auth.set_sensitive(true);
         headers.insert(AUTHORIZATION, auth);
     }

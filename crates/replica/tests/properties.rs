@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use proptest::prelude::*;
 use stowage_proto::TransportError;
 use stowage_replica::{
-    Answer as Last, BlockWrite, Classifier, RetryPolicy, Service, ServiceKind, Verdict, WriteConfig, WriteOutcome,
+    Answer as Last, BlockWrite, Classifier, PassSchedule, Service, ServiceKind, Verdict, WriteConfig, WriteOutcome,
     write_order,
 };
 use support::*;
@@ -108,7 +108,7 @@ proptest! {
     #[test]
     fn invariants_hold_and_accounting_matches_the_model(case in case()) {
         let services = case.services();
-        let policy = RetryPolicy { retries: case.retries, ..RetryPolicy::go(secs(1)) };
+        let policy = passes(case.retries + 1, PassSchedule::go(secs(1)));
         let cfg = WriteConfig { classifier: case.classifier, policy, ..config(case.wanted) };
         let write = BlockWrite::new(foo(), &services, cfg).unwrap();
         let one_at_a_time = write.is_one_at_a_time();

@@ -9,8 +9,8 @@ use http::StatusCode;
 use stowage_proto::redirect::RedirectError;
 use stowage_proto::{Completion, InputError, Instant, Machine, Output, TransportError};
 use stowage_replica::{
-    Answer as Last, Block, BlockHash, BlockWrite, Classifier, GiveUp, RetryPolicy, Service, ServiceKind, Verdict,
-    WriteConfig, WriteOutcome, probe_order, weight_hex, write_order,
+    Answer as Last, Block, BlockHash, BlockWrite, Classifier, GiveUp, PassSchedule, Service, ServiceKind, Verdict,
+    WriteConfig, WriteConfigError, WriteOutcome, probe_order, weight_hex, write_order,
 };
 use support::*;
 
@@ -139,7 +139,7 @@ fn a_proxy_storing_several_replicas_counts_them() {
 #[test]
 fn a_proxy_answering_503_when_short_is_retried_and_its_count_ignored() {
     let proxies = Service::proxies(["http://keep0.test/"]).unwrap();
-    let cfg = WriteConfig { policy: RetryPolicy::go(secs(1)), ..config(2) };
+    let cfg = WriteConfig { policy: PassSchedule::go(secs(1)), ..config(2) };
     let trace = run(write(&proxies, cfg), Order::Fifo, |_, attempt| match attempt {
         1 => with_headers(503, &[("x-keep-replicas-stored", "1")]),
         _ => with_headers(200, &[("x-keep-replicas-stored", "2")]),
@@ -279,7 +279,7 @@ fn classifier_presets_match_the_spec_table() {
 #[test]
 fn permanent_failures_are_not_retried_in_later_passes() {
     // 507 is permanent under go-2024, retryable under none; 503 is retryable under go-2024.
-    let cfg = WriteConfig { policy: RetryPolicy::go(secs(1)), ..config(3) };
+    let cfg = WriteConfig { policy: PassSchedule::go(secs(1)), ..config(3) };
     let trace = run(write(&disks(3), cfg), Order::Fifo, |j, _| match j {
         0 => status(507),
         1 => status(503),
@@ -297,7 +297,7 @@ fn permanent_failures_are_not_retried_in_later_passes() {
 #[test]
 fn a_redirect_that_could_not_be_followed_is_not_retried_in_later_passes() {
     let redirect = TransportError::Redirect(RedirectError::TooManyHops);
-    let cfg = WriteConfig { policy: RetryPolicy::go(secs(1)), ..config(3) };
+    let cfg = WriteConfig { policy: PassSchedule::go(secs(1)), ..config(3) };
     let trace = run(write(&disks(3), cfg), Order::Fifo, |j, _| match j {
         0 => Err(redirect),
         1 => status(503),
@@ -312,7 +312,7 @@ fn a_redirect_that_could_not_be_followed_is_not_retried_in_later_passes() {
 
 #[test]
 fn seed_2016_treats_503_as_full() {
-    let cfg = WriteConfig { classifier: Classifier::Seed2016, policy: RetryPolicy::go(secs(1)), ..config(2) };
+    let cfg = WriteConfig { classifier: Classifier::Seed2016, policy: PassSchedule::go(secs(1)), ..config(2) };
     let trace = run(write(&disks(2), cfg), Order::Fifo, |j, _| if j == 0 { status(503) } else { stored() });
     assert_eq!(trace.services(), [0, 1]);
     assert!(matches!(trace.outcome, WriteOutcome::Failed { got: 1, reason: GiveUp::NoServiceLeft, .. }));
@@ -323,7 +323,7 @@ fn seed_2016_treats_503_as_full() {
 #[test]
 fn a_retry_pass_remembers_two_of_three_and_writes_one_more() {
     // Order for 3: 0 2 1. Pass 1: 0 and 2 store, 1 answers 500. Pass 2: only 1, once.
-    let cfg = WriteConfig { policy: RetryPolicy::go(secs(2)), ..config(3) };
+    let cfg = WriteConfig { policy: PassSchedule::go(secs(2)), ..config(3) };
     let trace = run(
         write(&disks(3), cfg),
         Order::Fifo,
@@ -339,7 +339,7 @@ fn a_retry_pass_remembers_two_of_three_and_writes_one_more() {
 #[test]
 fn a_retry_pass_skips_services_that_succeeded_or_failed_permanently() {
     // Order for 8: 7 3 0 5 4 2 1 6. 7 stores; 3 is full (507); the rest are busy once.
-    let cfg = WriteConfig { policy: RetryPolicy::go(secs(2)), ..config(2) };
+    let cfg = WriteConfig { policy: PassSchedule::go(secs(2)), ..config(2) };
     let trace = run(write(&disks(8), cfg), Order::Fifo, |j, attempt| match (j, attempt) {
         (7, _) => stored(),
         (3, _) => status(507),
@@ -354,7 +354,7 @@ fn a_retry_pass_skips_services_that_succeeded_or_failed_permanently() {
 #[test]
 fn the_write_stops_after_the_retry_budget() {
     for retries in [0, 1, 4] {
-        let policy = RetryPolicy { retries, ..RetryPolicy::go(secs(1)) };
+        let policy = passes(retries + 1, PassSchedule::go(secs(1)));
         let trace = run(write(&disks(2), WriteConfig { policy, ..config(1) }), Order::Fifo, |_, _| status(500));
         assert_eq!(trace.sent.len(), 2 * (retries as usize + 1));
         let WriteOutcome::Failed { passes, reason, .. } = trace.outcome else { panic!() };
@@ -364,7 +364,7 @@ fn the_write_stops_after_the_retry_budget() {
 
 #[test]
 fn python_backoff_waits_4_8_16_32_60_start_to_start() {
-    let policy = RetryPolicy { retries: 6, ..RetryPolicy::python_3_2_1() };
+    let policy = passes(7, PassSchedule::python_3_2_1());
     let trace = run(write(&disks(1), WriteConfig { policy, ..config(1) }), Order::Fifo, |_, _| status(500));
     // Each pass takes 1 s (one answer); the next starts 4, 8, … s after it started.
     assert_eq!(trace.pass_starts(), [at(0), at(4), at(12), at(28), at(60), at(120), at(180)]);
@@ -372,7 +372,7 @@ fn python_backoff_waits_4_8_16_32_60_start_to_start() {
 
 #[test]
 fn go_backoff_waits_after_the_pass() {
-    let policy = RetryPolicy { retries: 2, ..RetryPolicy::go(secs(2)) };
+    let policy = PassSchedule::go(secs(2));
     let trace = run(write(&disks(1), WriteConfig { policy, ..config(1) }), Order::Fifo, |_, _| status(500));
     assert_eq!(trace.pass_starts(), [at(0), at(3), at(6)]);
 }
@@ -388,7 +388,7 @@ fn a_pass_with_no_eligible_service_ends_the_write_at_once() {
 
 #[test]
 fn the_final_error_lists_every_contacted_service_in_probe_order_with_its_last_answer() {
-    let cfg = WriteConfig { policy: RetryPolicy::go(secs(1)), ..config(8) };
+    let cfg = WriteConfig { policy: PassSchedule::go(secs(1)), ..config(8) };
     let trace = run(write(&disks(4), cfg), Order::Lifo, |j, attempt| match (j, attempt) {
         (0, _) => Err(TransportError::ConnectRefused),
         (1, 1) => status(503),
@@ -437,7 +437,7 @@ fn puts_carry_the_keep_headers_and_the_shared_block() {
 
 #[test]
 fn desired_replicas_is_the_callers_total_on_every_pass() {
-    let cfg = WriteConfig { policy: RetryPolicy::go(secs(1)), ..config(3) };
+    let cfg = WriteConfig { policy: PassSchedule::go(secs(1)), ..config(3) };
     let trace = run(
         write(&disks(3), cfg),
         Order::Fifo,
@@ -473,7 +473,7 @@ fn unexpected_completions_are_refused_and_change_nothing() {
 
 #[test]
 fn time_going_backwards_counts_as_no_time() {
-    let policy = RetryPolicy::go(secs(2));
+    let policy = PassSchedule::go(secs(2));
     let mut w = write(&disks(1), WriteConfig { policy, ..config(1) });
     let Some(Output::Transmit(t)) = w.poll_output(at(10)) else { panic!() };
     w.handle_input(at(11), Completion { id: t.id, result: status(500) }).unwrap();
@@ -481,4 +481,14 @@ fn time_going_backwards_counts_as_no_time() {
     w.handle_timeout(at(5));
     assert!(w.poll_output(at(5)).is_none(), "going back to t=5 must not reach t=13");
     assert!(matches!(w.poll_output(at(13)), Some(Output::Transmit(_))));
+}
+
+#[test]
+fn configs_that_cannot_run_are_refused() {
+    let new = |cfg: WriteConfig| BlockWrite::new(foo(), &disks(2), cfg).err();
+    let classes = vec!["a,b".to_owned()];
+    assert_eq!(new(WriteConfig { classes, ..config(2) }), Some(WriteConfigError::BadClass("a,b".into())));
+    let mut policy = PassSchedule::default();
+    policy.retry.jitter = true;
+    assert_eq!(new(WriteConfig { policy, ..config(2) }), Some(WriteConfigError::Jitter));
 }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use http::Uri;
-use stowage_proto::Backoff;
+use stowage_proto::{Backoff, Retry};
 
 /// The chunk size when neither the caller nor the object's HEAD names one: 8 MiB (the
 /// reference SDK's `DEFAULT_PARALLEL_CHUNK_SIZE`).
@@ -15,7 +15,7 @@ pub const MAX_CHUNK_SIZE_HEADER: &str = "ais-chunks-max-chunk-size";
 
 /// How ranges are handed over.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Mode {
+pub enum Delivery {
     /// In order, one slot at a time: [`Output::Deliver`](crate::Output::Deliver) names the slot
     /// holding the next range, and the slot is refilled only after the consumer
     /// [releases](crate::Input::Release) it.
@@ -26,33 +26,17 @@ pub enum Mode {
     WholeObject,
 }
 
-/// How a range that failed in a retryable way is retried.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct RetryPolicy {
-    /// Attempts per range (and for the HEAD), the first included; at least 1.
-    pub max_attempts: u32,
-    /// The wait before attempt `k + 1` is `backoff.delay(k)`.
-    pub backoff: Backoff,
-}
-
-impl RetryPolicy {
-    /// A range's retries: 5 attempts, waiting 20, 40, 80, 160 ms (doubling, at most 1 s).
-    ///
-    /// Short, because one range's wait holds back only its own slot while the other ranges go
-    /// on: a long first backoff would only idle that slot (a lone request would rather wait
-    /// longer, as the reference SDKs' 1 s do).
-    pub const RANGE: RetryPolicy = RetryPolicy {
-        max_attempts: 5,
-        backoff: Backoff { multiplier: 0.02, min: Duration::from_millis(20), max: Duration::from_secs(1) },
-    };
-}
-
-impl Default for RetryPolicy {
-    /// [`RetryPolicy::RANGE`].
-    fn default() -> Self {
-        RetryPolicy::RANGE
-    }
-}
+/// A range's retries (and the HEAD's): 5 attempts, waiting 20, 40, 80, 160 ms (doubling, at
+/// most 1 s), no jitter.
+///
+/// Short, because one range's wait holds back only its own slot while the other ranges go on:
+/// a long first backoff would only idle that slot (a lone request would rather wait longer, as
+/// the reference SDKs' 1 s do).
+pub const RANGE_RETRY: Retry = Retry {
+    max_attempts: 5,
+    backoff: Backoff { multiplier: 0.02, min: Duration::from_millis(20), max: Duration::from_secs(1) },
+    jitter: false,
+};
 
 /// When to start a duplicate request for the head-of-line range (stream mode only).
 ///
@@ -103,9 +87,10 @@ pub struct Config {
     /// far past the oldest unfinished range the machine fetches.
     pub slots: Option<u32>,
     /// Stream or whole object.
-    pub mode: Mode,
-    /// Per-range retries.
-    pub retry: RetryPolicy,
+    pub delivery: Delivery,
+    /// Per-range retries (and the HEAD's): at least 1 attempt, no jitter (the machine draws no
+    /// randomness).
+    pub retry: Retry,
     /// The node that serves the object, if known (an AIStore target, from the cluster map:
     /// what the SDK's `direct=True` reads do): requests go straight to it, and the object's URL
     /// is the way back when it refuses the connection or no longer has the object. `None`: the
@@ -123,7 +108,7 @@ pub struct Config {
 impl Default for Config {
     /// What a download of many ranges wants: the size from the first range's answer, the
     /// whole object, 8 workers, 16 slots, stream mode, and
-    /// - [`RetryPolicy::RANGE`]: a failed range is retried soon (the other ranges go on
+    /// - [`RANGE_RETRY`]: a failed range is retried soon (the other ranges go on
     ///   meanwhile);
     /// - hedging on ([`Hedge::default`]: a head-of-line range taking 3 × the median, and at
     ///   least 50 ms, gets a second request), so a stalled or straggling range costs about one
@@ -140,8 +125,8 @@ impl Default for Config {
             chunk: None,
             workers: 8,
             slots: None,
-            mode: Mode::Stream,
-            retry: RetryPolicy::RANGE,
+            delivery: Delivery::Stream,
+            retry: RANGE_RETRY,
             hedge: Some(Hedge::default()),
         }
     }
@@ -167,6 +152,9 @@ pub enum ConfigError {
     /// `retry.max_attempts` is 0.
     #[error("retry.max_attempts must be at least 1")]
     NoAttempts,
+    /// `retry.jitter` is set: the machine is handed no seed to draw from.
+    #[error("retry.jitter is not supported: ranges are retried after the nominal backoff")]
+    Jitter,
     /// A hedging factor that is not a positive finite number.
     #[error("hedge factor {0} must be a positive finite number")]
     HedgeFactor(f64),
@@ -192,6 +180,9 @@ impl Config {
         }
         if self.retry.max_attempts == 0 {
             return Err(ConfigError::NoAttempts);
+        }
+        if self.retry.jitter {
+            return Err(ConfigError::Jitter);
         }
         if let Some(hedge) = self.hedge
             && !(hedge.factor.is_finite() && hedge.factor > 0.0)

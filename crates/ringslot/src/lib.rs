@@ -13,7 +13,7 @@
 //! - **No HEAD**: the size comes from the first range's answer (`Content-Range: bytes
 //!   0-…/size`), a round trip saved on every download (a HEAD where asked: [`Config::head`]).
 //! - **Slots ≥ workers** (default 2 × workers), so a slow consumer does not idle the workers.
-//! - **Per-range retry** with backoff ([`RetryPolicy`]): a 5xx, a reset or a stall costs one
+//! - **Per-range retry** with backoff ([`RANGE_RETRY`] by default): a 5xx, a reset or a stall costs one
 //!   range one more request, not the whole download.
 //! - **Hedging** ([`Hedge`]): a head-of-line range slower than `k ×` the median gets a second
 //!   request; the first to finish wins, the other is cancelled.
@@ -37,7 +37,7 @@ mod samples;
 mod single;
 pub mod transfer;
 
-pub use config::{Config, ConfigError, DEFAULT_CHUNK, Hedge, MAX_CHUNK_SIZE_HEADER, Mode, RetryPolicy};
+pub use config::{Config, ConfigError, DEFAULT_CHUNK, Delivery, Hedge, MAX_CHUNK_SIZE_HEADER, RANGE_RETRY};
 pub use error::{DownloadError, Failure};
 pub use machine::{Fetch, Input, Notice, Output, Receive, Rejected, RingSlot, Slot, Summary};
 pub use range::{ByteRange, Plan};

@@ -8,13 +8,15 @@ use bytes::Bytes;
 use http::header::RANGE;
 use http::{HeaderValue, Uri};
 use stowage_proto::redirect;
-use stowage_proto::{Clock, Completion, InputError, Instant, Machine, RequestId, RequestIds, Transmit, TransportError};
+use stowage_proto::{
+    Clock, Completion, InputError, Instant, Machine, RequestId, RequestIds, Retry, Transmit, TransportError,
+};
 
 use crate::check::{self, Identity, Probed, Verdict};
 use crate::config::DEFAULT_CHUNK;
 use crate::exact::Usual;
 use crate::single::Single;
-use crate::{ByteRange, Config, ConfigError, DownloadError, Failure, Hedge, Mode, Plan, RetryPolicy};
+use crate::{ByteRange, Config, ConfigError, Delivery, DownloadError, Failure, Hedge, Plan};
 
 /// One buffer of the ring, named by its index `0..slots`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -198,12 +200,12 @@ pub enum Rejected {
 /// Unless the size is given, it asks for the first range without it and learns it from the
 /// answer's `Content-Range` total (or with a HEAD first, if [`Config::head`] says so), cuts
 /// `[offset, end)` into ranges of `chunk` bytes, and keeps up to `workers` range requests in
-/// flight, each into a free slot. In [stream mode](Mode::Stream) ranges are delivered strictly in order and a slot is
-/// refilled only after the consumer releases it; in [whole-object mode](Mode::WholeObject)
+/// flight, each into a free slot. In [stream mode](Delivery::Stream) ranges are delivered strictly in order and a slot is
+/// refilled only after the consumer releases it; in [whole-object mode](Delivery::WholeObject)
 /// each range lands at its own offset, in any order. Every response head is checked (206, the
 /// exact `Content-Range`, the length, the object's identity); retryable failures (5xx, 429,
 /// transport errors but a redirect the driver could not follow, stalls) are retried per range
-/// with backoff, up to [`RetryPolicy::max_attempts`], without touching other ranges; anything
+/// with backoff, up to [`Config::retry`]'s `max_attempts`, without touching other ranges; anything
 /// else ends the download. Optionally the head-of-line range is [hedged](Hedge).
 ///
 /// The machine never sees a byte of a body: it names the slot and the range, and the driver
@@ -269,8 +271,8 @@ pub struct RingSlot {
     /// Whether new requests go to `target` ([`Config::learn_target`]).
     pub(crate) learn_target: bool,
     workers: usize,
-    pub(crate) mode: Mode,
-    pub(crate) retry: RetryPolicy,
+    pub(crate) delivery: Delivery,
+    pub(crate) retry: Retry,
     hedge: Option<Hedge>,
     /// The caller's chunk size, if any.
     chunk: Option<u64>,
@@ -390,9 +392,9 @@ impl RingSlot {
             target: config.target.clone(),
             learn_target: config.learn_target,
             workers: config.workers as usize,
-            mode: config.mode,
+            delivery: config.delivery,
             retry: config.retry,
-            hedge: config.hedge.filter(|_| config.mode == Mode::Stream),
+            hedge: config.hedge.filter(|_| config.delivery == Delivery::Stream),
             chunk: config.chunk,
             offset: config.offset,
             end: config.end,
@@ -461,8 +463,8 @@ impl RingSlot {
     }
 
     /// How ranges are handed over.
-    pub fn mode(&self) -> Mode {
-        self.mode
+    pub fn delivery(&self) -> Delivery {
+        self.delivery
     }
 
     /// The number of slots.
@@ -818,11 +820,11 @@ impl RingSlot {
                 }
             }
         }
-        let mode = self.mode;
+        let delivery = self.delivery;
         let Some(entry) = self.entry(flight.index) else { return };
-        match mode {
-            Mode::Stream => entry.state = EntryState::Ready { slot: flight.slot },
-            Mode::WholeObject => {
+        match delivery {
+            Delivery::Stream => entry.state = EntryState::Ready { slot: flight.slot },
+            Delivery::WholeObject => {
                 entry.state = EntryState::Landed;
                 self.free_slot(flight.slot);
                 self.outputs.push_back(Output::Landed { range });

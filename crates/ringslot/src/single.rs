@@ -14,7 +14,7 @@ use stowage_proto::{Instant, RequestId, TransportError};
 
 use crate::check::{self, Verdict};
 use crate::machine::{Flight, Phase};
-use crate::{ByteRange, DownloadError, Failure, Fetch, Mode, Notice, Output, Receive, RingSlot, Slot};
+use crate::{ByteRange, Delivery, DownloadError, Failure, Fetch, Notice, Output, Receive, RingSlot, Slot};
 
 /// Where a single stream is. Its request, while there is one, is the machine's only flight.
 ///
@@ -133,9 +133,9 @@ impl RingSlot {
             single.attempts = 1;
             self.summary.bytes += range.len();
             self.summary.ranges += 1;
-            match self.mode {
-                Mode::Stream => self.deliver_slot(slot, range),
-                Mode::WholeObject => {
+            match self.delivery {
+                Delivery::Stream => self.deliver_slot(slot, range),
+                Delivery::WholeObject => {
                     self.free_slot(slot);
                     self.outputs.push_back(Output::Landed { range });
                 }

@@ -5,9 +5,9 @@ mod support;
 
 use std::time::Duration;
 
-use stowage_proto::{Backoff, Instant, Machine, RequestId, TransportError};
+use stowage_proto::{Backoff, Instant, Machine, RequestId, Retry, TransportError};
 use stowage_ringslot::{
-    ByteRange, Config, DownloadError, Failure, Fetch, Input, Mode, Notice, Output, Receive, RetryPolicy, RingSlot,
+    ByteRange, Config, Delivery, DownloadError, Failure, Fetch, Input, Notice, Output, Receive, RingSlot,
 };
 
 use support::{URI, body, drain, fail, fetches, partial, respond};
@@ -29,9 +29,10 @@ fn config() -> Config {
         chunk: Some(4),
         workers: 2,
         hedge: None,
-        retry: RetryPolicy {
+        retry: Retry {
             max_attempts: 3,
             backoff: Backoff { multiplier: 0.01, min: Duration::from_millis(10), max: Duration::from_millis(40) },
+            jitter: false,
         },
         ..Config::default()
     }
@@ -151,7 +152,7 @@ fn the_end_of_the_wanted_bytes_cancels_the_rest_of_the_body() {
 
 #[test]
 fn whole_object_mode_lands_the_pieces_and_never_the_skipped_ones() {
-    let mut ring = machine(Config { mode: Mode::WholeObject, offset: 2, ..config() });
+    let mut ring = machine(Config { delivery: Delivery::WholeObject, offset: 2, ..config() });
     let all = fetches(&drain(&mut ring, T0));
     respond(&mut ring, T0, all[0].id, whole(10));
     let (pieces, got, done) = play_on(&mut ring, T0);
@@ -332,8 +333,8 @@ mod properties {
                 chunk: Some(chunk),
                 workers: 1,
                 slots: Some(slots),
-                mode: if whole_object { Mode::WholeObject } else { Mode::Stream },
-                retry: RetryPolicy { max_attempts: 10, ..config().retry },
+                delivery: if whole_object { Delivery::WholeObject } else { Delivery::Stream },
+                retry: Retry { max_attempts: 10, ..config().retry },
                 hedge: None,
                 head: false,
                 target: None,

@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use proptest::prelude::*;
-use stowage_proto::{Backoff, Completion, Instant, Machine, RequestId, TransportError};
-use stowage_ringslot::{ByteRange, Config, DownloadError, Hedge, Input, Mode, Output, RetryPolicy, RingSlot, Slot};
+use stowage_proto::{Backoff, Completion, Instant, Machine, RequestId, Retry, TransportError};
+use stowage_ringslot::{ByteRange, Config, Delivery, DownloadError, Hedge, Input, Output, RingSlot, Slot};
 
 use support::{URI, head_ok, served, status};
 
@@ -37,7 +37,7 @@ struct Case {
     chunk: u64,
     workers: u32,
     extra_slots: u32,
-    mode: Mode,
+    delivery: Delivery,
     max_attempts: u32,
     hedge: Option<(f64, u32)>,
     steps: Vec<(u8, u16)>,
@@ -46,14 +46,14 @@ struct Case {
 fn case() -> impl Strategy<Value = Case> {
     (
         (0u64..120, any::<bool>(), any::<bool>(), 0u64..130, proptest::option::of(0u64..130), 1u64..16),
-        (1u32..5, 0u32..5, prop_oneof![Just(Mode::Stream), Just(Mode::WholeObject)], 1u32..5),
+        (1u32..5, 0u32..5, prop_oneof![Just(Delivery::Stream), Just(Delivery::WholeObject)], 1u32..5),
         proptest::option::of((1.0f64..4.0, 0u32..4)),
         proptest::collection::vec((any::<u8>(), any::<u16>()), 0..400),
     )
         .prop_map(
             |(
                 (size, known_size, head, offset, end, chunk),
-                (workers, extra_slots, mode, max_attempts),
+                (workers, extra_slots, delivery, max_attempts),
                 hedge,
                 steps,
             )| Case {
@@ -65,7 +65,7 @@ fn case() -> impl Strategy<Value = Case> {
                 chunk,
                 workers,
                 extra_slots,
-                mode,
+                delivery,
                 max_attempts,
                 hedge,
                 steps,
@@ -85,10 +85,11 @@ impl Case {
             chunk: Some(self.chunk),
             workers: self.workers,
             slots: Some(self.workers + self.extra_slots),
-            mode: self.mode,
-            retry: RetryPolicy {
+            delivery: self.delivery,
+            retry: Retry {
                 max_attempts: self.max_attempts,
                 backoff: Backoff { multiplier: 0.01, min: Duration::from_millis(5), max: Duration::from_millis(40) },
+                jitter: false,
             },
             hedge: self.hedge.map(|(factor, min_samples)| Hedge { factor, min_samples, floor: Duration::ZERO }),
         }
@@ -192,7 +193,7 @@ impl World {
                     }
                     self.flights.insert(f.id, Flight { range: f.range, asked, slot: f.slot, receiving: false });
                     assert!(self.flights.len() <= self.case.workers as usize, "more than workers in flight");
-                    assert!(self.case.mode == Mode::Stream || !f.hedge, "no hedging in whole-object mode");
+                    assert!(self.case.delivery == Delivery::Stream || !f.hedge, "no hedging in whole-object delivery");
                 }
                 Output::Receive(r) => {
                     assert!(self.awaiting.remove(&r.id), "a receive of {} without a head just fed", r.id);
@@ -211,14 +212,14 @@ impl World {
                     }
                 }
                 Output::Deliver { slot, range } => {
-                    assert_eq!(self.case.mode, Mode::Stream);
+                    assert_eq!(self.case.delivery, Delivery::Stream);
                     assert_eq!(range.start, self.next_byte, "in order and gap-free");
                     assert_eq!(self.owner.get(&slot), Some(&range), "delivered from the slot that was filled");
                     self.next_byte = range.end;
                     self.delivered_unreleased.push(slot);
                 }
                 Output::Landed { range } => {
-                    assert_eq!(self.case.mode, Mode::WholeObject);
+                    assert_eq!(self.case.delivery, Delivery::WholeObject);
                     assert!(!self.landed.contains(&range), "landed twice");
                     self.landed.push(range);
                     self.owner.retain(|_, owned| *owned != range);
@@ -367,9 +368,9 @@ proptest! {
         match world.result.clone().expect("finished") {
             Ok(bytes) => {
                 prop_assert_eq!(bytes, total);
-                match case.mode {
-                    Mode::Stream => prop_assert_eq!(world.next_byte, world.expected.last().map_or(world.next_byte, |r| r.end)),
-                    Mode::WholeObject => {
+                match case.delivery {
+                    Delivery::Stream => prop_assert_eq!(world.next_byte, world.expected.last().map_or(world.next_byte, |r| r.end)),
+                    Delivery::WholeObject => {
                         let mut landed = world.landed.clone();
                         landed.sort_by_key(|r| r.start);
                         prop_assert_eq!(landed, world.expected.clone());

@@ -6,8 +6,8 @@ mod support;
 use std::time::Duration;
 
 use stowage_proto::redirect::RedirectError;
-use stowage_proto::{Backoff, Instant, Machine, TransportError};
-use stowage_ringslot::{ByteRange, Config, DownloadError, Fetch, Output, RetryPolicy, RingSlot};
+use stowage_proto::{Backoff, Instant, Machine, Retry, TransportError};
+use stowage_ringslot::{ByteRange, Config, DownloadError, Fetch, Output, RingSlot};
 
 use support::{body, drain, fail, fetches, head_ok, partial, respond, status};
 
@@ -21,9 +21,10 @@ fn config() -> Config {
         chunk: Some(10),
         workers: 2,
         hedge: None,
-        retry: RetryPolicy {
+        retry: Retry {
             max_attempts: 3,
             backoff: Backoff { multiplier: 0.01, min: Duration::from_millis(10), max: Duration::from_millis(40) },
+            jitter: false,
         },
         ..Config::default()
     }
@@ -184,8 +185,12 @@ fn the_first_range_and_the_head_follow_redirects_too() {
 
 #[test]
 fn not_learning_pays_a_redirect_per_range_as_the_sdk_does() {
-    let mut ring =
-        machine(Config { learn_target: false, workers: 1, mode: stowage_ringslot::Mode::WholeObject, ..config() });
+    let mut ring = machine(Config {
+        learn_target: false,
+        workers: 1,
+        delivery: stowage_ringslot::Delivery::WholeObject,
+        ..config()
+    });
     let mut fetch = fetches(&drain(&mut ring, T0))[0];
     loop {
         assert_eq!(ring.uri_for(&fetch), PROXY, "each range asks the proxy");

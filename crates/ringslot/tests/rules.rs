@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use http::header::RANGE;
 use stowage_proto::redirect::RedirectError;
-use stowage_proto::{Backoff, InputError, Instant, Machine, RequestId, TransportError};
+use stowage_proto::{Backoff, InputError, Instant, Machine, RequestId, Retry, TransportError};
 use stowage_ringslot::{
-    ByteRange, Config, ConfigError, DEFAULT_CHUNK, DownloadError, Failure, Hedge, Input, MAX_CHUNK_SIZE_HEADER, Mode,
-    Output, Plan, Rejected, RetryPolicy, RingSlot, Slot,
+    ByteRange, Config, ConfigError, DEFAULT_CHUNK, Delivery, DownloadError, Failure, Hedge, Input,
+    MAX_CHUNK_SIZE_HEADER, Output, Plan, RANGE_RETRY, Rejected, RingSlot, Slot,
 };
 
 use support::{URI, body, drain, fail, fetches, head_ok, partial, partial_with, respond, status};
@@ -177,7 +177,7 @@ fn stream_reuses_a_slot_only_after_release() {
 
 #[test]
 fn whole_object_lands_ranges_in_any_order_without_releases() {
-    let config = Config { mode: Mode::WholeObject, ..sized(30, 10, 3) };
+    let config = Config { delivery: Delivery::WholeObject, ..sized(30, 10, 3) };
     let mut ring = ring(config);
     let all = fetches(&drain(&mut ring, T0));
     complete(&mut ring, T0, &all[2], 30);
@@ -191,7 +191,7 @@ fn whole_object_lands_ranges_in_any_order_without_releases() {
 
 #[test]
 fn whole_object_keeps_up_to_workers_in_flight() {
-    let config = Config { mode: Mode::WholeObject, ..sized(1000, 10, 4) };
+    let config = Config { delivery: Delivery::WholeObject, ..sized(1000, 10, 4) };
     let mut ring = ring(config);
     let mut pending = fetches(&drain(&mut ring, T0));
     let mut max = 0;
@@ -350,10 +350,11 @@ fn check_other_statuses_are_errors() {
     assert_eq!(error_of(&drain(&mut ring, T0)), DownloadError::Status { range: range(0, 10), status: 416 });
 }
 
-fn retry_policy(max_attempts: u32) -> RetryPolicy {
-    RetryPolicy {
+fn retry_policy(max_attempts: u32) -> Retry {
+    Retry {
         max_attempts,
         backoff: Backoff { multiplier: 0.1, min: Duration::from_millis(100), max: Duration::from_secs(1) },
+        jitter: false,
     }
 }
 
@@ -587,15 +588,17 @@ fn configs_that_cannot_run_are_refused() {
         Some(ConfigError::TooFewSlots { slots: 3, workers: 4 })
     );
     assert_eq!(new(Config { chunk: Some(0), ..Config::default() }), Some(ConfigError::ZeroChunk));
-    let retry = RetryPolicy { max_attempts: 0, ..RetryPolicy::default() };
+    let retry = Retry { max_attempts: 0, ..RANGE_RETRY };
     assert_eq!(new(Config { retry, ..Config::default() }), Some(ConfigError::NoAttempts));
+    let retry = Retry { jitter: true, ..RANGE_RETRY };
+    assert_eq!(new(Config { retry, ..Config::default() }), Some(ConfigError::Jitter));
     let hedge = Hedge { factor: f64::NAN, ..Hedge::default() };
     assert!(matches!(new(Config { hedge: Some(hedge), ..Config::default() }), Some(ConfigError::HedgeFactor(_))));
 }
 
 #[test]
 fn huge_objects_need_no_memory_up_front() {
-    let mut ring = ring(Config { mode: Mode::WholeObject, ..sized(u64::MAX, 1, 2) });
+    let mut ring = ring(Config { delivery: Delivery::WholeObject, ..sized(u64::MAX, 1, 2) });
     let outputs = drain(&mut ring, T0);
     assert!(matches!(outputs[0], Output::Plan(Plan { size: u64::MAX, .. })));
     assert_eq!(fetches(&outputs).len(), 2);
@@ -641,9 +644,9 @@ fn a_huge_hedge_factor_means_never_not_a_panic() {
 fn defaults_are_the_tuned_download_policy() {
     let config = Config::default();
     assert_eq!((config.workers, config.slot_count(), config.chunk), (8, 16, None));
-    assert_eq!(config.retry, RetryPolicy::RANGE);
-    assert_eq!(RetryPolicy::RANGE.max_attempts, 5);
-    let waits: Vec<_> = (1..=5).map(|k| RetryPolicy::RANGE.backoff.delay(k).as_millis()).collect();
+    assert_eq!(config.retry, RANGE_RETRY);
+    assert_eq!(RANGE_RETRY.max_attempts, 5);
+    let waits: Vec<_> = (1..=5).map(|k| RANGE_RETRY.backoff.delay(k).as_millis()).collect();
     assert_eq!(waits, [20, 40, 80, 160, 320]);
     assert_eq!(config.hedge, Some(Hedge::default()));
     assert_eq!(Hedge::default(), Hedge { factor: 3.0, min_samples: 4, floor: Duration::from_millis(50) });

@@ -2,7 +2,7 @@
 
 /// Why a [`HyperTransport`](crate::HyperTransport) (or a client over one) could not be built.
 #[derive(Debug, thiserror::Error)]
-pub enum ClientError {
+pub enum EndpointError {
     /// The endpoint is not a URI.
     #[error("invalid endpoint {endpoint:?}: {source}")]
     InvalidEndpoint {

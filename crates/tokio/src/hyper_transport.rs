@@ -17,7 +17,7 @@ use tokio::time::timeout;
 use stowage_proto::DEFAULT_MAX_BODY;
 use stowage_proto::redirect::RedirectPolicy;
 
-use crate::{ClientError, Timeouts, Transport, classify};
+use crate::{EndpointError, Timeouts, Transport, classify};
 
 /// Sends requests over pooled keep-alive HTTP/1.1 connections to one endpoint.
 ///
@@ -52,7 +52,7 @@ impl HyperTransport {
     /// A transport to `endpoint` (`http://host[:port][/path]`) with `timeouts` and a body cap
     /// of [`DEFAULT_MAX_BODY`]. Building needs no runtime; sending needs a tokio runtime with
     /// IO and time enabled.
-    pub fn new(endpoint: &str, timeouts: Timeouts) -> Result<Self, ClientError> {
+    pub fn new(endpoint: &str, timeouts: Timeouts) -> Result<Self, EndpointError> {
         let endpoint = Endpoint::parse(endpoint)?;
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(timeouts.connect));
@@ -163,11 +163,11 @@ struct Endpoint {
 }
 
 impl Endpoint {
-    fn parse(endpoint: &str) -> Result<Self, ClientError> {
+    fn parse(endpoint: &str) -> Result<Self, EndpointError> {
         let uri: Uri = endpoint
             .parse()
-            .map_err(|source| ClientError::InvalidEndpoint { endpoint: endpoint.to_owned(), source })?;
-        let unsupported = || ClientError::UnsupportedEndpoint { endpoint: endpoint.to_owned() };
+            .map_err(|source| EndpointError::InvalidEndpoint { endpoint: endpoint.to_owned(), source })?;
+        let unsupported = || EndpointError::UnsupportedEndpoint { endpoint: endpoint.to_owned() };
         let parts = uri.into_parts();
         let (Some(scheme), Some(authority)) = (parts.scheme, parts.authority) else { return Err(unsupported()) };
         if scheme != Scheme::HTTP || parts.path_and_query.as_ref().is_some_and(|pq| pq.query().is_some()) {
@@ -219,10 +219,10 @@ mod tests {
 
     #[test]
     fn endpoints_must_be_plain_http() {
-        assert!(matches!(Endpoint::parse("h:1"), Err(ClientError::UnsupportedEndpoint { .. })));
-        assert!(matches!(Endpoint::parse("https://h:1"), Err(ClientError::UnsupportedEndpoint { .. })));
-        assert!(matches!(Endpoint::parse("http://h:1/?q=1"), Err(ClientError::UnsupportedEndpoint { .. })));
-        assert!(matches!(Endpoint::parse("http://h :1"), Err(ClientError::InvalidEndpoint { .. })));
-        assert!(matches!(Endpoint::parse("/v1"), Err(ClientError::UnsupportedEndpoint { .. })));
+        assert!(matches!(Endpoint::parse("h:1"), Err(EndpointError::UnsupportedEndpoint { .. })));
+        assert!(matches!(Endpoint::parse("https://h:1"), Err(EndpointError::UnsupportedEndpoint { .. })));
+        assert!(matches!(Endpoint::parse("http://h:1/?q=1"), Err(EndpointError::UnsupportedEndpoint { .. })));
+        assert!(matches!(Endpoint::parse("http://h :1"), Err(EndpointError::InvalidEndpoint { .. })));
+        assert!(matches!(Endpoint::parse("/v1"), Err(EndpointError::UnsupportedEndpoint { .. })));
     }
 }

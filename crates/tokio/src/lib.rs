@@ -26,7 +26,7 @@
 //! [`Completion`](stowage_proto::Completion)s, here a lone lock wait:
 //!
 //! ```no_run
-//! use stowage_lockpoll::{ColdGetConf, LockPoller};
+//! use stowage_lockpoll::{LockPollConfig, LockPoller};
 //! use stowage_proto::ais::ObjectAddress;
 //! use stowage_tokio::{HyperTransport, Timeouts, drive};
 //!
@@ -34,7 +34,7 @@
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let transport = HyperTransport::new("http://localhost:8080", Timeouts::default())?;
 //! let address = ObjectAddress::from_uri(&"/v1/objects/cloud/dir/object?provider=aws".parse()?)?;
-//! let poller = LockPoller::new(address, ColdGetConf::default(), 42);
+//! let poller = LockPoller::new(address, LockPollConfig::default(), 42);
 //! let outcome = drive(poller, &transport).await?.outcome;
 //! println!("{outcome:?}");
 //! # Ok(())
@@ -70,7 +70,7 @@ mod hyper_transport;
 mod transport;
 
 pub use drive::{drive, drive_observed, send_following};
-pub use error::ClientError;
+pub use error::EndpointError;
 pub use hyper_transport::HyperTransport;
 pub use stowage_proto::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_READ_TIMEOUT, DriveError, Driven, Responses, Timeouts,

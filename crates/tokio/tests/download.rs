@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use stowage_proto::{Backoff, TransportError};
-use stowage_ringslot::{Config, DownloadError, Failure, RetryPolicy};
+use stowage_proto::{Backoff, Retry, TransportError};
+use stowage_ringslot::{Config, DownloadError, Failure};
 use stowage_tokio::Timeouts;
 use stowage_tokio::download::{Downloaded, Downloader, GetError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -79,9 +79,10 @@ fn options(workers: u32, chunk: u64) -> Config {
     Config {
         workers,
         chunk: Some(chunk),
-        retry: RetryPolicy {
+        retry: Retry {
             max_attempts: 3,
             backoff: Backoff { multiplier: 0.01, min: Duration::from_millis(10), max: Duration::from_millis(50) },
+            jitter: false,
         },
         ..Config::default()
     }

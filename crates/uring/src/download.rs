@@ -26,7 +26,7 @@ use http::Uri;
 use stowage_http1 as http1;
 use stowage_proto::{Completion, Instant, RequestId, Transmit, TransportError};
 use stowage_ringslot::transfer::{GetError, IoEvent, Landing, RangeIo, Transfer};
-use stowage_ringslot::{ByteRange, Config, Fetch, Mode, Notice, Plan, Receive, RingSlot, Slot, Summary};
+use stowage_ringslot::{ByteRange, Config, Delivery, Fetch, Notice, Plan, Receive, RingSlot, Slot, Summary};
 
 use crate::UringDriver;
 use crate::driver::Event;
@@ -73,17 +73,17 @@ enum Destination {
 
 impl UringDriver {
     /// Downloads `uri` (origin-form for this driver's endpoint, or an absolute `http://` URL)
-    /// in order, through `config.slots` slots ([`Mode::Stream`] whatever `config.mode` says).
+    /// in order, through `config.slots` slots ([`Delivery::Stream`] whatever `config.delivery` says).
     pub fn get(&mut self, uri: &str, config: Config) -> Result<Download<'_>, GetError> {
-        Download::new(self, uri, Config { mode: Mode::Stream, ..config }, Destination::Stream)
+        Download::new(self, uri, Config { delivery: Delivery::Stream, ..config }, Destination::Stream)
     }
 
     /// Downloads `uri` into the file at `path` (created or truncated), each range written at its
-    /// offset as soon as it is complete, `fsync` at the end ([`Mode::WholeObject`]).
+    /// offset as soon as it is complete, `fsync` at the end ([`Delivery::WholeObject`]).
     pub fn download(&mut self, uri: &str, config: Config, path: impl AsRef<Path>) -> Result<Summary, GetError> {
         let path = path.as_ref().to_path_buf();
         let file = File::create(&path).map_err(|source| GetError::File { path: path.clone(), source })?;
-        let config = Config { mode: Mode::WholeObject, ..config };
+        let config = Config { delivery: Delivery::WholeObject, ..config };
         let mut download = Download::new(self, uri, config, Destination::File { file, path })?;
         let summary = download.run()?;
         if let Destination::File { file, path } = &download.io.destination {
@@ -92,10 +92,10 @@ impl UringDriver {
         Ok(summary)
     }
 
-    /// Downloads `uri` and drops the bytes as they land ([`Mode::WholeObject`]): the whole
+    /// Downloads `uri` and drops the bytes as they land ([`Delivery::WholeObject`]): the whole
     /// transfer, nothing kept — for measuring.
     pub fn sink(&mut self, uri: &str, config: Config) -> Result<Summary, GetError> {
-        Download::new(self, uri, Config { mode: Mode::WholeObject, ..config }, Destination::Sink)?.run()
+        Download::new(self, uri, Config { delivery: Delivery::WholeObject, ..config }, Destination::Sink)?.run()
     }
 
     /// Adds the bytes each download delivers (or lands) to `counter`, as they do (for progress

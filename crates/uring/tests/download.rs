@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use stowage_cluster::{Cluster, ClusterConfig, Generator, RangeFault, RangeFaultRule};
 use stowage_proto::ais::{Bucket, Provider};
-use stowage_proto::{Backoff, Timeouts, TransportError};
-use stowage_ringslot::{Config, DownloadError, Failure, RetryPolicy};
+use stowage_proto::{Backoff, Retry, Timeouts, TransportError};
+use stowage_ringslot::{Config, DownloadError, Failure};
 use stowage_uring::{GetError, UringDriver};
 
 use server::{Reply, serve};
@@ -22,9 +22,10 @@ fn config() -> Config {
     Config {
         workers: 4,
         chunk: Some(CHUNK),
-        retry: RetryPolicy {
+        retry: Retry {
             max_attempts: 3,
             backoff: Backoff { multiplier: 0.01, min: Duration::from_millis(2), max: Duration::from_millis(20) },
+            jitter: false,
         },
         hedge: None,
         ..Config::default()

@@ -14,7 +14,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Method, Request, Response};
 use stowage_ais::Client;
-use stowage_lockpoll::{ColdGetConf, ColdGetConfig, RetryConf};
+use stowage_lockpoll::{ColdGetConfig, LockPollConfig, NETWORK_RETRY};
+use stowage_proto::Retry;
 use stowage_proto::TransportError;
 use stowage_proto::redirect::RedirectPolicy;
 use stowage_tokio::{HyperTransport, Timeouts, Transport};
@@ -161,10 +162,7 @@ pub fn client(endpoint: &str, config: ColdGetConfig) -> (Client<Stack>, Stack) {
 
 /// `max_attempts` attempts, exact (unjittered) backoff of 1, 2, 4 … 30 s, default lock waits.
 pub fn config(max_attempts: u32) -> ColdGetConfig {
-    ColdGetConfig {
-        retry: RetryConf { max_attempts, jitter: false, ..RetryConf::default() },
-        lock: ColdGetConf::default(),
-    }
+    ColdGetConfig { retry: Retry { max_attempts, jitter: false, ..NETWORK_RETRY }, lock: LockPollConfig::default() }
 }
 
 pub fn request(method: Method, uri: &str) -> Request<Bytes> {

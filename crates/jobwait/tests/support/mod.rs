@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::{Value, json};
-use stowage_jobwait::{JobWait, Outcome, Progress};
+use stowage_jobwait::{JobWait, Progress, WaitOutcome};
 use stowage_proto::{Completion, Instant, Machine, Output, TransportError};
 
 /// One scripted answer.
@@ -27,7 +27,7 @@ pub fn ok(body: Value) -> Answer {
 /// What one run saw.
 #[derive(Debug)]
 pub struct Run {
-    pub outcome: Outcome,
+    pub outcome: WaitOutcome,
     /// Each request sent: when, method, URI, JSON body.
     pub sent: Vec<(Instant, http::Method, String, Value)>,
     /// Every progress event, in order.

@@ -9,8 +9,8 @@
 use std::collections::VecDeque;
 
 use stowage_locks::{
-    Event, FailReason, Level, LockError, LockInfo, Locks, MIN_TIMEOUT, Mode, Name, Names, Owner, PendingInfo, Request,
-    RequestId, Requested,
+    Event, FailReason, Level, LockError, LockInfo, LockMode, LockRequestId, Locks, MIN_TIMEOUT, Name, Names, Owner,
+    PendingInfo, Request, Requested,
 };
 use stowage_proto::Instant;
 
@@ -90,8 +90,8 @@ fn mask_names(mask: u8) -> Vec<Name> {
     NAMES.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, n)| Name::from(*n)).collect()
 }
 
-fn mode(exclusive: bool) -> Mode {
-    if exclusive { Mode::Exclusive } else { Mode::Shared }
+fn mode(exclusive: bool) -> LockMode {
+    if exclusive { LockMode::Exclusive } else { LockMode::Shared }
 }
 
 /// The machine and the model, side by side.
@@ -99,8 +99,8 @@ pub(crate) struct Pair {
     pub(crate) real: Locks,
     pub(crate) model: Model,
     now: u64,
-    ended: std::collections::BTreeSet<RequestId>,
-    issued: Vec<RequestId>,
+    ended: std::collections::BTreeSet<LockRequestId>,
+    issued: Vec<LockRequestId>,
     /// The grant of the last call, if `request_lock` answered with it rather than an event.
     direct: Option<Event>,
 }
@@ -206,7 +206,7 @@ impl Pair {
                 (real.is_ok(), model.is_some())
             }
             Op::Cancel { owner } => {
-                let req = self.real.in_progress(Owner(owner)).unwrap_or(RequestId(u64::MAX));
+                let req = self.real.in_progress(Owner(owner)).unwrap_or(LockRequestId(u64::MAX));
                 (self.real.cancel(now, req).is_ok(), self.model.cancel(now, req))
             }
             Op::Tick { ms } => {
@@ -224,7 +224,7 @@ impl Pair {
 
     /// `request` of one name made through [`Locks::request_lock`]: a grant in the answer
     /// stands for the event `request` would have emitted (after the call's other events).
-    fn request_by_ref(&mut self, now: Instant, request: &Request, name: &Name) -> Result<RequestId, LockError> {
+    fn request_by_ref(&mut self, now: Instant, request: &Request, name: &Name) -> Result<LockRequestId, LockError> {
         let Some(lock) = self.real.lock_ref(request.level, name) else {
             return self.real.request(now, request.clone());
         };
@@ -305,8 +305,8 @@ impl Pair {
 pub(crate) fn check_invariants(monitor: &[LockInfo]) {
     for info in monitor {
         match info.mode {
-            Some(Mode::Exclusive) => assert_eq!(info.owners.len(), 1, "exclusive with others: {info:?}"),
-            Some(Mode::Shared) => assert!(!info.owners.is_empty()),
+            Some(LockMode::Exclusive) => assert_eq!(info.owners.len(), 1, "exclusive with others: {info:?}"),
+            Some(LockMode::Shared) => assert!(!info.owners.is_empty()),
             None => {
                 assert!(info.owners.is_empty());
                 assert!(info.pending.is_empty(), "free lock with a queue: {info:?}");
@@ -329,17 +329,17 @@ struct MLock {
     level: Level,
     name: Option<Name>,
     alive: bool,
-    holders: Vec<(Owner, Mode)>,
+    holders: Vec<(Owner, LockMode)>,
     /// In grant order.
     queue: Vec<MEntry>,
-    watchers: Vec<(RequestId, usize)>,
+    watchers: Vec<(LockRequestId, usize)>,
 }
 
 #[derive(Debug)]
 struct MEntry {
     priority: i32,
-    mode: Mode,
-    members: Vec<RequestId>,
+    mode: LockMode,
+    members: Vec<LockRequestId>,
 }
 
 #[derive(Debug, PartialEq)]
@@ -351,10 +351,10 @@ enum MState {
 
 #[derive(Debug)]
 struct MReq {
-    id: RequestId,
+    id: LockRequestId,
     owner: Owner,
     level: Level,
-    mode: Mode,
+    mode: LockMode,
     priority: i32,
     deadline: Option<Instant>,
     all: bool,
@@ -379,7 +379,7 @@ enum MEnd {
 pub(crate) struct Model {
     locks: Vec<MLock>,
     reqs: Vec<MReq>,
-    pending: Vec<(Owner, RequestId)>,
+    pending: Vec<(Owner, LockRequestId)>,
     next_id: u64,
     latest: Instant,
     pub(crate) events: Vec<Event>,
@@ -433,7 +433,7 @@ impl Model {
         self.locks.iter().position(|l| l.level == level && l.name.is_none()).unwrap()
     }
 
-    fn mode_of(&self, owner: Owner, lock: usize) -> Option<Mode> {
+    fn mode_of(&self, owner: Owner, lock: usize) -> Option<LockMode> {
         self.locks[lock].holders.iter().find(|h| h.0 == owner).map(|h| h.1)
     }
 
@@ -449,7 +449,7 @@ impl Model {
         self.find(Level::Cluster, stowage_locks::BGL).is_some_and(|l| self.mode_of(owner, l).is_some())
     }
 
-    fn pending_of(&self, owner: Owner) -> Option<RequestId> {
+    fn pending_of(&self, owner: Owner) -> Option<LockRequestId> {
         self.pending.iter().find(|p| p.0 == owner).map(|p| p.1)
     }
 
@@ -457,12 +457,12 @@ impl Model {
         self.locks[lock].holders.is_empty()
     }
 
-    fn can_take(&self, lock: usize, mode: Mode) -> bool {
+    fn can_take(&self, lock: usize, mode: LockMode) -> bool {
         let l = &self.locks[lock];
         l.queue.is_empty()
             && match mode {
-                Mode::Shared => l.holders.iter().all(|h| h.1 == Mode::Shared),
-                Mode::Exclusive => l.holders.is_empty(),
+                LockMode::Shared => l.holders.iter().all(|h| h.1 == LockMode::Shared),
+                LockMode::Exclusive => l.holders.is_empty(),
             }
     }
 
@@ -479,7 +479,7 @@ impl Model {
         now
     }
 
-    fn take_req(&mut self, id: RequestId) -> Option<MReq> {
+    fn take_req(&mut self, id: LockRequestId) -> Option<MReq> {
         let i = self.reqs.iter().position(|r| r.id == id)?;
         Some(self.reqs.remove(i))
     }
@@ -488,7 +488,7 @@ impl Model {
         self.reqs.iter().filter_map(|r| r.deadline).min()
     }
 
-    pub(crate) fn request(&mut self, now: Instant, request: Request) -> Result<RequestId, ()> {
+    pub(crate) fn request(&mut self, now: Instant, request: Request) -> Result<LockRequestId, ()> {
         let now = self.begin(now);
         let Request { owner, level, names, mode, priority, deadline, opportunistic } = request;
         if self.pending_of(owner).is_some() || self.holds_at(owner, level) || self.held_after(owner, level).is_some() {
@@ -513,7 +513,7 @@ impl Model {
                 (false, targets)
             }
         };
-        let id = RequestId(self.next_id);
+        let id = LockRequestId(self.next_id);
         self.next_id += 1;
         self.pending.push((owner, id));
         let r = MReq {
@@ -644,10 +644,10 @@ impl Model {
             return self.end(r, MEnd::TimedOut);
         }
         let queue = &mut self.locks[lock].queue;
-        let joined = r.mode == Mode::Shared
+        let joined = r.mode == LockMode::Shared
             && queue
                 .iter_mut()
-                .find(|e| e.priority == r.priority && e.mode == Mode::Shared)
+                .find(|e| e.priority == r.priority && e.mode == LockMode::Shared)
                 .map(|e| e.members.push(r.id))
                 .is_some();
         if !joined {
@@ -682,7 +682,7 @@ impl Model {
         }
     }
 
-    fn grant(&mut self, now: Instant, lock: usize, members: Vec<RequestId>) {
+    fn grant(&mut self, now: Instant, lock: usize, members: Vec<LockRequestId>) {
         for id in members {
             let mut r = self.take_req(id).unwrap();
             r.state = MState::Running;
@@ -720,7 +720,7 @@ impl Model {
         self.events.extend(event);
     }
 
-    pub(crate) fn cancel(&mut self, now: Instant, req: RequestId) -> bool {
+    pub(crate) fn cancel(&mut self, now: Instant, req: LockRequestId) -> bool {
         let now = self.begin(now);
         let Some(r) = self.take_req(req) else { return false };
         self.end(r, MEnd::Cancelled);
@@ -799,12 +799,12 @@ impl Model {
     fn downgrade_one(&mut self, now: Instant, owner: Owner, lock: usize) {
         let l = &mut self.locks[lock];
         let Some(h) = l.holders.iter_mut().find(|h| h.0 == owner) else { return };
-        if h.1 == Mode::Shared {
+        if h.1 == LockMode::Shared {
             return;
         }
-        h.1 = Mode::Shared;
+        h.1 = LockMode::Shared;
         let Some(top) = l.queue.first().map(|e| e.priority) else { return };
-        if let Some(i) = l.queue.iter().position(|e| e.priority == top && e.mode == Mode::Shared) {
+        if let Some(i) = l.queue.iter().position(|e| e.priority == top && e.mode == LockMode::Shared) {
             let entry = l.queue.remove(i);
             self.grant(now, lock, entry.members);
         }
@@ -817,11 +817,10 @@ impl Model {
         for lock in locks.into_iter().filter(|&l| l != set) {
             self.downgrade_one(now, owner, lock);
         }
-        let any_exclusive = self
-            .locks
-            .iter()
-            .any(|l| l.alive && l.level == level && l.name.is_some() && l.holders.contains(&(owner, Mode::Exclusive)));
-        if self.mode_of(owner, set) == Some(Mode::Exclusive) && !any_exclusive {
+        let any_exclusive = self.locks.iter().any(|l| {
+            l.alive && l.level == level && l.name.is_some() && l.holders.contains(&(owner, LockMode::Exclusive))
+        });
+        if self.mode_of(owner, set) == Some(LockMode::Exclusive) && !any_exclusive {
             self.downgrade_one(now, owner, set);
         }
         self.settle(now);
@@ -832,17 +831,24 @@ impl Model {
         level.is_modifiable() && self.pending_of(owner).is_none() && self.holds_bgl(owner)
     }
 
-    pub(crate) fn add(&mut self, now: Instant, owner: Owner, level: Level, name: &str, acquired: Option<Mode>) -> bool {
+    pub(crate) fn add(
+        &mut self,
+        now: Instant,
+        owner: Owner,
+        level: Level,
+        name: &str,
+        acquired: Option<LockMode>,
+    ) -> bool {
         self.begin(now);
         if !self.may_modify(owner, level) || (acquired.is_some() && self.held_after(owner, level).is_some()) {
             return false;
         }
         let set = self.set_lock(level);
         if self.holds_at(owner, level) {
-            if self.mode_of(owner, set) != Some(Mode::Exclusive) {
+            if self.mode_of(owner, set) != Some(LockMode::Exclusive) {
                 return false;
             }
-        } else if !self.can_take(set, Mode::Exclusive) {
+        } else if !self.can_take(set, LockMode::Exclusive) {
             return false;
         }
         if self.find(level, name).is_some() {
@@ -871,8 +877,8 @@ impl Model {
         for n in names {
             let Some(lock) = self.find(level, &n) else { continue };
             match self.mode_of(owner, lock) {
-                Some(Mode::Shared) => return None,
-                Some(Mode::Exclusive) => {}
+                Some(LockMode::Shared) => return None,
+                Some(LockMode::Exclusive) => {}
                 None if holds_level || !self.is_free(lock) => return None,
                 None => {}
             }
@@ -920,10 +926,10 @@ impl Model {
                 owners.sort();
                 let mode = if l.holders.is_empty() {
                     None
-                } else if l.holders.iter().any(|h| h.1 == Mode::Exclusive) {
-                    Some(Mode::Exclusive)
+                } else if l.holders.iter().any(|h| h.1 == LockMode::Exclusive) {
+                    Some(LockMode::Exclusive)
                 } else {
-                    Some(Mode::Shared)
+                    Some(LockMode::Shared)
                 };
                 let pending = l
                     .queue

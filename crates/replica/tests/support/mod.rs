@@ -8,8 +8,8 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use bytes::Bytes;
-use stowage_proto::{Completion, InputError, Instant, Machine, Output, RequestId, TransportError};
-use stowage_replica::{Block, BlockWrite, Service, ServiceKind, WriteConfig, WriteOutcome};
+use stowage_proto::{Completion, InputError, Instant, Machine, Output, RequestId, Retry, TransportError};
+use stowage_replica::{Block, BlockWrite, PassSchedule, Service, ServiceKind, WriteConfig, WriteOutcome};
 
 /// What a PUT gets back.
 pub(crate) type Answer = Result<http::Response<Bytes>, TransportError>;
@@ -69,6 +69,11 @@ pub(crate) fn with_headers(status: u16, headers: &[(&str, &str)]) -> Answer {
 /// An answer with `status` and no headers or body.
 pub(crate) fn status(code: u16) -> Answer {
     Ok(http::Response::builder().status(code).body(Bytes::new()).unwrap())
+}
+
+/// `schedule` with `n` passes in all.
+pub(crate) fn passes(n: u32, schedule: PassSchedule) -> PassSchedule {
+    PassSchedule { retry: Retry { max_attempts: n, ..schedule.retry }, ..schedule }
 }
 
 /// `n` seconds.

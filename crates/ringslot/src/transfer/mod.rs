@@ -32,7 +32,7 @@ use stowage_proto::{Instant, Machine};
 pub use error::GetError;
 pub use io::{IoEvent, Landing, RangeIo};
 
-use crate::{DownloadError, Input, Mode, Output, Plan, Receive, RingSlot, Slot, Summary};
+use crate::{Delivery, DownloadError, Input, Output, Plan, Receive, RingSlot, Slot, Summary};
 
 /// A [`RingSlot`] download run against a driver's [`RangeIo`].
 ///
@@ -43,7 +43,7 @@ use crate::{DownloadError, Input, Mode, Output, Plan, Receive, RingSlot, Slot, S
 #[derive(Debug)]
 pub struct Transfer {
     ring: RingSlot,
-    mode: Mode,
+    delivery: Delivery,
     slots: u32,
     /// Receives waiting for their slot to be ready, in order.
     deferred: VecDeque<Receive>,
@@ -57,8 +57,8 @@ pub struct Transfer {
 impl Transfer {
     /// Runs `ring`.
     pub fn new(ring: RingSlot) -> Self {
-        let (mode, slots) = (ring.mode(), ring.slot_count());
-        Transfer { ring, mode, slots, deferred: VecDeque::new(), receiving: Vec::new(), bytes: 0, outcome: None }
+        let (delivery, slots) = (ring.delivery(), ring.slot_count());
+        Transfer { ring, delivery, slots, deferred: VecDeque::new(), receiving: Vec::new(), bytes: 0, outcome: None }
     }
 
     /// Acts on everything the machine asks for, then starts the held-back receives whose slot
@@ -84,7 +84,7 @@ impl Transfer {
                 let Some(position) = self.receiving.iter().position(|r| r.id == id) else { return Ok(()) };
                 let receive = self.receiving[position];
                 let complete = error.is_none() && received == receive.range.len();
-                if complete && !receive.skip && self.mode == Mode::WholeObject {
+                if complete && !receive.skip && self.delivery == Delivery::WholeObject {
                     let landing = io.land(id, receive.slot, receive.range);
                     match landing {
                         Ok(Landing::Pending) => return Ok(()),

@@ -6,7 +6,7 @@ use http::Uri;
 use stowage_proto::{Completion, Instant, RequestId, Transmit, TransportError};
 
 use super::{GetError, IoEvent, Landing, RangeIo, Transfer};
-use crate::{ByteRange, Config, DownloadError, Fetch, Mode, Plan, Receive, RingSlot, Slot};
+use crate::{ByteRange, Config, Delivery, DownloadError, Fetch, Plan, Receive, RingSlot, Slot};
 
 const T0: Instant = Instant::ZERO;
 
@@ -83,8 +83,8 @@ impl Script {
     }
 }
 
-fn transfer(mode: Mode, size: u64, chunk: u64, workers: u32) -> Transfer {
-    let config = Config { size: Some(size), chunk: Some(chunk), workers, mode, hedge: None, ..Config::default() };
+fn transfer(delivery: Delivery, size: u64, chunk: u64, workers: u32) -> Transfer {
+    let config = Config { size: Some(size), chunk: Some(chunk), workers, delivery, hedge: None, ..Config::default() };
     Transfer::new(RingSlot::new(T0, "/o".parse().unwrap(), config).unwrap())
 }
 
@@ -108,7 +108,7 @@ fn body(transfer: &mut Transfer, io: &mut Script, id: RequestId, received: u64) 
 
 #[test]
 fn a_body_is_read_only_after_its_head_is_accepted_and_delivered_in_order() {
-    let (mut transfer, mut io) = (transfer(Mode::Stream, 8, 4, 2), Script::default());
+    let (mut transfer, mut io) = (transfer(Delivery::Stream, 8, 4, 2), Script::default());
     transfer.pump(&mut io, T0).unwrap();
     let calls = io.take();
     assert_eq!(calls[0], Call::Plan(Plan { size: 8, start: 0, end: 8, chunk: 4 }, 4));
@@ -131,7 +131,7 @@ fn a_body_is_read_only_after_its_head_is_accepted_and_delivered_in_order() {
 
 #[test]
 fn a_rejected_head_is_cancelled_not_received() {
-    let (mut transfer, mut io) = (transfer(Mode::Stream, 8, 4, 1), Script::default());
+    let (mut transfer, mut io) = (transfer(Delivery::Stream, 8, 4, 1), Script::default());
     transfer.pump(&mut io, T0).unwrap();
     let (id, _) = Script::fetches(&io.take())[0];
     head(&mut transfer, &mut io, id, http::Response::builder().status(503).body(()).unwrap());
@@ -142,7 +142,7 @@ fn a_rejected_head_is_cancelled_not_received() {
 
 #[test]
 fn a_receive_waits_for_its_slot_and_keeps_the_order() {
-    let (mut transfer, mut io) = (transfer(Mode::Stream, 8, 4, 2), Script::default());
+    let (mut transfer, mut io) = (transfer(Delivery::Stream, 8, 4, 2), Script::default());
     transfer.pump(&mut io, T0).unwrap();
     let fetched = Script::fetches(&io.take());
     io.busy = vec![Slot(0), Slot(1)];
@@ -159,7 +159,7 @@ fn a_receive_waits_for_its_slot_and_keeps_the_order() {
 
 #[test]
 fn whole_object_tells_the_machine_only_after_the_range_has_landed() {
-    let (mut transfer, mut io) = (transfer(Mode::WholeObject, 4, 4, 1), Script::default());
+    let (mut transfer, mut io) = (transfer(Delivery::WholeObject, 4, 4, 1), Script::default());
     io.landing = Some(Landing::Pending);
     transfer.pump(&mut io, T0).unwrap();
     let (id, range) = Script::fetches(&io.take())[0];
@@ -175,7 +175,7 @@ fn whole_object_tells_the_machine_only_after_the_range_has_landed() {
 
 #[test]
 fn a_short_or_broken_body_is_not_landed() {
-    let (mut transfer, mut io) = (transfer(Mode::WholeObject, 4, 4, 1), Script::default());
+    let (mut transfer, mut io) = (transfer(Delivery::WholeObject, 4, 4, 1), Script::default());
     transfer.pump(&mut io, T0).unwrap();
     let (id, range) = Script::fetches(&io.take())[0];
     head(&mut transfer, &mut io, id, partial(range, 4));
@@ -187,7 +187,7 @@ fn a_short_or_broken_body_is_not_landed() {
 
 #[test]
 fn a_failed_landing_cancels_everything_and_is_the_error() {
-    let (mut transfer, mut io) = (transfer(Mode::WholeObject, 8, 4, 2), Script::default());
+    let (mut transfer, mut io) = (transfer(Delivery::WholeObject, 8, 4, 2), Script::default());
     io.landing = Some(Landing::Pending);
     transfer.pump(&mut io, T0).unwrap();
     let fetched = Script::fetches(&io.take());
@@ -203,7 +203,7 @@ fn a_failed_landing_cancels_everything_and_is_the_error() {
 
 #[test]
 fn an_io_error_cancels_everything_and_is_the_error() {
-    let (mut transfer, mut io) = (transfer(Mode::Stream, 8, 4, 2), Script::default());
+    let (mut transfer, mut io) = (transfer(Delivery::Stream, 8, 4, 2), Script::default());
     io.fail_fetch = true;
     assert!(matches!(transfer.pump(&mut io, T0), Err(GetError::Driver { .. })));
     assert!(matches!(transfer.outcome(), Some(Err(DownloadError::Cancelled))));
@@ -211,7 +211,7 @@ fn an_io_error_cancels_everything_and_is_the_error() {
 
 #[test]
 fn events_of_cancelled_requests_are_ignored() {
-    let (mut transfer, mut io) = (transfer(Mode::Stream, 8, 4, 1), Script::default());
+    let (mut transfer, mut io) = (transfer(Delivery::Stream, 8, 4, 1), Script::default());
     transfer.pump(&mut io, T0).unwrap();
     let (id, range) = Script::fetches(&io.take())[0];
     transfer.cancel(T0);

@@ -8,7 +8,8 @@ use anyhow::{Context, bail};
 use bytes::Bytes;
 use stowage_ais::{Client, ColdGetError, ColdGetResponse};
 use stowage_cluster::{BucketSpec, Cluster, ClusterConfig, Fault, FaultRule};
-use stowage_lockpoll::{ColdGetConf, ColdGetConfig, GiveUpReason, Outcome, Report, RetryConf};
+use stowage_lockpoll::{ColdGetConfig, GiveUpReason, LockPollConfig, LockWaitOutcome, NETWORK_RETRY, Report};
+use stowage_proto::Retry;
 use stowage_proto::ais::{Bucket, Namespace, ObjectAddress, Provider};
 use stowage_tokio::{HyperTransport, Timeouts};
 
@@ -59,11 +60,11 @@ impl super::Scenario for ColdGetScenario {
 }
 
 /// The network retry of every scenario: the reference's, without jitter so runs repeat.
-fn retry(max_attempts: u32) -> RetryConf {
-    RetryConf { max_attempts, jitter: false, ..RetryConf::default() }
+fn retry(max_attempts: u32) -> Retry {
+    Retry { max_attempts, jitter: false, ..NETWORK_RETRY }
 }
 
-fn config(max_attempts: u32, lock: ColdGetConf) -> ColdGetConfig {
+fn config(max_attempts: u32, lock: LockPollConfig) -> ColdGetConfig {
     ColdGetConfig { retry: retry(max_attempts), lock }
 }
 
@@ -89,7 +90,7 @@ pub(super) fn scenarios() -> Vec<Box<dyn super::Scenario>> {
             bucket: Bucket::new("local", Provider::Ais),
             lock_hold: Duration::ZERO,
             faults: vec![],
-            config: config(7, ColdGetConf::default()),
+            config: config(7, LockPollConfig::default()),
             reads: true,
         },
         ColdGetScenario {
@@ -98,7 +99,7 @@ pub(super) fn scenarios() -> Vec<Box<dyn super::Scenario>> {
             bucket: aws.clone(),
             lock_hold: COLD_GET,
             faults: vec![],
-            config: config(7, ColdGetConf::default()),
+            config: config(7, LockPollConfig::default()),
             reads: true,
         },
         ColdGetScenario {
@@ -107,7 +108,7 @@ pub(super) fn scenarios() -> Vec<Box<dyn super::Scenario>> {
             bucket: remote_ais,
             lock_hold: COLD_GET,
             faults: vec![],
-            config: config(7, ColdGetConf::default()),
+            config: config(7, LockPollConfig::default()),
             reads: true,
         },
         ColdGetScenario {
@@ -116,7 +117,7 @@ pub(super) fn scenarios() -> Vec<Box<dyn super::Scenario>> {
             bucket: aws.clone(),
             lock_hold: COLD_GET,
             faults: vec![fault("POST", Fault::Reset, 1)],
-            config: config(7, ColdGetConf::default()),
+            config: config(7, LockPollConfig::default()),
             reads: true,
         },
         ColdGetScenario {
@@ -125,7 +126,7 @@ pub(super) fn scenarios() -> Vec<Box<dyn super::Scenario>> {
             bucket: aws.clone(),
             lock_hold: COLD_GET,
             faults: vec![fault("HEAD", Fault::Status { status: 500 }, 1)],
-            config: config(7, ColdGetConf::default()),
+            config: config(7, LockPollConfig::default()),
             reads: true,
         },
         ColdGetScenario {
@@ -134,7 +135,7 @@ pub(super) fn scenarios() -> Vec<Box<dyn super::Scenario>> {
             bucket: aws,
             lock_hold: secs(6),
             faults: vec![],
-            config: config(7, ColdGetConf { max_cold_wait: secs(2), ..ColdGetConf::default() }),
+            config: config(7, LockPollConfig { max_cold_wait: secs(2), ..LockPollConfig::default() }),
             reads: true,
         },
         ColdGetScenario {
@@ -143,7 +144,7 @@ pub(super) fn scenarios() -> Vec<Box<dyn super::Scenario>> {
             bucket: Bucket::new("local", Provider::Ais),
             lock_hold: Duration::ZERO,
             faults: vec![FaultRule { times: None, ..fault("GET", Fault::Stall { ms: 30_000 }, 0) }],
-            config: config(3, ColdGetConf::default()),
+            config: config(3, LockPollConfig::default()),
             reads: false,
         },
     ]
@@ -242,10 +243,10 @@ fn lock_note(report: &Report) -> String {
         .lock_waits
         .iter()
         .map(|o| match o {
-            Outcome::NotLocked => "not locked",
-            Outcome::Unlocked { .. } => "unlocked",
-            Outcome::GaveUp { reason: GiveUpReason::StillLocked, .. } => "gave up: still locked",
-            Outcome::GaveUp { reason: GiveUpReason::CheckLockFailed(_), .. } => "gave up: check-lock failed",
+            LockWaitOutcome::NotLocked => "not locked",
+            LockWaitOutcome::Unlocked { .. } => "unlocked",
+            LockWaitOutcome::GaveUp { reason: GiveUpReason::StillLocked, .. } => "gave up: still locked",
+            LockWaitOutcome::GaveUp { reason: GiveUpReason::CheckLockFailed(_), .. } => "gave up: check-lock failed",
         })
         .collect();
     if waits.is_empty() { String::new() } else { format!(" after lock waits ({})", waits.join(", ")) }

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use stowage_lock_manager::{AcquireError, LockManager};
-use stowage_locks::{BGL, Level, Mode, Name, Names, Owner, Request};
+use stowage_locks::{BGL, Level, LockMode, Name, Names, Owner, Request};
 use stowage_proto::Jitter;
 
 use super::{Meta, Run, Target};
@@ -157,7 +157,7 @@ async fn one_round(
         let count = 1 + (rng.next_u64() % 3) as usize;
         let picked: Vec<Name> =
             (0..count).map(|_| pool[(rng.next_u64() % pool.len() as u64) as usize].clone()).collect();
-        let mode = if rng.next_u64().is_multiple_of(2) { Mode::Shared } else { Mode::Exclusive };
+        let mode = if rng.next_u64().is_multiple_of(2) { LockMode::Shared } else { LockMode::Exclusive };
         let request = Request::new(owner, level, Names::Exact(picked), mode).priority(priority);
         let asked = Instant::now();
         match manager.acquire(request, Some(TIMEOUT)).await {
@@ -167,7 +167,7 @@ async fn one_round(
                     waits.push(waited);
                 }
                 tally.grants.fetch_add(1, Ordering::SeqCst);
-                let weight = if mode == Mode::Exclusive { 1000 } else { 1 };
+                let weight = if mode == LockMode::Exclusive { 1000 } else { 1 };
                 for name in guard.names() {
                     let index = offset + pool.iter().position(|n| n == name).unwrap_or(0);
                     let before = tally.holders[index].fetch_add(weight, Ordering::SeqCst);

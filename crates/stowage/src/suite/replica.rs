@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use bytes::Bytes;
 use stowage_cluster::keep::{KeepCluster, KeepClusterConfig, KeepServiceSpec, Scripted};
 use stowage_keep::{KeepClient, KeepError};
-use stowage_replica::{RetryPolicy, Service, ServiceKind};
+use stowage_replica::{PassSchedule, Service, ServiceKind};
 
 use super::{Meta, Run, Target};
 use crate::report::{Cell, Row};
@@ -324,7 +324,7 @@ async fn write_with_stowage(scenario: &ReplicaScenario, cluster: &KeepCluster, s
         .collect::<anyhow::Result<Vec<_>>>()?;
     let keep = KeepClient::builder(services)
         .token(TOKEN)
-        .policy(RetryPolicy::go(Duration::from_millis(100)))
+        .policy(PassSchedule::go(Duration::from_millis(100)))
         .seed(seed)
         .build()?;
     let (blocks, block_size, wanted) = (scenario.blocks, scenario.block_size, scenario.wanted);

@@ -57,7 +57,7 @@ use http::Uri;
 use stowage_proto::Instant;
 pub use stowage_ringslot::transfer::GetError;
 use stowage_ringslot::transfer::Transfer;
-use stowage_ringslot::{Config, Mode, RingSlot, Summary};
+use stowage_ringslot::{Config, Delivery, RingSlot, Summary};
 use tokio::sync::mpsc;
 
 use crate::{HyperTransport, Timeouts};
@@ -97,15 +97,15 @@ impl Downloader {
         self.progress = counter;
     }
 
-    /// The object at `uri`, in order, as a stream of chunks (one per range; [`Mode::Stream`]
-    /// whatever `config.mode` says).
+    /// The object at `uri`, in order, as a stream of chunks (one per range; [`Delivery::Stream`]
+    /// whatever `config.delivery` says).
     ///
     /// The download runs in a task of its own; at most `slots` ranges are held, including those
     /// waiting for the consumer. Dropping the stream cancels it. Must be called within a tokio
     /// runtime.
     pub fn get(&self, uri: &str, config: Config) -> Result<ByteStream, GetError> {
         let (sender, receiver) = mpsc::channel(1);
-        let engine = self.engine(uri, Config { mode: Mode::Stream, ..config }, Sink::Stream)?;
+        let engine = self.engine(uri, Config { delivery: Delivery::Stream, ..config }, Sink::Stream)?;
         let summary = Arc::new(OnceLock::new());
         let finished = Arc::clone(&summary);
         tokio::spawn(async move {
@@ -122,22 +122,22 @@ impl Downloader {
     }
 
     /// The object at `uri` in one buffer: one allocation of its size, every range written in
-    /// place at its own offset ([`Mode::WholeObject`]).
+    /// place at its own offset ([`Delivery::WholeObject`]).
     pub async fn read_all(&self, uri: &str, config: Config) -> Result<Downloaded, GetError> {
         let sink = Sink::Memory { rest: BytesMut::new(), landed: Default::default() };
-        let engine = self.engine(uri, Config { mode: Mode::WholeObject, ..config }, sink)?;
+        let engine = self.engine(uri, Config { delivery: Delivery::WholeObject, ..config }, sink)?;
         let Finished { summary, sink } = engine.run(None).await?;
         let Sink::Memory { landed, .. } = sink else { return Ok(Downloaded { bytes: Bytes::new(), summary }) };
         Ok(Downloaded { bytes: join(landed.into_values()), summary })
     }
 
     /// The object at `uri` into the file at `path` (created or truncated): every range written
-    /// at its offset, the file `fsync`ed at the end ([`Mode::WholeObject`]).
+    /// at its offset, the file `fsync`ed at the end ([`Delivery::WholeObject`]).
     pub async fn download(&self, uri: &str, config: Config, path: impl AsRef<Path>) -> Result<Summary, GetError> {
         let path = path.as_ref().to_owned();
         let file = std::fs::File::create(&path).map_err(|source| GetError::File { path: path.clone(), source })?;
         let sink = Sink::File { file: Arc::new(file), path: path.clone(), pool: Vec::new() };
-        let engine = self.engine(uri, Config { mode: Mode::WholeObject, ..config }, sink)?;
+        let engine = self.engine(uri, Config { delivery: Delivery::WholeObject, ..config }, sink)?;
         let Finished { summary, sink } = engine.run(None).await?;
         if let Sink::File { file, .. } = sink {
             tokio::task::spawn_blocking(move || file.sync_all())
