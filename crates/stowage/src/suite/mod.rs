@@ -6,11 +6,11 @@
 //! family's figures, and add it to [`all`]. Scenario names are unique and differ from every
 //! family name, since `--only` selects by either.
 
-mod cold_get;
-mod download;
 mod jobwait;
+mod lockpoll;
 mod locks;
 mod replica;
+mod ringslot;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -63,8 +63,8 @@ pub(crate) trait Scenario: Send + Sync {
 /// Every scenario, in table order.
 pub(crate) fn all() -> Vec<Box<dyn Scenario>> {
     let mut all = Vec::new();
-    all.extend(cold_get::scenarios());
-    all.extend(download::scenarios());
+    all.extend(lockpoll::scenarios());
+    all.extend(ringslot::scenarios());
     all.extend(jobwait::scenarios());
     all.extend(locks::scenarios());
     all.extend(replica::scenarios());
