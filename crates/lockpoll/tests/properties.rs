@@ -296,7 +296,7 @@ fn original_request() -> impl Strategy<Value = http::Request<Bytes>> {
         .prop_map(|(method, uri)| http::Request::builder().method(method).uri(uri).body(Bytes::new()).unwrap())
 }
 
-fn retry_conf() -> impl Strategy<Value = Retry> {
+fn network_retry() -> impl Strategy<Value = Retry> {
     (0u32..8, 0.0f64..4.0, 0u64..5_000, 0u64..60_000, any::<bool>()).prop_map(
         |(max_attempts, multiplier, min, max, jitter)| {
             let backoff = Backoff { multiplier, min: Duration::from_millis(min), max: Duration::from_millis(max) };
@@ -324,14 +324,14 @@ proptest! {
     #[test]
     fn cold_get_obeys_the_spec(
         original in original_request(),
-        retry in retry_conf(),
+        retry in network_retry(),
         lock in lock_conf(30),
         seed: u64,
         attempts in prop::collection::vec(attempt_answer(), 0..10),
         locks in prop::collection::vec((delay(), reply()), 0..30),
     ) {
         let eligible = lock_wait_target(original.method(), original.uri()).is_ok();
-        let conf = ColdGetConfig { retry: retry.clone(), lock };
+        let conf = ColdGetConfig { retry, lock };
         let is_attempt = {
             let (method, uri) = (original.method().clone(), original.uri().clone());
             move |t: &Transmit| t.request.method() == method && t.request.uri() == &uri

@@ -480,7 +480,7 @@ fn any_http_status_is_a_response() {
 }
 
 #[test]
-fn backoff_delays_follow_the_retry_conf() {
+fn backoff_delays_follow_the_network_retry() {
     let mut attempts = vec![Err(TransportError::Reset); 6];
     attempts.push(status(200));
     let conf = retry(7);
