@@ -1,7 +1,8 @@
 //! `stowage get URL [-o FILE] [--workers N] [--chunk SIZE] [--driver uring|tokio]`: a parallel
 //! ranged download with a progress bar, to a file (written at offsets, fsynced) or to stdout
 //! (in order), through the io_uring driver — or the tokio driver, asked for or where io_uring
-//! is unavailable (with a warning).
+//! is unavailable (with a warning). `--direct` reads an AIStore object from the target that
+//! owns it, by the proxy's cluster map.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -11,8 +12,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use futures_util::StreamExt;
+use http::Uri;
 use indicatif::{ProgressBar, ProgressStyle};
 use stowage_proto::Timeouts;
+use stowage_proto::ais::ObjectAddress;
 use stowage_ringslot::Config;
 use stowage_tokio::download::Downloader;
 use stowage_uring::{UringDriver, UringError};
@@ -56,6 +59,11 @@ pub(crate) struct Args {
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
+    /// An AIStore object: ask the proxy for the cluster map and read straight from the target
+    /// that owns the object (HRW placement, as the SDK's `direct=True`), no redirect at all.
+    /// Without it the first range follows the proxy's redirect and the rest go to that target.
+    #[arg(long)]
+    direct: bool,
 }
 
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
@@ -65,7 +73,14 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let progress = Arc::new(AtomicU64::new(0));
     // The machine's tuned defaults (retries, hedging), with the sizes asked for; both drivers
     // take the same config (each picks the mode its destination needs).
-    let config = Config { workers: args.workers, slots: args.slots, chunk: args.chunk, ..Config::default() };
+    let mut config = Config { workers: args.workers, slots: args.slots, chunk: args.chunk, ..Config::default() };
+    if args.direct {
+        let target = direct_url(&args.url, Timeouts::default()).await?;
+        if !args.quiet {
+            eprintln!("reading from the owning target: {target}");
+        }
+        config.target = Some(target);
+    }
     let bar = if args.quiet { ProgressBar::hidden() } else { progress_bar() };
     let ticker = {
         let (bar, progress) = (bar.clone(), Arc::clone(&progress));
@@ -121,6 +136,18 @@ async fn fetch(args: &Args, config: Config, timeouts: Timeouts, progress: &Arc<A
     }
     stdout.flush().context("writing to stdout")?;
     Ok(())
+}
+
+/// Where the AIStore object at `url` is read from directly: its owner by the cluster map the
+/// proxy at `url`'s origin gives.
+async fn direct_url(url: &str, timeouts: Timeouts) -> anyhow::Result<Uri> {
+    let uri: Uri = url.parse().with_context(|| format!("--direct: {url:?} is not a URL"))?;
+    let address = ObjectAddress::from_uri(&uri).context("--direct needs an AIStore object URL")?;
+    let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
+        bail!("--direct needs an absolute URL, not {url:?}");
+    };
+    let client = stowage_ais::Client::builder(&format!("{scheme}://{authority}")).timeouts(timeouts).build()?;
+    Ok(client.direct_url(&address).await?)
 }
 
 /// The download on this (blocking) thread through io_uring.

@@ -69,3 +69,42 @@ fn get_downloads_presigned_s3_urls_with_either_driver() {
     assert!(reads.iter().all(|r| r.method == "GET" && r.status == 206), "{reads:?}");
     assert_eq!(reads.len(), 2 * (2 + 1), "{reads:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_direct_reads_from_the_owning_target_without_a_redirect() {
+    use stowage_cluster::{Cluster, ClusterConfig, Generator};
+    use stowage_proto::ais::{Bucket, Provider};
+
+    let cluster = Cluster::start(ClusterConfig { targets: Some(3), ..ClusterConfig::default() }).await.unwrap();
+    let size = (20 << 20) + 7;
+    cluster.put_generated(&Bucket::new("local", Provider::Ais), "direct.bin", size);
+    let mut expected = vec![0; size as usize];
+    Generator::for_object("direct.bin").fill(0, &mut expected);
+    let url = format!("{}/v1/objects/local/direct.bin?provider=ais", cluster.url());
+    let dir = std::env::temp_dir().join(format!("stowage-cli-direct-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for driver in ["tokio", "uring"] {
+        let before = cluster.stats();
+        let path = dir.join(format!("{driver}.bin"));
+        let args = ["get", &url, "--direct", "-o", path.to_str().unwrap(), "--driver", driver, "--quiet"];
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let out = tokio::task::spawn_blocking(move || stowage(&args.iter().map(String::as_str).collect::<Vec<_>>()))
+            .await
+            .unwrap();
+        assert!(out.status.success(), "{driver}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(std::fs::read(&path).unwrap() == expected, "{driver}: the bytes differ");
+        let after = cluster.stats();
+        // The proxy is asked for the map only; no range meets a redirect.
+        let proxy = after.proxy_requests - before.proxy_requests;
+        assert_eq!((proxy, after.redirects - before.redirects), (1, 0), "{driver}: {after:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // Not an AIStore object URL: a clear error, no download.
+    let plain = format!("{}/elsewhere", cluster.url());
+    let out =
+        tokio::task::spawn_blocking(move || stowage(&["get", &plain, "--direct", "--sink", "--quiet"])).await.unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--direct needs an AIStore object URL"));
+    cluster.shutdown().await;
+}
