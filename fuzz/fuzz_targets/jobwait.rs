@@ -16,7 +16,7 @@ use std::time::Duration;
 use arbitrary::Arbitrary;
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use stowage_jobwait::{JobSnap, JobWait, Dispatch, Snapshots, Strategy, TargetSnaps, Timestamp, WaitConfig};
+use stowage_jobwait::{Dispatch, JobSnap, JobWait, Snapshots, Strategy, TargetSnaps, Timestamp, WaitConfig};
 use stowage_proto::{Completion, InputError, Instant, Machine, Output, RequestId, Transmit, TransportError};
 
 #[derive(Debug, Arbitrary)]

@@ -19,9 +19,12 @@ use arbitrary::Arbitrary;
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use stowage_lockpoll::{
-    Bounds, ColdGet, LockPollConfig, ColdGetConfig, ColdGetOutcome, LockPoller, LockWaitOutcome, Schedule};
+    Bounds, ColdGet, ColdGetConfig, ColdGetOutcome, LockPollConfig, LockPoller, LockWaitOutcome, Schedule,
+};
 use stowage_proto::ais::ObjectAddress;
-use stowage_proto::{Backoff, Retry, Completion, InputError, Instant, Machine, Output, RequestId, Transmit, TransportError};
+use stowage_proto::{
+    Backoff, Completion, InputError, Instant, Machine, Output, RequestId, Retry, Transmit, TransportError,
+};
 
 #[derive(Debug, Arbitrary)]
 struct Case {
@@ -220,7 +223,9 @@ impl Watch<LockWaitOutcome> for PollerWatch {
     fn done(&mut self, outcome: &LockWaitOutcome) {
         match *outcome {
             LockWaitOutcome::NotLocked => assert_eq!((self.start, self.polls), (None, 0)),
-            LockWaitOutcome::Unlocked { polls, .. } | LockWaitOutcome::GaveUp { polls, .. } => assert_eq!(polls, self.polls),
+            LockWaitOutcome::Unlocked { polls, .. } | LockWaitOutcome::GaveUp { polls, .. } => {
+                assert_eq!(polls, self.polls)
+            }
         }
     }
 }

@@ -22,8 +22,8 @@ use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use stowage_proto::{Backoff, Completion, InputError, Instant, Machine, Output, RequestId, Retry, TransportError};
 use stowage_replica::{
-    Block, BlockWrite, Classifier, MeasuredFrom, PassSchedule, Service, ServiceKind, WriteConfig,
-    WriteOutcome, write_order,
+    Block, BlockWrite, Classifier, MeasuredFrom, PassSchedule, Service, ServiceKind, WriteConfig, WriteOutcome,
+    write_order,
 };
 
 #[derive(Debug, Arbitrary)]

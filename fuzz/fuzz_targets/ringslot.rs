@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use stowage_proto::{Backoff, Retry, Completion, Instant, Machine, RequestId, TransportError};
-use stowage_ringslot::{Config, Hedge, Input, Delivery, Notice, Output, Plan, RingSlot, Slot};
+use stowage_proto::{Backoff, Completion, Instant, Machine, RequestId, Retry, TransportError};
+use stowage_ringslot::{Config, Delivery, Hedge, Input, Notice, Output, Plan, RingSlot, Slot};
 
 #[derive(Debug, Arbitrary)]
 struct Case {
@@ -146,7 +146,9 @@ fuzz_target!(|case: Case| {
                     match plan {
                         Some(p) => assert!(p.start <= f.range.start && f.range.end <= p.end && !f.range.is_empty()),
                         // The first range, sizing the object: one, from the offset.
-                        None => assert!(f.range.start == case.offset && !f.range.is_empty() && !f.hedge && seen.is_empty()),
+                        None => {
+                            assert!(f.range.start == case.offset && !f.range.is_empty() && !f.hedge && seen.is_empty())
+                        }
                     }
                     assert!((f.slot.0 as usize) < slots);
                     assert!(!delivered.contains(&f.slot), "slot reused before release");
