@@ -1,4 +1,4 @@
-//! The poller's configuration (AIStore's `LockPollConfig`).
+//! The poller's configuration (the AIStore SDK's `ColdGetConf`).
 
 use std::time::Duration;
 
