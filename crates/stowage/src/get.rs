@@ -16,7 +16,7 @@ use http::Uri;
 use indicatif::{ProgressBar, ProgressStyle};
 use stowage_proto::Timeouts;
 use stowage_proto::ais::ObjectAddress;
-use stowage_ringslot::Config;
+use stowage_ringslot::{Config, Summary};
 use stowage_tokio::download::Downloader;
 use stowage_uring::{UringDriver, UringError};
 
@@ -64,6 +64,11 @@ pub(crate) struct Args {
     /// Without it the first range follows the proxy's redirect and the rest go to that target.
     #[arg(long)]
     direct: bool,
+    /// Do not verify the bytes against the checksum the server states (AIStore's
+    /// `ais-checksum-*`, S3's `x-amz-checksum-*` or single-part ETag). By default a mismatch
+    /// fails the download, and the output file is removed.
+    #[arg(long)]
+    no_verify: bool,
 }
 
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
@@ -73,7 +78,13 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let progress = Arc::new(AtomicU64::new(0));
     // The machine's tuned defaults (retries, hedging), with the sizes asked for; both drivers
     // take the same config (each picks the mode its destination needs).
-    let mut config = Config { workers: args.workers, slots: args.slots, chunk: args.chunk, ..Config::default() };
+    let mut config = Config {
+        workers: args.workers,
+        slots: args.slots,
+        chunk: args.chunk,
+        verify: !args.no_verify,
+        ..Config::default()
+    };
     if args.direct {
         let target = direct_url(&args.url, Timeouts::default()).await?;
         if !args.quiet {
@@ -96,15 +107,22 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     ticker.abort();
     let bytes = progress.load(Ordering::Relaxed);
     bar.finish_and_clear();
-    result?;
+    let summary = result?;
     if !args.quiet {
         let secs = started.elapsed().as_secs_f64();
-        eprintln!("{bytes} bytes in {secs:.2} s ({:.1} MB/s)", bytes as f64 / secs.max(1e-9) / 1e6);
+        let verified = match summary.verified {
+            Some(checksum) => format!(", verified against {checksum}"),
+            None if args.no_verify => String::new(),
+            // No checksum of the whole object stated, only part of it read, or (io_uring
+            // --sink) no bytes kept to hash.
+            None => ", not verified".to_owned(),
+        };
+        eprintln!("{bytes} bytes in {secs:.2} s ({:.1} MB/s){verified}", bytes as f64 / secs.max(1e-9) / 1e6);
     }
     Ok(())
 }
 
-async fn fetch(args: &Args, config: Config, timeouts: Timeouts, progress: &Arc<AtomicU64>) -> anyhow::Result<()> {
+async fn fetch(args: &Args, config: Config, timeouts: Timeouts, progress: &Arc<AtomicU64>) -> anyhow::Result<Summary> {
     if args.driver == Driver::Uring {
         let (url, output, sink) = (args.url.clone(), args.output.clone(), args.sink);
         let (config, progress) = (config.clone(), Arc::clone(progress));
@@ -123,8 +141,7 @@ async fn fetch(args: &Args, config: Config, timeouts: Timeouts, progress: &Arc<A
     let mut downloader = Downloader::for_url(&args.url, timeouts)?;
     downloader.set_progress(Some(Arc::clone(progress)));
     if let Some(path) = &args.output {
-        downloader.download(&args.url, config, path).await.with_context(|| format!("GET {}", args.url))?;
-        return Ok(());
+        return downloader.download(&args.url, config, path).await.with_context(|| format!("GET {}", args.url));
     }
     let mut stream = downloader.get(&args.url, config)?;
     let mut stdout = stdout();
@@ -135,7 +152,7 @@ async fn fetch(args: &Args, config: Config, timeouts: Timeouts, progress: &Arc<A
         }
     }
     stdout.flush().context("writing to stdout")?;
-    Ok(())
+    Ok(stream.summary().unwrap_or_default())
 }
 
 /// Where the AIStore object at `url` is read from directly: its owner by the cluster map the
@@ -158,16 +175,14 @@ fn uring_fetch(
     output: Option<&Path>,
     sink: bool,
     progress: Arc<AtomicU64>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Summary> {
     driver.set_progress(Some(progress));
     if let Some(path) = output {
-        driver.download(url, config, path)?;
-        return Ok(());
+        return Ok(driver.download(url, config, path)?);
     }
     if sink {
         // Ranges land in any order and are dropped: no ordering, no copy.
-        driver.sink(url, config)?;
-        return Ok(());
+        return Ok(driver.sink(url, config)?);
     }
     let mut download = driver.get(url, config)?;
     let mut stdout = stdout();
@@ -175,7 +190,7 @@ fn uring_fetch(
         stdout.write_all(chunk).context("writing to stdout")?;
     }
     stdout.flush().context("writing to stdout")?;
-    Ok(())
+    Ok(download.summary())
 }
 
 /// Standard output, unbuffered where possible: the chunks are large, and stdout's line

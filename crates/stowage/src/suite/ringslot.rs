@@ -14,6 +14,11 @@
 //! Every scenario runs with the driver's default options (retries, hedging on) except where its
 //! name says otherwise (`-unhedged`, `download-straggler`).
 //!
+//! Every download also verifies the object's checksum as the cluster states it (`xxhash2`, as
+//! aisnode does: hashed as delivered when streamed, the file or buffer read back when whole),
+//! and the clock includes it; `checksum` says it was checked, `verified` that the bytes match
+//! the object's seed.
+//!
 //! The `download-proxy…` and `download-direct` scenarios deploy the cluster as AIStore is: a
 //! proxy that answers each object request with a 307 to the owning target (one of three), after
 //! 5 ms. `proxy` counts the requests the proxy saw: one per range where every range is
@@ -412,6 +417,7 @@ fn row(scenario: &DownloadScenario, result: Result<Read, String>, faults: u64, p
             ("faults", Cell::Count(faults)),
             ("proxy", Cell::Count(proxy)),
             ("elapsed", Cell::Seconds(elapsed.as_secs_f64())),
+            ("checksum", Cell::Flag(summary.verified.is_some())),
             ("verified", Cell::Flag(verified)),
         ],
         ok: verified,
