@@ -138,6 +138,8 @@ with_each_driver!(
     a_straggler_is_hedged_and_delivered_once,
     the_stated_checksum_is_verified_in_every_mode,
     bytes_that_do_not_match_the_checksum_fail_and_leave_no_file,
+    an_interrupted_download_continues_with_only_the_missing_ranges,
+    a_download_is_not_continued_on_an_object_that_changed,
 );
 
 async fn stream_and_whole_downloads_are_byte_exact(driver: Driver) {
@@ -322,18 +324,99 @@ async fn bytes_that_do_not_match_the_checksum_fail_and_leave_no_file(driver: Dri
     // Into a file: nothing is left that looks complete.
     let path = std::env::temp_dir().join(format!("stowage-mismatch-{driver:?}-{}.bin", std::process::id()));
     cluster.add_range_fault(RangeFaultRule::new(RangeFault::Corrupt).skip(5).times(1));
-    let result = match driver {
-        Driver::Tokio => Downloader::for_url(&url, timeouts()).unwrap().download(&url, config(), &path).await,
+    let result = to_file(driver, &url, config(), &path, false).await;
+    assert!(matches!(result, Err(GetError::Download(DownloadError::Integrity(_)))), "{result:?}");
+    for left in [path.clone(), part_of(&path), journal_of(&path)] {
+        assert!(!left.exists(), "{} was left behind", left.display());
+    }
+    cluster.shutdown().await;
+}
+
+fn part_of(path: &std::path::Path) -> std::path::PathBuf {
+    format!("{}.part", path.display()).into()
+}
+
+fn journal_of(path: &std::path::Path) -> std::path::PathBuf {
+    format!("{}.part.journal", path.display()).into()
+}
+
+/// Downloads `url` into `path` through `driver`: anew, or continuing (`resume`).
+async fn to_file(
+    driver: Driver,
+    url: &str,
+    config: Config,
+    path: &std::path::Path,
+    resume: bool,
+) -> Result<Summary, GetError> {
+    match driver {
+        Driver::Tokio => {
+            let downloader = Downloader::for_url(url, timeouts()).unwrap();
+            match resume {
+                true => downloader.resume(url, config, path).await,
+                false => downloader.download(url, config, path).await,
+            }
+        }
         Driver::Uring => {
-            let (url, path) = (url.clone(), path.clone());
+            let (url, path) = (url.to_owned(), path.to_owned());
             tokio::task::spawn_blocking(move || {
-                UringDriver::new(&url, timeouts()).unwrap().download(&url, config(), &path)
+                let mut driver = UringDriver::new(&url, timeouts()).unwrap();
+                match resume {
+                    true => driver.resume(&url, config, &path),
+                    false => driver.download(&url, config, &path),
+                }
             })
             .await
             .unwrap()
         }
-    };
-    assert!(matches!(result, Err(GetError::Download(DownloadError::Integrity(_)))), "{result:?}");
-    assert!(!path.exists(), "{} was left behind", path.display());
+    }
+}
+
+/// A download into a fresh file interrupted after the first 6 ranges: the server answers the
+/// seventh with 404 (an error no retry mends).
+async fn interrupted(driver: Driver, cluster: &Cluster, url: &str, name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("stowage-resume-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}-{driver:?}.bin"));
+    let config = Config { workers: 1, ..config() };
+    cluster.add_range_fault(RangeFaultRule::new(RangeFault::Status { status: 404 }).skip(6).times(1));
+    let error = to_file(driver, url, config, &path, false).await.unwrap_err();
+    assert!(matches!(error, GetError::Download(DownloadError::Status { status: 404, .. })), "{error:?}");
+    assert!(!path.exists(), "an incomplete download is never FILE");
+    assert!(part_of(&path).exists() && journal_of(&path).exists());
+    path
+}
+
+async fn an_interrupted_download_continues_with_only_the_missing_ranges(driver: Driver) {
+    let (cluster, url) = cluster().await;
+    let path = interrupted(driver, &cluster, &url, "continue").await;
+    let before = cluster.stats().object_gets;
+    let summary = to_file(driver, &url, config(), &path, true).await.unwrap();
+    let ranges = SIZE.div_ceil(CHUNK);
+    assert_eq!(summary.resumed, 6 * CHUNK, "the 6 ranges before the 404 were kept");
+    assert_eq!(summary.bytes + summary.resumed, SIZE);
+    assert_eq!(cluster.stats().object_gets - before, ranges - 6, "only the missing ranges are fetched");
+    assert!(summary.verified.is_some(), "the whole file is verified, the kept bytes too");
+    assert!(std::fs::read(&path).unwrap() == expected());
+    assert!(!part_of(&path).exists() && !journal_of(&path).exists());
+    // Nothing to continue: a new download.
+    let summary = to_file(driver, &url, config(), &path, true).await.unwrap();
+    assert_eq!((summary.resumed, summary.bytes), (0, SIZE));
+    let _ = std::fs::remove_file(&path);
+    cluster.shutdown().await;
+}
+
+async fn a_download_is_not_continued_on_an_object_that_changed(driver: Driver) {
+    let (cluster, url) = cluster().await;
+    let path = interrupted(driver, &cluster, &url, "changed").await;
+    // Written again (same size, new version): the kept bytes may be of the old one.
+    cluster.put_generated(&Bucket::new("local", Provider::Ais), "big.bin", SIZE);
+    let error = to_file(driver, &url, config(), &path, true).await.unwrap_err();
+    let GetError::Download(DownloadError::ObjectChanged { header, .. }) = error else { panic!("{error:?}") };
+    assert_eq!(header, "ais-version");
+    assert!(!path.exists());
+    // Anew, it is downloaded whole.
+    assert_eq!(to_file(driver, &url, config(), &path, false).await.unwrap().resumed, 0);
+    assert!(std::fs::read(&path).unwrap() == expected());
+    let _ = std::fs::remove_file(&path);
     cluster.shutdown().await;
 }

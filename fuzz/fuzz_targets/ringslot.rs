@@ -11,7 +11,7 @@
 //!   inside the object, and inside the plan unless skipped;
 //! - stream mode delivers in order, gap-free; whole-object mode lands each range once;
 //! - after `Done`, nothing is emitted and no timer is set; a successful `Done` delivered
-//!   exactly `plan.len()` bytes.
+//!   exactly `plan.len()` bytes, less those a resumed download had already (never fetched).
 #![no_main]
 
 use std::time::Duration;
@@ -19,7 +19,7 @@ use std::time::Duration;
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use stowage_proto::{Backoff, Completion, Instant, Machine, RequestId, Retry, TransportError};
-use stowage_ringslot::{Config, Delivery, Hedge, Input, Notice, Output, Plan, RingSlot, Slot};
+use stowage_ringslot::{Config, Delivery, Hedge, Input, Notice, Output, Plan, Resume, RingSlot, Slot};
 
 #[derive(Debug, Arbitrary)]
 struct Case {
@@ -37,6 +37,8 @@ struct Case {
     whole: bool,
     max_attempts: u8,
     hedge: Option<(f64, u8, u16)>,
+    /// Continue a download: its size, chunk and the ranges it had.
+    resume: Option<(u64, u64, Vec<u16>)>,
     events: Vec<Event>,
 }
 
@@ -98,6 +100,13 @@ fuzz_target!(|case: Case| {
         target: None,
         learn_target: true,
         verify: true,
+        resume: case.resume.as_ref().map(|(size, chunk, done)| Resume {
+            size: *size,
+            chunk: *chunk,
+            etag: None,
+            version: None,
+            done: done.iter().map(|&i| u64::from(i)).collect(),
+        }),
         offset: case.offset,
         end: case.end,
         chunk: case.chunk,
@@ -144,6 +153,9 @@ fuzz_target!(|case: Case| {
                     next_byte = Some(p.start);
                 }
                 Output::Fetch(f) => {
+                    if let (Some(resume), Some(p)) = (&config.resume, plan) {
+                        assert!(!resume.done.contains(&((f.range.start - p.start) / p.chunk)), "a done range fetched");
+                    }
                     match plan {
                         Some(p) => assert!(p.start <= f.range.start && f.range.end <= p.end && !f.range.is_empty()),
                         // The first range, sizing the object: one, from the offset.
@@ -179,8 +191,8 @@ fuzz_target!(|case: Case| {
                     receiving.push(r.id);
                 }
                 Output::Notice(Notice::RangeIgnored { .. }) => one_stream = true,
-                Output::Notice(Notice::ChecksumVaries { .. } | Notice::ChecksumUnusable { .. }) => {
-                    panic!("checksum notices are a Transfer's, never the machine's")
+                Output::Notice(notice @ (Notice::ChecksumVaries { .. } | Notice::ChecksumUnusable { .. })) => {
+                    panic!("the machine sees no checksum, only the transfer does: {notice}")
                 }
                 Output::Cancel(id) => {
                     seen.retain(|s| s.id != id);
@@ -201,8 +213,8 @@ fuzz_target!(|case: Case| {
                 Output::Done(result) => {
                     done = true;
                     if let (Ok(summary), Some(p)) = (result, plan) {
-                        assert_eq!(summary.bytes, p.len());
-                        assert_eq!(bytes, p.len());
+                        assert_eq!(summary.bytes + summary.resumed, p.len());
+                        assert_eq!(bytes, summary.bytes);
                     }
                 }
             }

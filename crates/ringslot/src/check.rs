@@ -35,6 +35,19 @@ pub(crate) struct Identity {
 }
 
 impl Identity {
+    /// The identity an interrupted download recorded; `None` if a value cannot be a header.
+    pub(crate) fn recorded(etag: Option<&str>, version: Option<&str>) -> Option<Self> {
+        let value = |text: Option<&str>| text.map(HeaderValue::from_str).transpose().ok();
+        Some(Identity { etag: value(etag)?, version: value(version)? })
+    }
+
+    /// The `ETag` and `ais-version` first seen, as text (lossy), for a journal.
+    pub(crate) fn values(&self) -> (Option<String>, Option<String>) {
+        let text =
+            |value: &Option<HeaderValue>| value.as_ref().map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        (text(&self.etag), text(&self.version))
+    }
+
     /// Adopts the values not seen yet and compares those already seen. Inlined, for the
     /// answers that carry neither header (nothing to do).
     #[inline]

@@ -5,6 +5,8 @@ use std::time::Duration;
 use http::Uri;
 use stowage_proto::{Backoff, Retry};
 
+use crate::Resume;
+
 /// The chunk size when neither the caller nor the object's HEAD names one: 8 MiB (the
 /// reference SDK's `DEFAULT_PARALLEL_CHUNK_SIZE`).
 pub const DEFAULT_CHUNK: u64 = 8 << 20;
@@ -108,6 +110,11 @@ pub struct Config {
     /// [`DownloadError::Integrity`](crate::DownloadError::Integrity). The machine itself ignores
     /// it: the [`Transfer`](crate::transfer::Transfer) that runs it hashes.
     pub verify: bool,
+    /// Continue an interrupted download ([`Resume`]: what its journal says is already in the
+    /// destination): the object is taken to have the size, chunking and validators it had then,
+    /// only the other ranges are fetched, and the first answer that shows another size,
+    /// `ETag` or `ais-version` ends the download. Whole-object mode, of the whole object only.
+    pub resume: Option<Resume>,
 }
 
 impl Default for Config {
@@ -126,6 +133,7 @@ impl Default for Config {
             target: None,
             learn_target: true,
             verify: true,
+            resume: None,
             offset: 0,
             end: None,
             chunk: None,
@@ -164,6 +172,9 @@ pub enum ConfigError {
     /// A hedging factor that is not a positive finite number.
     #[error("hedge factor {0} must be a positive finite number")]
     HedgeFactor(f64),
+    /// `resume` with a download that is not of the whole object into one destination.
+    #[error("only a whole-object download of the whole object can be resumed")]
+    ResumeNotWhole,
 }
 
 impl Config {
@@ -181,8 +192,11 @@ impl Config {
         if slots < self.workers {
             return Err(ConfigError::TooFewSlots { slots, workers: self.workers });
         }
-        if self.chunk == Some(0) {
+        if self.chunk == Some(0) || self.resume.as_ref().is_some_and(|r| r.chunk == 0) {
             return Err(ConfigError::ZeroChunk);
+        }
+        if self.resume.is_some() && (self.delivery != Delivery::WholeObject || self.offset != 0 || self.end.is_some()) {
+            return Err(ConfigError::ResumeNotWhole);
         }
         if self.retry.max_attempts == 0 {
             return Err(ConfigError::NoAttempts);

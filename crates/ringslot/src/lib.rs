@@ -20,6 +20,9 @@
 //! - **Strict checks**: a 200 to a ranged request, a wrong `Content-Range`, a short or long
 //!   body, an object that changed (size, `ETag`, `ais-version`) are typed
 //!   [`DownloadError`]s, never a panic or a buffer overrun.
+//! - **Resume**: a whole-object download continues from what an interrupted one left
+//!   ([`Config::resume`], [`resume`]), fetching only the missing ranges, refusing an object
+//!   that changed since.
 //! - **Empty downloads** (size 0, offset at or past the end) finish at once with nothing.
 //!
 //! See [`RingSlot`] for the rules, the invariants and an example.
@@ -32,6 +35,7 @@ mod error;
 mod exact;
 mod machine;
 mod range;
+pub mod resume;
 mod route;
 mod samples;
 mod single;
@@ -41,3 +45,4 @@ pub use config::{Config, ConfigError, DEFAULT_CHUNK, Delivery, Hedge, MAX_CHUNK_
 pub use error::{DownloadError, Failure};
 pub use machine::{Fetch, Input, Notice, Output, Receive, Rejected, RingSlot, Slot, Summary};
 pub use range::{ByteRange, Plan};
+pub use resume::{Journal, JournalError, Resume};

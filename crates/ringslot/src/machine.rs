@@ -200,6 +200,9 @@ pub struct Summary {
     pub redirects: u64,
     /// The server ignored `Range`: the object came as one stream.
     pub one_stream: bool,
+    /// Bytes that were already in the destination ([`Config::resume`]): not fetched, not in
+    /// `bytes`.
+    pub resumed: u64,
     /// The checksum the bytes were verified against ([`Config::verify`](crate::Config::verify),
     /// by [`Transfer`](crate::transfer::Transfer)); `None` when none was checked (none stated,
     /// verification off, or given up with a [`Notice`]).
@@ -295,6 +298,10 @@ pub struct RingSlot {
     pub(crate) learn_target: bool,
     /// [`Config::verify`], for what runs the machine.
     verify: bool,
+    /// Whether the download continues an interrupted one ([`Config::resume`]).
+    resuming: bool,
+    /// Ranges already in the destination ([`Config::resume`]): never fetched.
+    done: std::collections::BTreeSet<u64>,
     workers: usize,
     pub(crate) delivery: Delivery,
     pub(crate) retry: Retry,
@@ -417,6 +424,8 @@ impl RingSlot {
             target: config.target.clone(),
             learn_target: config.learn_target,
             verify: config.verify,
+            resuming: config.resume.is_some(),
+            done: Default::default(),
             workers: config.workers as usize,
             delivery: config.delivery,
             retry: config.retry,
@@ -443,6 +452,14 @@ impl RingSlot {
             median: None,
             summary: Summary::default(),
         };
+        if let Some(resume) = config.resume {
+            ring.identity = Identity::recorded(resume.etag.as_deref(), resume.version.as_deref())
+                .ok_or(ConfigError::ResumeNotWhole)?;
+            ring.chunk = Some(resume.chunk);
+            ring.done = resume.done;
+            ring.start(now, resume.size, None);
+            return Ok(ring);
+        }
         match config.size {
             Some(size) => ring.start(now, size, None),
             None if config.head || ring.first_range().is_empty() => ring.send_head(1),
@@ -494,6 +511,17 @@ impl RingSlot {
         self.verify
     }
 
+    /// Whether the download continues an interrupted one ([`Config::resume`]).
+    pub fn resuming(&self) -> bool {
+        self.resuming
+    }
+
+    /// The object's `ETag` and `ais-version` as first answered (or as the resumed download
+    /// recorded them), for a [`Journal`](crate::Journal).
+    pub fn validators(&self) -> (Option<String>, Option<String>) {
+        self.identity.values()
+    }
+
     /// How ranges are handed over.
     pub fn delivery(&self) -> Delivery {
         self.delivery
@@ -515,6 +543,9 @@ impl RingSlot {
     /// The size is known: plan, and start fetching (or finish at once when there is nothing).
     fn start(&mut self, now: Instant, size: u64, max_chunk: Option<u64>) {
         self.set_plan(size, max_chunk);
+        let ranges = self.ranges;
+        self.done.retain(|&index| index < ranges);
+        self.summary.resumed = self.done.iter().filter_map(|&index| self.plan.range(index)).map(|r| r.len()).sum();
         if self.plan.is_empty() {
             self.finish(Ok(self.summary));
         } else {
@@ -728,9 +759,19 @@ impl RingSlot {
             if index >= ranges || self.window.len() + spare >= self.slots.len() || self.free.len() <= spare {
                 break;
             }
+            if self.done.contains(&index) {
+                // Already in the destination: nothing to fetch, it is passed at once.
+                self.window.push_back(Entry { state: EntryState::Landed, attempts: 0, hedged: false });
+                self.advance();
+                continue;
+            }
             let Some(slot) = self.take_slot() else { break };
             self.window.push_back(Entry { state: EntryState::Fetching, attempts: 1, hedged: false });
             self.send_range(now, index, slot, false);
+        }
+        if self.base >= ranges && self.flights.is_empty() {
+            // Every range was already in the destination.
+            self.finish(Ok(self.summary));
         }
     }
 

@@ -340,6 +340,7 @@ mod properties {
                 target: None,
                 learn_target: true,
                 verify: true,
+                resume: None,
             };
             let mut ring = machine(config);
             let expected = reference(size, offset, end, chunk);

@@ -81,6 +81,7 @@ impl Case {
             target: None,
             learn_target: true,
             verify: true,
+            resume: None,
             offset: self.offset,
             end: self.end,
             chunk: Some(self.chunk),

@@ -1,5 +1,7 @@
-//! `stowage get URL [-o FILE] [--workers N] [--chunk SIZE] [--driver uring|tokio]`: a parallel
-//! ranged download with a progress bar, to a file (written at offsets, fsynced) or to stdout
+//! `stowage get URL [-o FILE [--continue]] [--workers N] [--chunk SIZE] [--driver uring|tokio]`: a
+//! parallel ranged download with a progress bar, to a file (written at offsets into FILE.part
+//! with a journal, fsynced and renamed once complete; `--continue` fetches only what an
+//! interrupted download left missing) or to stdout
 //! (in order), through the io_uring driver — or the tokio driver, asked for or where io_uring
 //! is unavailable (with a warning). `--direct` reads an AIStore object from the target that
 //! owns it, by the proxy's cluster map.
@@ -69,6 +71,12 @@ pub(crate) struct Args {
     /// fails the download, and the output file is removed.
     #[arg(long)]
     no_verify: bool,
+    /// Continue an interrupted download to FILE: the bytes already in FILE.part (as its journal
+    /// FILE.part.journal records) are kept and only the missing ranges fetched; refused when the
+    /// object changed since (size, ETag, version). A download to FILE always goes to FILE.part
+    /// first, renamed to FILE once complete and verified.
+    #[arg(short = 'c', long = "continue", requires = "output")]
+    resume: bool,
 }
 
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
@@ -117,31 +125,39 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
             // --sink) no bytes kept to hash.
             None => ", not verified".to_owned(),
         };
-        eprintln!("{bytes} bytes in {secs:.2} s ({:.1} MB/s){verified}", bytes as f64 / secs.max(1e-9) / 1e6);
+        let kept = match summary.resumed {
+            0 => String::new(),
+            resumed => format!(" ({resumed} bytes were already there)"),
+        };
+        eprintln!("{bytes} bytes in {secs:.2} s ({:.1} MB/s){kept}{verified}", bytes as f64 / secs.max(1e-9) / 1e6);
     }
     Ok(())
 }
 
 async fn fetch(args: &Args, config: Config, timeouts: Timeouts, progress: &Arc<AtomicU64>) -> anyhow::Result<Summary> {
     if args.driver == Driver::Uring {
-        let (url, output, sink) = (args.url.clone(), args.output.clone(), args.sink);
+        let (url, output, sink, resume) = (args.url.clone(), args.output.clone(), args.sink, args.resume);
         let (config, progress) = (config.clone(), Arc::clone(progress));
         // The ring is made on the thread that runs it.
         let ran = tokio::task::spawn_blocking(move || {
             let driver = UringDriver::new(&url, timeouts)?;
-            Ok(uring_fetch(driver, &url, config, output.as_deref(), sink, progress))
+            Ok(uring_fetch(driver, &url, config, Destination { output: output.as_deref(), sink, resume }, progress))
         })
         .await
         .context("the io_uring download thread")?;
         match ran {
-            Ok(result) => return result.with_context(|| format!("GET {}", args.url)),
+            Ok(result) => return result.with_context(|| context(args)),
             Err::<_, UringError>(error) => eprintln!("warning: {error}; falling back to the tokio driver"),
         }
     }
     let mut downloader = Downloader::for_url(&args.url, timeouts)?;
     downloader.set_progress(Some(Arc::clone(progress)));
     if let Some(path) = &args.output {
-        return downloader.download(&args.url, config, path).await.with_context(|| format!("GET {}", args.url));
+        let result = match args.resume {
+            true => downloader.resume(&args.url, config, path).await,
+            false => downloader.download(&args.url, config, path).await,
+        };
+        return result.with_context(|| context(args));
     }
     let mut stream = downloader.get(&args.url, config)?;
     let mut stdout = stdout();
@@ -167,20 +183,47 @@ async fn direct_url(url: &str, timeouts: Timeouts) -> anyhow::Result<Uri> {
     Ok(client.direct_url(&address).await?)
 }
 
+/// What a failed download says besides its error: the request, and how to go on where that
+/// can help.
+fn context(args: &Args) -> String {
+    let get = format!("GET {}", args.url);
+    let Some(path) = &args.output else { return get };
+    let part = format!("{}.part", path.display());
+    if args.resume {
+        format!("{get} (continuing {part}; if the object changed, download it anew without --continue)")
+    } else if Path::new(&part).exists() {
+        format!("{get} ({part} is kept: run again with --continue to fetch only the missing ranges)")
+    } else {
+        get
+    }
+}
+
+/// Where an io_uring download goes.
+struct Destination<'a> {
+    /// A file (through its `.part`), if any.
+    output: Option<&'a Path>,
+    /// Nowhere, if no file.
+    sink: bool,
+    /// Continue the file's interrupted download.
+    resume: bool,
+}
+
 /// The download on this (blocking) thread through io_uring.
 fn uring_fetch(
     mut driver: UringDriver,
     url: &str,
     config: Config,
-    output: Option<&Path>,
-    sink: bool,
+    to: Destination<'_>,
     progress: Arc<AtomicU64>,
 ) -> anyhow::Result<Summary> {
     driver.set_progress(Some(progress));
-    if let Some(path) = output {
-        return Ok(driver.download(url, config, path)?);
+    if let Some(path) = to.output {
+        return Ok(match to.resume {
+            true => driver.resume(url, config, path)?,
+            false => driver.download(url, config, path)?,
+        });
     }
-    if sink {
+    if to.sink {
         // Ranges land in any order and are dropped: no ordering, no copy.
         return Ok(driver.sink(url, config)?);
     }

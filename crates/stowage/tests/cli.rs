@@ -135,15 +135,68 @@ async fn get_refuses_bytes_that_do_not_match_the_stated_checksum_unless_told_not
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success() && stderr.contains("verified against ais-checksum-value (xxhash2) "), "{stderr}");
 
+        std::fs::remove_file(&path).unwrap();
         cluster.add_range_fault(RangeFaultRule::new(RangeFault::Corrupt).skip(1).times(1));
         let out = run(args(&[])).await.unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success() && stderr.contains("checksum mismatch: ais-checksum-value (xxhash2) states"));
         assert!(!path.exists(), "{driver}: a file that is not the object was left behind");
+        for left in [".part", ".part.journal"].map(|suffix| dir.join(format!("{driver}.bin{suffix}"))) {
+            assert!(!left.exists(), "{driver}: {} was left behind", left.display());
+        }
 
         cluster.add_range_fault(RangeFaultRule::new(RangeFault::Corrupt).skip(1).times(1));
         let out = run(args(&["--no-verify"])).await.unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_continue_finishes_a_killed_download_with_only_the_missing_ranges() {
+    use std::time::Duration;
+
+    use stowage_cluster::{Cluster, ClusterConfig, Generator, Link};
+    use stowage_proto::ais::{Bucket, Provider};
+
+    let cluster = Cluster::start(ClusterConfig::default()).await.unwrap();
+    let size: u64 = 24 << 20;
+    cluster.put_generated(&Bucket::new("local", Provider::Ais), "killed.bin", size);
+    let mut expected = vec![0; size as usize];
+    Generator::for_object("killed.bin").fill(0, &mut expected);
+    let url = format!("{}/v1/objects/local/killed.bin?provider=ais", cluster.url());
+    let dir = std::env::temp_dir().join(format!("stowage-cli-continue-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for driver in ["tokio", "uring"] {
+        let path = dir.join(format!("{driver}.bin"));
+        let journal = dir.join(format!("{driver}.bin.part.journal"));
+        let args = ["get", &url, "-o", path.to_str().unwrap(), "--driver", driver, "--chunk", "1M", "--workers", "2"];
+        // 1 MiB ranges at 8 MiB/s a connection: about 1.5 s for the lot; killed well before.
+        cluster.set_link(Link { bytes_per_sec: Some(8 << 20), first_byte: Duration::ZERO });
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_stowage")).args(args).spawn().unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::fs::read_to_string(&journal).map_or(0, |j| j.matches("done ").count()) < 3 {
+            assert!(std::time::Instant::now() < deadline, "{driver}: no range landed");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(!path.exists(), "{driver}: killed mid-way, FILE must not exist");
+
+        cluster.set_link(Link::default());
+        let before = cluster.stats().object_gets;
+        let mut resumed = args.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+        resumed.push("--continue".into());
+        let out = tokio::task::spawn_blocking(move || stowage(&resumed.iter().map(String::as_str).collect::<Vec<_>>()))
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{driver}: {stderr}");
+        assert!(stderr.contains("bytes were already there"), "{driver}: {stderr}");
+        assert!(std::fs::read(&path).unwrap() == expected, "{driver}: the bytes differ");
+        let fetched = cluster.stats().object_gets - before;
+        assert!(fetched <= 24 - 3, "{driver}: {fetched} ranges fetched again");
     }
     let _ = std::fs::remove_dir_all(&dir);
     cluster.shutdown().await;

@@ -15,19 +15,21 @@
 //! - [`UringDriver::sink`]: the bytes are received and dropped (for measuring).
 
 use std::collections::VecDeque;
-use std::fs::File;
 use std::io;
 use std::net::SocketAddr;
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use http::Uri;
 use stowage_http1 as http1;
+use stowage_partfile::PartFile;
 use stowage_proto::{Completion, Instant, RequestId, Transmit, TransportError};
 use stowage_ringslot::transfer::{GetError, IoEvent, Landing, RangeIo, Transfer};
-use stowage_ringslot::{ByteRange, Config, Delivery, Fetch, Notice, Plan, Receive, RingSlot, Slot, Summary};
+use stowage_ringslot::{
+    ByteRange, Config, Delivery, DownloadError, Fetch, Notice, Plan, Receive, RingSlot, Slot, Summary,
+};
 
 use crate::UringDriver;
 use crate::driver::Event;
@@ -71,8 +73,9 @@ enum Destination {
     Stream,
     /// Nowhere.
     Sink,
-    /// Into this file, at their offsets.
-    File { file: File, path: PathBuf },
+    /// Into this file (`FILE.part`, renamed once complete), at their offsets, each recorded in
+    /// its journal.
+    File(PartFile),
 }
 
 impl UringDriver {
@@ -82,34 +85,41 @@ impl UringDriver {
         Download::new(self, uri, Config { delivery: Delivery::Stream, ..config }, Destination::Stream)
     }
 
-    /// Downloads `uri` into the file at `path` (created or truncated), each range written at its
-    /// offset as soon as it is complete, `fsync` at the end ([`Delivery::WholeObject`]). With
-    /// [`Config::verify`] the file is read back and hashed once complete. On any failure (a
-    /// checksum mismatch among them) the file is removed: sized at the start, it would look
+    /// Downloads `uri` into the file at `path` ([`Delivery::WholeObject`]): each range written at its
+    /// offset in `path.part` as soon as it is complete and recorded in its journal
+    /// ([`PartFile`]), the file `fsync`ed and renamed to `path` at the end, so `path` never
+    /// holds part of the object. With [`Config::verify`] the file is read back and hashed once
     /// complete.
+    ///
+    /// An interrupted download leaves `path.part` and its journal for [`UringDriver::resume`];
+    /// a checksum mismatch leaves nothing.
     pub fn download(&mut self, uri: &str, config: Config, path: impl AsRef<Path>) -> Result<Summary, GetError> {
-        let path = path.as_ref().to_path_buf();
-        // Readable too: a verified download is read back.
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)
-            .map_err(|source| GetError::File { path: path.clone(), source })?;
-        let config = Config { delivery: Delivery::WholeObject, ..config };
-        let result = Download::new(self, uri, config, Destination::File { file, path: path.clone() }).and_then(
-            |mut download| {
-                let summary = download.run()?;
-                if let Destination::File { file, path } = &download.io.destination {
-                    file.sync_all().map_err(|source| GetError::File { path: path.clone(), source })?;
-                }
-                Ok(summary)
-            },
-        );
-        if result.is_err() {
-            // Sized at the start, the file would look complete: it is not left behind.
-            let _ = std::fs::remove_file(&path);
+        self.download_to(uri, config, path.as_ref(), false)
+    }
+
+    /// Like [`UringDriver::download`], continuing what an interrupted download to `path` left
+    /// (`path.part` and its journal): only the missing ranges are fetched, and the object must
+    /// still be the one it was (size, `ETag`, `ais-version`). A new download where there is
+    /// nothing to continue. [`Summary::resumed`] says what was kept.
+    pub fn resume(&mut self, uri: &str, config: Config, path: impl AsRef<Path>) -> Result<Summary, GetError> {
+        self.download_to(uri, config, path.as_ref(), true)
+    }
+
+    fn download_to(&mut self, uri: &str, config: Config, path: &Path, continuing: bool) -> Result<Summary, GetError> {
+        let parsed: Uri = uri
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| GetError::Url { url: uri.to_owned(), reason: e.to_string() })?;
+        let part = PartFile::open(path, &parsed, continuing)?;
+        let config = Config { delivery: Delivery::WholeObject, resume: part.resume().cloned(), ..config };
+        let result = Download::new(self, uri, config, Destination::File(part)).and_then(|mut download| {
+            let summary = download.run()?;
+            if let Destination::File(part) = std::mem::replace(&mut download.io.destination, Destination::Sink) {
+                part.commit()?;
+            }
+            Ok(summary)
+        });
+        if let Err(GetError::Download(DownloadError::Integrity(_))) = &result {
+            PartFile::discard(path);
         }
         result
     }
@@ -294,7 +304,7 @@ impl Io<'_> {
             Event::Body { id, received, error } => IoEvent::Body { id, received, error },
             Event::Written { id, result } => {
                 let result = result.map_err(|source| match &self.destination {
-                    Destination::File { path, .. } => GetError::File { path: path.clone(), source },
+                    Destination::File(part) => GetError::File { path: part.part_path().to_owned(), source },
                     Destination::Stream | Destination::Sink => ring_failed(source),
                 });
                 IoEvent::Landed { id, result }
@@ -339,18 +349,19 @@ impl RangeIo for Io<'_> {
         self.plan = Some(plan);
         let size = plan.chunk.min(plan.len());
         self.driver.ensure_buffers(slots, size).map_err(|source| GetError::Driver { what: "slot buffers", source })?;
-        if let Destination::File { file, path } = &self.destination {
-            file.set_len(plan.len()).map_err(|source| GetError::File { path: path.clone(), source })?;
+        if let Destination::File(part) = &self.destination {
+            let path = part.part_path();
+            part.file().set_len(plan.len()).map_err(|source| GetError::File { path: path.to_owned(), source })?;
         }
         Ok(())
     }
 
     fn land(&mut self, id: RequestId, slot: Slot, range: ByteRange) -> Result<Landing, GetError> {
-        let (Destination::File { file, .. }, Some(plan)) = (&self.destination, self.plan) else {
+        let (Destination::File(part), Some(plan)) = (&self.destination, self.plan) else {
             return Ok(Landing::Done);
         };
         let len = usize::try_from(range.len()).unwrap_or(usize::MAX);
-        self.driver.write(id, file, slot, len, range.start - plan.start).map_err(ring_failed)?;
+        self.driver.write(id, part.file(), slot, len, range.start - plan.start).map_err(ring_failed)?;
         Ok(Landing::Pending)
     }
 
@@ -358,12 +369,19 @@ impl RangeIo for Io<'_> {
         self.ready.push_back((slot, range));
     }
 
+    fn record(&mut self, lines: &str) -> Result<(), GetError> {
+        match &mut self.destination {
+            Destination::File(part) => part.record(lines),
+            Destination::Stream | Destination::Sink => Ok(()),
+        }
+    }
+
     fn slot_bytes(&self, slot: Slot, len: usize) -> &[u8] {
         self.driver.buffers.bytes(slot, len as u64).unwrap_or_default()
     }
 
     fn read_back(&mut self, range: ByteRange, sink: &mut dyn FnMut(&[u8])) -> Result<bool, GetError> {
-        let (Destination::File { file, path }, Some(plan)) = (&self.destination, self.plan) else {
+        let (Destination::File(part), Some(plan)) = (&self.destination, self.plan) else {
             // A sink keeps nothing (and stream mode hashes as it delivers).
             return Ok(false);
         };
@@ -372,8 +390,9 @@ impl RangeIo for Io<'_> {
         let mut at = range.start;
         while at < range.end {
             let len = (range.end - at).min(READ_BACK_BLOCK) as usize;
-            file.read_exact_at(&mut block[..len], at - plan.start)
-                .map_err(|source| GetError::File { path: path.clone(), source })?;
+            part.file()
+                .read_exact_at(&mut block[..len], at - plan.start)
+                .map_err(|source| GetError::File { path: part.part_path().to_owned(), source })?;
             sink(&block[..len]);
             at += len as u64;
         }

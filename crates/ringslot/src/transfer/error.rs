@@ -3,7 +3,7 @@
 use std::io;
 use std::path::PathBuf;
 
-use crate::{ConfigError, DownloadError};
+use crate::{ConfigError, DownloadError, JournalError};
 
 /// Why a download failed: the machine's verdict on the server's answers, or the driver, the
 /// destination or the caller's setup.
@@ -38,6 +38,14 @@ pub enum GetError {
         path: PathBuf,
         /// What the system said.
         source: io::Error,
+    },
+    /// The journal of the download being continued cannot be used.
+    #[error("{}: {error}", path.display())]
+    Journal {
+        /// The journal.
+        path: PathBuf,
+        /// What is wrong with it.
+        error: JournalError,
     },
     /// The driver's own IO failed (not a request: those fail as answers the machine judges).
     #[error("{what} failed: {source}")]

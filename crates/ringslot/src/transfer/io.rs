@@ -63,6 +63,14 @@ pub trait RangeIo {
     /// to verify.
     fn read_back(&mut self, range: ByteRange, sink: &mut dyn FnMut(&[u8])) -> Result<bool, GetError>;
 
+    /// Whole-object mode: append `lines` to the download's [journal](crate::Journal) (the
+    /// header before the first range lands, then a line as each one has). A destination that
+    /// keeps no journal ignores them (the default).
+    fn record(&mut self, lines: &str) -> Result<(), GetError> {
+        let _ = lines;
+        Ok(())
+    }
+
     /// Something to tell the user, though nothing failed (a server that ignores `Range`, …):
     /// log it. Nothing by default.
     fn notice(&mut self, notice: Notice) {

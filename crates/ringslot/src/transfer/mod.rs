@@ -41,7 +41,7 @@ pub use error::GetError;
 pub use io::{IoEvent, Landing, RangeIo};
 
 use self::integrity::Integrity;
-use crate::{ByteRange, Delivery, DownloadError, Input, Output, Plan, Receive, RingSlot, Slot, Summary};
+use crate::{ByteRange, Delivery, DownloadError, Input, Journal, Output, Plan, Receive, RingSlot, Slot, Summary};
 
 /// A [`RingSlot`] download run against a driver's [`RangeIo`].
 ///
@@ -63,6 +63,8 @@ pub struct Transfer {
     bytes: u64,
     /// The check of the bytes.
     integrity: Integrity,
+    /// Whether the journal's header is written (or was, by the download this one resumes).
+    journal_started: bool,
     outcome: Option<Result<Summary, DownloadError>>,
 }
 
@@ -71,7 +73,8 @@ impl Transfer {
     pub fn new(ring: RingSlot) -> Self {
         let (delivery, slots, integrity) = (ring.delivery(), ring.slot_count(), Integrity::new(ring.verify()));
         let (deferred, receiving) = (VecDeque::new(), Vec::new());
-        Transfer { ring, delivery, slots, deferred, receiving, bytes: 0, integrity, outcome: None }
+        let journal_started = ring.resuming();
+        Transfer { ring, delivery, slots, deferred, receiving, bytes: 0, integrity, journal_started, outcome: None }
     }
 
     /// Acts on everything the machine asks for, then starts the held-back receives whose slot
@@ -213,7 +216,10 @@ impl Transfer {
                     }
                     io.deliver(slot, range);
                 }
-                Output::Landed { range } => self.bytes += range.len(),
+                Output::Landed { range } => {
+                    self.bytes += range.len();
+                    self.journal(io, range)?;
+                }
                 Output::Notice(notice) => io.notice(notice),
                 Output::Cancel(id) => {
                     self.deferred.retain(|r| r.id != id);
@@ -227,6 +233,19 @@ impl Transfer {
             }
         }
         Ok(())
+    }
+
+    /// Records in the journal that `range` is in the destination (with the header first).
+    fn journal(&mut self, io: &mut impl RangeIo, range: ByteRange) -> Result<(), GetError> {
+        let Some(plan) = self.ring.plan() else { return Ok(()) };
+        let mut lines = String::new();
+        if !self.journal_started {
+            let (etag, version) = self.ring.validators();
+            lines = Journal::header(self.ring.uri(), &plan, etag.as_deref(), version.as_deref());
+            self.journal_started = true;
+        }
+        lines.push_str(&Journal::done((range.start - plan.start) / plan.chunk));
+        io.record(&lines)
     }
 
     /// The outcome of a download the machine has ended: a success only if its bytes match the

@@ -25,6 +25,7 @@ struct Script {
     object: Vec<u8>,
     received: HashMap<Slot, ByteRange>,
     notices: Vec<Notice>,
+    journal: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,6 +101,11 @@ impl RangeIo for Script {
 
     fn notice(&mut self, notice: Notice) {
         self.notices.push(notice);
+    }
+
+    fn record(&mut self, lines: &str) -> Result<(), GetError> {
+        self.journal.push_str(lines);
+        Ok(())
     }
 }
 
@@ -364,4 +370,23 @@ fn a_checksum_that_varies_by_range_is_noticed_and_not_checked() {
     }
     assert_eq!(transfer.outcome().unwrap().as_ref().unwrap().verified, None);
     assert!(matches!(io.notices[..], [Notice::ChecksumVaries { .. }]), "{:?}", io.notices);
+}
+
+#[test]
+fn the_journal_records_each_landed_range_after_its_header() {
+    let (_, io) = verified_run(Delivery::WholeObject, sized(), &xxh64(OBJECT), OBJECT);
+    let journal = crate::Journal::parse(io.journal.as_bytes()).unwrap();
+    assert_eq!(journal.url, "/o");
+    assert_eq!((journal.resume.size, journal.resume.chunk), (12, 4));
+    assert_eq!(journal.resume.done, [0, 1, 2].into());
+    assert_eq!(io.journal.matches("stowage-journal").count(), 1);
+
+    // A resumed download appends to the journal it continues: no second header.
+    let resume = crate::Resume { done: [1].into(), ..journal.resume };
+    let config = Config { resume: Some(resume), ..sized() };
+    let (transfer, io) = verified_run(Delivery::WholeObject, config, &xxh64(OBJECT), OBJECT);
+    assert_eq!(io.journal, "done 0\ndone 2\n");
+    let summary = transfer.outcome().unwrap().as_ref().unwrap();
+    assert_eq!((summary.bytes, summary.resumed), (8, 4));
+    assert!(summary.verified.is_some(), "the resumed bytes are read back and verified too");
 }

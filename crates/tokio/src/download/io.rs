@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use http::Uri;
+use stowage_partfile::PartFile;
 use stowage_proto::{Completion, RequestId, Transmit};
 use stowage_ringslot::transfer::{GetError, IoEvent, Landing, RangeIo};
 use stowage_ringslot::{ByteRange, Fetch, Notice, Plan, Receive, Slot};
@@ -37,12 +38,11 @@ pub(super) enum Sink {
         /// Pieces that landed, by range start.
         landed: BTreeMap<u64, BytesMut>,
     },
-    /// Whole-object mode into a file: each range is written at its offset once complete.
+    /// Whole-object mode into a file (`FILE.part`, renamed once complete): each range is
+    /// written at its offset once complete, and recorded in the journal.
     File {
-        /// The file, for positional writes.
-        file: Arc<File>,
-        /// Where it is (for error messages).
-        path: PathBuf,
+        /// The file and its journal.
+        part: PartFile,
         /// Buffers of written ranges, for reuse.
         pool: Vec<BytesMut>,
     },
@@ -120,9 +120,9 @@ impl TokioIo {
             }
             Event::Written { id, result, buffer } => {
                 let path = match &mut self.sink {
-                    Sink::File { pool, path, .. } => {
+                    Sink::File { pool, part } => {
                         pool.push(buffer);
-                        path.clone()
+                        part.part_path().to_owned()
                     }
                     Sink::Stream | Sink::Memory { .. } => PathBuf::new(),
                 };
@@ -261,8 +261,9 @@ impl RangeIo for TokioIo {
                 Vec::<u8>::new().try_reserve_exact(len).map_err(|_| too_large())?;
                 *rest = BytesMut::zeroed(len);
             }
-            Sink::File { file, path, .. } => {
-                file.set_len(plan.len()).map_err(|source| GetError::File { path: path.clone(), source })?;
+            Sink::File { part, .. } => {
+                let path = part.part_path();
+                part.file().set_len(plan.len()).map_err(|source| GetError::File { path: path.to_owned(), source })?;
             }
             Sink::Stream => {}
         }
@@ -276,9 +277,9 @@ impl RangeIo for TokioIo {
                 landed.insert(range.start, buffer);
                 Ok(Landing::Done)
             }
-            Sink::File { file, .. } => {
+            Sink::File { part, .. } => {
                 let offset = range.start - self.plan.map_or(0, |plan| plan.start);
-                let (file, events) = (Arc::clone(file), self.events.clone());
+                let (file, events) = (Arc::clone(part.file()), self.events.clone());
                 tokio::task::spawn_blocking(move || {
                     let result = file.write_all_at(&buffer, offset);
                     let _ = events.send(Event::Written { id, result, buffer });
@@ -298,6 +299,13 @@ impl RangeIo for TokioIo {
         self.ready.push_back((slot, bytes));
     }
 
+    fn record(&mut self, lines: &str) -> Result<(), GetError> {
+        match &mut self.sink {
+            Sink::File { part, .. } => part.record(lines),
+            Sink::Stream | Sink::Memory { .. } => Ok(()),
+        }
+    }
+
     fn slot_bytes(&self, slot: Slot, len: usize) -> &[u8] {
         self.filled.get(&slot).map_or(&[], |buffer| &buffer[..len.min(buffer.len())])
     }
@@ -308,12 +316,12 @@ impl RangeIo for TokioIo {
                 landed.range(range.start..range.end).for_each(|(_, piece)| sink(piece));
                 Ok(true)
             }
-            Sink::File { file, path, .. } => {
+            Sink::File { part, .. } => {
                 // On this task: the pages were just written, so this is a copy from the page
                 // cache, as fast as the hash takes it.
                 let offset = self.plan.map_or(0, |plan| plan.start);
-                read_file(file, range.start - offset, range.len(), sink)
-                    .map_err(|source| GetError::File { path: path.clone(), source })?;
+                read_file(part.file(), range.start - offset, range.len(), sink)
+                    .map_err(|source| GetError::File { path: part.part_path().to_owned(), source })?;
                 Ok(true)
             }
             Sink::Stream => Ok(false),

@@ -54,10 +54,11 @@ use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 use http::Uri;
+use stowage_partfile::PartFile;
 use stowage_proto::Instant;
 pub use stowage_ringslot::transfer::GetError;
 use stowage_ringslot::transfer::Transfer;
-use stowage_ringslot::{Config, Delivery, RingSlot, Summary};
+use stowage_ringslot::{Config, Delivery, DownloadError, RingSlot, Summary};
 use tokio::sync::mpsc;
 
 use crate::{HyperTransport, Timeouts};
@@ -131,48 +132,55 @@ impl Downloader {
         Ok(Downloaded { bytes: join(landed.into_values()), summary })
     }
 
-    /// The object at `uri` into the file at `path` (created or truncated): every range written
-    /// at its offset, the file `fsync`ed at the end ([`Delivery::WholeObject`]). With
-    /// [`Config::verify`] the file is read back and hashed once complete. On any failure (a
-    /// checksum mismatch among them) the file is removed: sized at the start, it would look
-    /// complete.
+    /// The object at `uri` into the file at `path` ([`Delivery::WholeObject`]): every range written
+    /// at its offset in `path.part` and recorded in its journal ([`PartFile`]), the file
+    /// `fsync`ed and renamed to `path` once complete, so `path` never holds part of the object.
+    /// With [`Config::verify`] the file is read back and hashed once complete.
+    ///
+    /// An interrupted download leaves `path.part` and its journal for [`Downloader::resume`]; a
+    /// checksum mismatch leaves nothing.
     pub async fn download(&self, uri: &str, config: Config, path: impl AsRef<Path>) -> Result<Summary, GetError> {
-        let path = path.as_ref().to_owned();
-        // Readable too: a verified download is read back.
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)
-            .map_err(|source| GetError::File { path: path.clone(), source })?;
-        let sink = Sink::File { file: Arc::new(file), path: path.clone(), pool: Vec::new() };
-        let result = self.download_into(uri, config, sink, &path).await;
-        if result.is_err() {
-            // Sized at the start, the file would look complete: it is not left behind.
-            let _ = std::fs::remove_file(&path);
-        }
-        result
+        self.download_to(uri, config, path.as_ref(), false).await
     }
 
-    async fn download_into(&self, uri: &str, config: Config, sink: Sink, path: &Path) -> Result<Summary, GetError> {
-        let engine = self.engine(uri, Config { delivery: Delivery::WholeObject, ..config }, sink)?;
-        let Finished { summary, sink } = engine.run(None).await?;
-        if let Sink::File { file, .. } = sink {
-            let path = path.to_owned();
-            tokio::task::spawn_blocking(move || file.sync_all())
-                .await
-                .map_err(|error| GetError::Driver { what: "the fsync task", source: std::io::Error::other(error) })?
-                .map_err(|source| GetError::File { path, source })?;
+    /// Like [`Downloader::download`], continuing what an interrupted download to `path` left
+    /// (`path.part` and its journal): only the missing ranges are fetched, and the object must
+    /// still be the one it was (size, `ETag`, `ais-version`: else
+    /// [`DownloadError`](stowage_ringslot::DownloadError)`::ObjectChanged`/`SizeChanged`). A new
+    /// download where there is nothing to continue. [`Summary::resumed`] says what was kept.
+    pub async fn resume(&self, uri: &str, config: Config, path: impl AsRef<Path>) -> Result<Summary, GetError> {
+        self.download_to(uri, config, path.as_ref(), true).await
+    }
+
+    async fn download_to(&self, uri: &str, config: Config, path: &Path, continuing: bool) -> Result<Summary, GetError> {
+        let part = PartFile::open(path, &parse(uri)?, continuing)?;
+        let config = Config { delivery: Delivery::WholeObject, resume: part.resume().cloned(), ..config };
+        let result = match self.engine(uri, config, Sink::File { part, pool: Vec::new() }) {
+            Ok(engine) => engine.run(None).await,
+            Err(error) => Err(error),
+        };
+        match result {
+            Ok(Finished { summary, sink }) => {
+                if let Sink::File { part, .. } = sink {
+                    tokio::task::spawn_blocking(move || part.commit()).await.map_err(|error| GetError::Driver {
+                        what: "the fsync task",
+                        source: std::io::Error::other(error),
+                    })??;
+                }
+                Ok(summary)
+            }
+            Err(error) => {
+                if matches!(error, GetError::Download(DownloadError::Integrity(_))) {
+                    PartFile::discard(path);
+                }
+                Err(error)
+            }
         }
-        Ok(summary)
     }
 
     /// The machine, its transfer and this driver's IO for `uri`.
     fn engine(&self, uri: &str, config: Config, sink: Sink) -> Result<Engine, GetError> {
-        let parsed: Uri = uri
-            .parse()
-            .map_err(|e: http::uri::InvalidUri| GetError::Url { url: uri.to_owned(), reason: e.to_string() })?;
+        let parsed = parse(uri)?;
         let epoch = tokio::time::Instant::now();
         let ring = RingSlot::new(Instant::ZERO, parsed, config)?;
         let (sender, events) = mpsc::unbounded_channel();
@@ -213,6 +221,11 @@ pub struct Downloaded {
 }
 
 /// Joins the landed pieces, in order, back into the one allocation they were cut from.
+/// `uri` parsed, or why it cannot be fetched.
+fn parse(uri: &str) -> Result<Uri, GetError> {
+    uri.parse().map_err(|e: http::uri::InvalidUri| GetError::Url { url: uri.to_owned(), reason: e.to_string() })
+}
+
 fn join(mut pieces: impl Iterator<Item = BytesMut>) -> Bytes {
     let Some(mut all) = pieces.next() else { return Bytes::new() };
     for piece in pieces {
