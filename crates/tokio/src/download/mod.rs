@@ -146,7 +146,7 @@ impl Downloader {
     /// Like [`Downloader::download`], continuing what an interrupted download to `path` left
     /// (`path.part` and its journal): only the missing ranges are fetched, and the object must
     /// still be the one it was (size, `ETag`, `ais-version`: else
-    /// [`DownloadError`](stowage_ringslot::DownloadError)`::ObjectChanged`/`SizeChanged`). A new
+    /// [`DownloadError::ObjectChanged`]/[`SizeChanged`](DownloadError::SizeChanged)). A new
     /// download where there is nothing to continue. [`Summary::resumed`] says what was kept.
     pub async fn resume(&self, uri: &str, config: Config, path: impl AsRef<Path>) -> Result<Summary, GetError> {
         self.download_to(uri, config, path.as_ref(), true).await
