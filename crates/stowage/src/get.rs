@@ -1,4 +1,5 @@
-//! `stowage get URL [-o FILE] [--workers N] [--chunk SIZE] [--driver uring|tokio]`: a parallel
+//! `stowage get URL [-o FILE] [--workers N] [--chunk SIZE] [--driver uring|tokio] [--cacert FILE]
+//! [--insecure]`: a parallel
 //! ranged download with a progress bar, to a file (written at offsets, fsynced) or to stdout
 //! (in order), through the io_uring driver — or the tokio driver, asked for or where io_uring
 //! is unavailable (with a warning).
@@ -14,9 +15,11 @@ use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use stowage_proto::Timeouts;
 use stowage_ringslot::Config;
+use stowage_tokio::TlsConfig;
 use stowage_tokio::download::Downloader;
 use stowage_uring::{UringDriver, UringError};
 
+use crate::tls::TlsArgs;
 use crate::units;
 
 /// Which driver runs the download.
@@ -32,7 +35,7 @@ pub(crate) enum Driver {
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// The object: an AIStore object URL (http://host:port/v1/objects/BUCKET/NAME?provider=ais)
-    /// or any http:// URL whose server honours Range.
+    /// or any http:// or https:// URL whose server honours Range.
     url: String,
     /// Write to this file (ranges at their offsets, fsync at the end); stdout, in order, if absent.
     #[arg(short, long)]
@@ -56,6 +59,9 @@ pub(crate) struct Args {
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
+    /// What to trust over https://.
+    #[command(flatten)]
+    tls: TlsArgs,
 }
 
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
@@ -76,8 +82,9 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
             }
         })
     };
+    let tls = args.tls.config()?;
     let started = Instant::now();
-    let result = fetch(&args, config, Timeouts::default(), &progress).await;
+    let result = fetch(&args, config, Timeouts::default(), &tls, &progress).await;
     ticker.abort();
     let bytes = progress.load(Ordering::Relaxed);
     bar.finish_and_clear();
@@ -89,7 +96,13 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn fetch(args: &Args, config: Config, timeouts: Timeouts, progress: &Arc<AtomicU64>) -> anyhow::Result<()> {
+async fn fetch(
+    args: &Args,
+    config: Config,
+    timeouts: Timeouts,
+    tls: &TlsConfig,
+    progress: &Arc<AtomicU64>,
+) -> anyhow::Result<()> {
     if args.driver == Driver::Uring {
         let (url, output, sink) = (args.url.clone(), args.output.clone(), args.sink);
         let (config, progress) = (config.clone(), Arc::clone(progress));
@@ -105,7 +118,7 @@ async fn fetch(args: &Args, config: Config, timeouts: Timeouts, progress: &Arc<A
             Err::<_, UringError>(error) => eprintln!("warning: {error}; falling back to the tokio driver"),
         }
     }
-    let mut downloader = Downloader::for_url(&args.url, timeouts)?;
+    let mut downloader = Downloader::for_url(&args.url, timeouts)?.with_tls(tls);
     downloader.set_progress(Some(Arc::clone(progress)));
     if let Some(path) = &args.output {
         downloader.download(&args.url, config, path).await.with_context(|| format!("GET {}", args.url))?;

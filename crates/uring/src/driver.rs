@@ -13,6 +13,7 @@ use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
+use stowage_tls::TlsConfig;
 
 use bytes::{Bytes, BytesMut};
 use io_uring::{opcode, types};
@@ -82,6 +83,8 @@ pub struct UringDriver {
     pub(crate) progress: Option<Arc<AtomicU64>>,
     /// Which redirects whole requests follow (see [`crate::follow`]).
     pub(crate) redirects: Arc<RedirectPolicy>,
+    /// What `https://` connections trust.
+    tls: TlsConfig,
     /// Not `Send`: the ring accepts submissions only from the thread that made it.
     _thread: PhantomData<*const ()>,
 }
@@ -226,8 +229,16 @@ impl UringDriver {
             buffers: Buffers::default(),
             progress: None,
             redirects: Arc::default(),
+            tls: TlsConfig::default(),
             _thread: PhantomData,
         })
+    }
+
+    /// Speaks TLS with `tls` (its roots, or any certificate) to every `https://` URI.
+    #[must_use]
+    pub fn with_tls(mut self, tls: &TlsConfig) -> Self {
+        self.tls = tls.clone();
+        self
     }
 
     /// Caps response bodies at `max_body` bytes (more is a [`TransportError::Protocol`]).
