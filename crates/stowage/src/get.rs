@@ -105,10 +105,10 @@ async fn fetch(
 ) -> anyhow::Result<()> {
     if args.driver == Driver::Uring {
         let (url, output, sink) = (args.url.clone(), args.output.clone(), args.sink);
-        let (config, progress) = (config.clone(), Arc::clone(progress));
+        let (config, progress, tls) = (config.clone(), Arc::clone(progress), tls.clone());
         // The ring is made on the thread that runs it.
         let ran = tokio::task::spawn_blocking(move || {
-            let driver = UringDriver::new(&url, timeouts)?;
+            let driver = UringDriver::new(&url, timeouts)?.with_tls(&tls);
             Ok(uring_fetch(driver, &url, config, output.as_deref(), sink, progress))
         })
         .await
