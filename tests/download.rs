@@ -11,7 +11,7 @@ use stowage_cluster::{Cluster, ClusterConfig, Generator, Link, RangeFault, Range
 use stowage_proto::ais::{Bucket, Provider};
 use stowage_proto::{Backoff, Timeouts};
 use stowage_ringslot::transfer::GetError;
-use stowage_ringslot::{Config, DownloadError, Hedge, RetryPolicy};
+use stowage_ringslot::{Config, DownloadError, Hedge, RetryPolicy, Summary};
 use stowage_tests::{Driver, with_each_driver};
 use stowage_tokio::download::Downloader;
 use stowage_uring::UringDriver;
@@ -135,6 +135,8 @@ with_each_driver!(
     a_target_lost_mid_download_is_left_for_the_new_owner_byte_exact,
     a_capped_link_still_delivers_everything,
     a_straggler_is_hedged_and_delivered_once,
+    the_stated_checksum_is_verified_in_every_mode,
+    bytes_that_do_not_match_the_checksum_fail_and_leave_no_file,
 );
 
 async fn stream_and_whole_downloads_are_byte_exact(driver: Driver) {
@@ -245,5 +247,92 @@ async fn a_straggler_is_hedged_and_delivered_once(driver: Driver) {
     let hedge = Hedge { factor: 3.0, min_samples: 4, floor: Duration::from_millis(20) };
     let config = Config { hedge: Some(hedge), ..config() };
     assert!(fetch(driver, &url, config, Into::Stream).await.unwrap() == expected());
+    cluster.shutdown().await;
+}
+
+/// The summary of a download of `url` through `driver`, consumed `into` (the bytes dropped).
+async fn summary(driver: Driver, url: &str, config: Config, into: Into) -> Summary {
+    match driver {
+        Driver::Tokio => {
+            let downloader = Downloader::for_url(url, timeouts()).unwrap();
+            match into {
+                Into::Stream => {
+                    let mut stream = downloader.get(url, config).unwrap();
+                    while let Some(chunk) = stream.next().await {
+                        chunk.unwrap();
+                    }
+                    stream.summary().unwrap()
+                }
+                Into::Whole => downloader.read_all(url, config).await.unwrap().summary,
+            }
+        }
+        Driver::Uring => {
+            let url = url.to_owned();
+            tokio::task::spawn_blocking(move || {
+                let mut driver = UringDriver::new(&url, timeouts()).unwrap();
+                match into {
+                    Into::Stream => {
+                        let mut download = driver.get(&url, config).unwrap();
+                        while download.next_chunk().unwrap().is_some() {}
+                        download.summary()
+                    }
+                    Into::Whole => {
+                        let path = std::env::temp_dir().join(format!("stowage-summary-{}.bin", std::process::id()));
+                        let summary = driver.download(&url, config, &path).unwrap();
+                        let _ = std::fs::remove_file(&path);
+                        summary
+                    }
+                }
+            })
+            .await
+            .unwrap()
+        }
+    }
+}
+
+async fn the_stated_checksum_is_verified_in_every_mode(driver: Driver) {
+    let (cluster, url) = cluster().await;
+    let stated = format!("{:016x}", xxhash_rust::xxh64::xxh64(&expected(), 0));
+    for into in [Into::Stream, Into::Whole] {
+        let verified = summary(driver, &url, config(), into).await.verified.expect("verified");
+        assert_eq!((verified.header(), verified.render()), ("ais-checksum-value", stated.clone()), "{into:?}");
+        let unverified = Config { verify: false, ..config() };
+        assert_eq!(summary(driver, &url, unverified, into).await.verified, None, "{into:?}");
+    }
+    // A part of the object cannot be checked against the whole's checksum, and is not.
+    let part = Config { offset: 1000, end: Some(SIZE - 1000), ..config() };
+    assert_eq!(summary(driver, &url, part, Into::Stream).await.verified, None);
+    cluster.shutdown().await;
+}
+
+async fn bytes_that_do_not_match_the_checksum_fail_and_leave_no_file(driver: Driver) {
+    let (cluster, url) = cluster().await;
+    for into in [Into::Stream, Into::Whole] {
+        cluster.add_range_fault(RangeFaultRule::new(RangeFault::Corrupt).skip(5).times(1));
+        let error = fetch(driver, &url, config(), into).await.unwrap_err();
+        let Failed::Download(DownloadError::Integrity(mismatch)) = &error else { panic!("{into:?}: {error:?}") };
+        assert_eq!(mismatch.len(), SIZE, "{into:?}");
+        assert!(mismatch.to_string().starts_with("checksum mismatch: ais-checksum-value (xxhash2) states "));
+        // Asked not to verify, the same corruption goes through.
+        cluster.add_range_fault(RangeFaultRule::new(RangeFault::Corrupt).skip(5).times(1));
+        let got = fetch(driver, &url, Config { verify: false, ..config() }, into).await.unwrap();
+        assert!(got.len() as u64 == SIZE && got != expected(), "{into:?}");
+    }
+    // Into a file: nothing is left that looks complete.
+    let path = std::env::temp_dir().join(format!("stowage-mismatch-{driver:?}-{}.bin", std::process::id()));
+    cluster.add_range_fault(RangeFaultRule::new(RangeFault::Corrupt).skip(5).times(1));
+    let result = match driver {
+        Driver::Tokio => Downloader::for_url(&url, timeouts()).unwrap().download(&url, config(), &path).await,
+        Driver::Uring => {
+            let (url, path) = (url.clone(), path.clone());
+            tokio::task::spawn_blocking(move || {
+                UringDriver::new(&url, timeouts()).unwrap().download(&url, config(), &path)
+            })
+            .await
+            .unwrap()
+        }
+    };
+    assert!(matches!(result, Err(GetError::Download(DownloadError::Integrity(_)))), "{result:?}");
+    assert!(!path.exists(), "{} was left behind", path.display());
     cluster.shutdown().await;
 }

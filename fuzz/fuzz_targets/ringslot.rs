@@ -97,6 +97,7 @@ fuzz_target!(|case: Case| {
         head: case.head,
         target: None,
         learn_target: true,
+        verify: true,
         offset: case.offset,
         end: case.end,
         chunk: case.chunk,

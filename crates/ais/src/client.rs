@@ -5,15 +5,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Method, Request, Response, StatusCode};
+use http::{Method, Request, Response, StatusCode, Uri};
 use stowage_lockpoll::{ColdGet, ColdGetConfig, ColdGetOutcome, GiveUpReason, LockPoller, Outcome, Report};
-use stowage_proto::ais::ObjectAddress;
+use stowage_proto::ais::{ObjectAddress, Smap};
 use stowage_proto::redirect::RedirectPolicy;
 use stowage_proto::{DEFAULT_MAX_BODY, DriveError, Driven, Seeds, Timeouts, TransportError};
 use stowage_tokio::{ClientError, HyperTransport, TlsConfig, Transport, drive, send_following};
 use tracing::{debug, error, info};
 
-use crate::ColdGetError;
+use crate::{ClusterMapError, ColdGetError};
 
 /// A successful cold GET: the response (of any HTTP status) and what it took.
 #[derive(Debug)]
@@ -146,6 +146,29 @@ impl<T: Transport> Client<T> {
         outcome
     }
 }
+
+impl<T: Transport> Client<T> {
+    /// The cluster map, from the proxy (`GET /v1/daemon?what=smap`, redirects followed): which
+    /// targets there are, where each listens, which are in maintenance.
+    pub async fn smap(&self) -> Result<Smap, ClusterMapError> {
+        let request = Request::get(SMAP_PATH).body(Bytes::new()).map_err(|_| TransportError::Other)?;
+        let response = send_following(&self.transport, request).await?;
+        if response.status() != StatusCode::OK {
+            return Err(ClusterMapError::Status(response.status()));
+        }
+        Ok(Smap::parse(response.body())?)
+    }
+
+    /// The URL of the object at `address` on the target that owns it, by the cluster map's
+    /// placement ([`Smap::direct_url`]): where a read goes without the proxy's redirect, as the
+    /// SDK's `get_reader(direct=True)` does. One request for the map.
+    pub async fn direct_url(&self, address: &ObjectAddress) -> Result<Uri, ClusterMapError> {
+        Ok(self.smap().await?.direct_url(address)?)
+    }
+}
+
+/// The proxy's cluster-map request.
+const SMAP_PATH: &str = "/v1/daemon?what=smap";
 
 /// A request for the object at `address` (bucket parameters only).
 fn object_request(method: Method, address: &ObjectAddress, body: Bytes) -> Request<Bytes> {

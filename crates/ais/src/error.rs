@@ -1,9 +1,11 @@
-//! The error of a cold GET.
+//! The errors of a cold GET and of asking for the cluster map.
 
 use std::fmt;
 
+use http::StatusCode;
 use stowage_lockpoll::{Outcome, Report};
 use stowage_proto::TransportError;
+use stowage_proto::ais::{DirectUrlError, SmapError};
 
 /// Why a cold GET returned no response.
 #[derive(Debug, thiserror::Error)]
@@ -16,6 +18,23 @@ pub enum ColdGetError {
         /// What happened along the way.
         report: Report,
     },
+}
+
+/// Why the cluster map, or an object's place in it, could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterMapError {
+    /// The request for the map failed below HTTP.
+    #[error("asking for the cluster map: {0}")]
+    Transport(#[from] TransportError),
+    /// The proxy answered, but not with the map.
+    #[error("asking for the cluster map: the proxy answered {0}")]
+    Status(StatusCode),
+    /// The map did not parse.
+    #[error(transparent)]
+    Malformed(#[from] SmapError),
+    /// No target in the map can serve the object.
+    #[error(transparent)]
+    Placement(#[from] DirectUrlError),
 }
 
 /// "request failed after 7 attempts (2 lock waits, 5 polls, 12 s waiting for locks)".

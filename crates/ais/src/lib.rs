@@ -10,6 +10,9 @@
 //!   [`stowage_jobwait::JobWait`] (dispatch by kind, idle streak, single node, terminal status,
 //!   poll interval and deadline), plus `status`, `details` and `abort`; [`Client::start_job`]
 //!   starts one.
+//! - [`Client::smap`] gives the cluster map, [`Client::direct_url`] the URL of an object on the
+//!   target that owns it (HRW placement, [`stowage_proto::ais::Smap::direct_url`]): a ranged
+//!   download given it (`stowage_ringslot::Config::target`) skips the proxy altogether.
 //!
 //! Every request, a machine's or a one-shot call's ([`stowage_tokio::send_following`]),
 //! follows the redirects of a cluster's proxy to the target that owns the object, with the
@@ -59,5 +62,5 @@ mod error;
 mod job;
 
 pub use client::{Client, ClientBuilder, ColdGetResponse};
-pub use error::ColdGetError;
+pub use error::{ClusterMapError, ColdGetError};
 pub use job::Job;

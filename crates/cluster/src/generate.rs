@@ -6,7 +6,10 @@
 //!
 //! The byte stream itself is specified on [`Generator`].
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use xxhash_rust::xxh64::Xxh64;
 
 /// SplitMix64's increment (the golden ratio in 64-bit fixed point).
 const GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -20,6 +23,8 @@ const WORD: u64 = 8;
 const BLOCK_WORDS: u64 = 8192;
 /// Mixed into the seed for the block keys, so that they are not the pad's own words.
 const KEY_SALT: u64 = 0xd6e8_feb8_6659_fd93;
+/// The bytes generated at a time while hashing a stream.
+const HASH_BLOCK: u64 = 1 << 20;
 
 /// The deterministic byte stream of one generated object.
 ///
@@ -62,6 +67,29 @@ impl Generator {
     /// Byte `offset` of the stream.
     pub fn byte_at(&self, offset: u64) -> u8 {
         self.word(offset / WORD).to_le_bytes()[(offset % WORD) as usize]
+    }
+
+    /// XXH64 (seed 0) of the stream's first `size` bytes: the object's AIStore checksum
+    /// (`xxhash2`). Hashed once per seed and size in a process (512 MiB take about a quarter
+    /// of a second), then remembered.
+    pub fn xxh64(&self, size: u64) -> u64 {
+        static HASHED: Mutex<BTreeMap<(u64, u64), u64>> = Mutex::new(BTreeMap::new());
+        let hashed = |key| HASHED.lock().unwrap_or_else(PoisonError::into_inner).get(&key).copied();
+        if let Some(digest) = hashed((self.seed, size)) {
+            return digest;
+        }
+        let mut hasher = Xxh64::new(0);
+        let mut block = vec![0; HASH_BLOCK.min(size) as usize];
+        let mut offset = 0;
+        while offset < size {
+            let len = (size - offset).min(HASH_BLOCK) as usize;
+            self.fill(offset, &mut block[..len]);
+            hasher.update(&block[..len]);
+            offset += len as u64;
+        }
+        let digest = hasher.digest();
+        HASHED.lock().unwrap_or_else(PoisonError::into_inner).insert((self.seed, size), digest);
+        digest
     }
 
     /// Fills `buf` with the bytes starting at `offset`.

@@ -109,6 +109,7 @@ async fn get(state: &State, address: &ObjectAddress, headers: &HeaderMap) -> Res
     };
     let mut shape = Shape::paced(link.bytes_per_sec);
     let mut shift = 0;
+    let mut corrupt = false;
     let path = address.uri(&[]);
     let fault = if status == StatusCode::PARTIAL_CONTENT { state.shaping.take(path.path()) } else { None };
     if let Some(fault) = fault {
@@ -127,9 +128,14 @@ async fn get(state: &State, address: &ObjectAddress, headers: &HeaderMap) -> Res
             RangeFault::Delay { ms } => tokio::time::sleep(Duration::from_millis(ms)).await,
             RangeFault::WrongContentRange => shift = 1,
             RangeFault::IgnoreRange => (status, start, end) = (StatusCode::OK, 0, size),
+            RangeFault::Corrupt => corrupt = true,
         }
     }
-    let body = snapshot.content.body(start, end).shaped(shape);
+    let body = match corrupt {
+        true => snapshot.content.corrupted(start, end),
+        false => snapshot.content.body(start, end),
+    };
+    let body = body.shaped(shape);
     let mut response = object_response(bucket, &name, &snapshot, body, end - start);
     *response.status_mut() = status;
     if status == StatusCode::PARTIAL_CONTENT {
@@ -247,7 +253,9 @@ fn object_response(bucket: &Bucket, name: &str, snapshot: &Snapshot, body: Respo
     headers.insert(header::BUCKET_NAME, text_value(&bucket.name));
     headers.insert(header::BUCKET_PROVIDER, HeaderValue::from_static(bucket.provider.as_str()));
     headers.insert(header::VERSION, HeaderValue::from(snapshot.version));
-    headers.insert(header::CHECKSUM_TYPE, HeaderValue::from_static("none"));
+    // aisnode's default checksum, of the whole object on every response (ranges included).
+    headers.insert(header::CHECKSUM_TYPE, HeaderValue::from_static("xxhash2"));
+    headers.insert(header::CHECKSUM_VALUE, text_value(&format!("{:016x}", snapshot.xxh64)));
     let present = snapshot.residency == Residency::Warm;
     headers.insert(header::PRESENT, HeaderValue::from_static(if present { "true" } else { "false" }));
     response

@@ -15,6 +15,7 @@
 //! path_prefix = "/v1/objects/data/"          # optional; raw path prefix, "" matches all
 //! fault = { kind = "status", status = 503 }  # status{status} | cut_mid_body | stall_mid_body{ms}
 //!                                            # | delay{ms} | wrong_content_range | ignore_range
+//!                                            # | corrupt
 //! skip = 25                                  # let the first N matching range requests through
 //! every = 50                                 # then hit one in N (default 1: all)
 //! times = 4                                  # at most N times; forever when absent
@@ -85,7 +86,7 @@ impl Link {
 ///
 /// Serialised internally tagged by `kind`: `{kind = "status", status = 503}`,
 /// `{kind = "cut_mid_body"}`, `{kind = "stall_mid_body", ms = 5000}`, `{kind = "delay", ms =
-/// 2000}`, `{kind = "wrong_content_range"}`, `{kind = "ignore_range"}`.
+/// 2000}`, `{kind = "wrong_content_range"}`, `{kind = "ignore_range"}`, `{kind = "corrupt"}`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(from = "RangeFaultRepr")]
 pub enum RangeFault {
@@ -110,6 +111,9 @@ pub enum RangeFault {
     WrongContentRange,
     /// Ignore `Range`: answer 200 with the whole object.
     IgnoreRange,
+    /// Answer the range with its middle byte flipped, every header as usual: bytes the
+    /// object's checksum does not match.
+    Corrupt,
 }
 
 /// The serde shape of [`RangeFault`]: unit variants as empty struct variants, so unknown
@@ -123,6 +127,7 @@ enum RangeFaultRepr {
     Delay { ms: u64 },
     WrongContentRange {},
     IgnoreRange {},
+    Corrupt {},
 }
 
 impl From<RangeFaultRepr> for RangeFault {
@@ -134,6 +139,7 @@ impl From<RangeFaultRepr> for RangeFault {
             RangeFaultRepr::Delay { ms } => RangeFault::Delay { ms },
             RangeFaultRepr::WrongContentRange {} => RangeFault::WrongContentRange,
             RangeFaultRepr::IgnoreRange {} => RangeFault::IgnoreRange,
+            RangeFaultRepr::Corrupt {} => RangeFault::Corrupt,
         }
     }
 }

@@ -39,6 +39,28 @@ impl Content {
         Content::Generated { generator: Generator::for_object(name), size }
     }
 
+    /// Like [`Content::body`], with the middle byte flipped (a range's bytes are copied: at
+    /// most one range, of the size a client asks for, is held).
+    pub(crate) fn corrupted(&self, start: u64, end: u64) -> ResponseBody {
+        let mut bytes = vec![0; (end - start) as usize];
+        match self {
+            Content::Bytes(all) => bytes.copy_from_slice(&all[start as usize..end as usize]),
+            Content::Generated { generator, .. } => generator.fill(start, &mut bytes),
+        }
+        if let Some(middle) = bytes.get_mut((end - start) as usize / 2) {
+            *middle ^= 0xff;
+        }
+        ResponseBody::bytes(bytes.into())
+    }
+
+    /// XXH64 (seed 0) of the bytes: the checksum the object's responses state.
+    pub(crate) fn xxh64(&self) -> u64 {
+        match self {
+            Content::Bytes(bytes) => xxhash_rust::xxh64::xxh64(bytes, 0),
+            Content::Generated { generator, size } => generator.xxh64(*size),
+        }
+    }
+
     /// The size in bytes.
     pub(crate) fn len(&self) -> u64 {
         match self {
@@ -96,6 +118,8 @@ pub(crate) struct Snapshot {
     pub(crate) version: u64,
     /// The residency at the time of the look.
     pub(crate) residency: Residency,
+    /// XXH64 of the content (computed when it was stored).
+    pub(crate) xxh64: u64,
 }
 
 /// What a GET should do.
@@ -139,6 +163,7 @@ struct Object {
     content: Content,
     version: u64,
     residency: Residency,
+    xxh64: u64,
 }
 
 impl Store {
@@ -162,12 +187,13 @@ impl Store {
     /// missing.
     pub(crate) fn put(&self, bucket: &Bucket, name: &str, content: Content, origin: Origin) {
         let residency = if origin == Origin::Backend && bucket.is_remote() { Residency::Cold } else { Residency::Warm };
+        let xxh64 = content.xxh64();
         let mut buckets = self.lock();
         let shelf = buckets
             .entry(bucket.clone())
             .or_insert_with(|| Shelf { cold_get_lock: DEFAULT_COLD_GET_LOCK, objects: HashMap::new() });
         let version = shelf.objects.get(name).map_or(1, |old| old.version + 1);
-        shelf.objects.insert(name.to_owned(), Object { content, version, residency });
+        shelf.objects.insert(name.to_owned(), Object { content, version, residency, xxh64 });
     }
 
     /// Makes a remote object cold again. False if the object is absent or its bucket is not
@@ -217,7 +243,7 @@ impl Store {
 
 impl Object {
     fn snapshot(&self) -> Snapshot {
-        Snapshot { content: self.content.clone(), version: self.version, residency: self.residency }
+        Snapshot { content: self.content.clone(), version: self.version, residency: self.residency, xxh64: self.xxh64 }
     }
 }
 

@@ -118,6 +118,11 @@ pub struct Config {
     /// mode a duplicate would fill the same destination bytes, so it is ignored); off when
     /// `None`.
     pub hedge: Option<Hedge>,
+    /// Verify the bytes against the checksum the server states (on by default; see
+    /// [`transfer`](crate::transfer)): a mismatch fails the download with
+    /// [`DownloadError::Integrity`](crate::DownloadError::Integrity). The machine itself ignores
+    /// it: the [`Transfer`](crate::transfer::Transfer) that runs it hashes.
+    pub verify: bool,
 }
 
 impl Default for Config {
@@ -135,6 +140,7 @@ impl Default for Config {
             head: false,
             target: None,
             learn_target: true,
+            verify: true,
             offset: 0,
             end: None,
             chunk: None,

@@ -1,5 +1,6 @@
 //! Why a download failed, and why a single attempt did.
 
+use stowage_checksum::Mismatch;
 use stowage_proto::TransportError;
 use stowage_proto::redirect::RedirectError;
 use stowage_proto::tls::TlsError;
@@ -122,6 +123,12 @@ pub enum DownloadError {
     /// The download was cancelled by its consumer.
     #[error("the download was cancelled")]
     Cancelled,
+    /// Every byte arrived, and they do not hash to the checksum the server stated: they are
+    /// not the object's. From [`Transfer`](crate::transfer::Transfer), which verifies
+    /// ([`Config::verify`](crate::Config::verify)); a [`RingSlot`](crate::RingSlot) never sees
+    /// a byte.
+    #[error(transparent)]
+    Integrity(Mismatch),
 }
 
 fn what(range: &Option<ByteRange>) -> String {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::RANGE;
 use http::{HeaderValue, Uri};
+use stowage_checksum::{ChecksumError, Expected};
 use stowage_proto::redirect;
 use stowage_proto::{Clock, Completion, InputError, Instant, Machine, RequestId, RequestIds, Transmit, TransportError};
 
@@ -86,7 +87,7 @@ pub struct Receive {
 }
 
 /// Something the driver should tell its user, though nothing failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Notice {
     /// The server ignored `Range` (it answered the request for `range` with a 200 and the
     /// whole object): the download goes on as one stream, in order.
@@ -94,6 +95,24 @@ pub enum Notice {
     RangeIgnored {
         /// The range asked for.
         range: ByteRange,
+    },
+    /// Responses state different checksums for the object (AIStore with
+    /// `checksum.enable_read_range` states each range's own): the download is not verified.
+    /// From [`Transfer`](crate::transfer::Transfer), which verifies.
+    #[error("the server states {} {} and then {} {}: not verifying the download",
+        first.header(), first.render(), then.header(), then.render())]
+    ChecksumVaries {
+        /// The checksum stated first.
+        first: Expected,
+        /// A different one stated later.
+        then: Expected,
+    },
+    /// A response states a checksum that cannot be read: the download is not verified. From
+    /// [`Transfer`](crate::transfer::Transfer).
+    #[error("not verifying the download: {error}")]
+    ChecksumUnusable {
+        /// What is wrong with it.
+        error: ChecksumError,
     },
 }
 
@@ -179,6 +198,10 @@ pub struct Summary {
     pub redirects: u64,
     /// The server ignored `Range`: the object came as one stream.
     pub one_stream: bool,
+    /// The checksum the bytes were verified against ([`Config::verify`](crate::Config::verify),
+    /// by [`Transfer`](crate::transfer::Transfer)); `None` when none was checked (none stated,
+    /// verification off, or given up with a [`Notice`]).
+    pub verified: Option<Expected>,
 }
 
 /// Why the machine refused an input (a driver bug, or a fuzzer): its state is unchanged.
@@ -268,6 +291,8 @@ pub struct RingSlot {
     pub(crate) target: Option<Uri>,
     /// Whether new requests go to `target` ([`Config::learn_target`]).
     pub(crate) learn_target: bool,
+    /// [`Config::verify`], for what runs the machine.
+    verify: bool,
     workers: usize,
     pub(crate) mode: Mode,
     pub(crate) retry: RetryPolicy,
@@ -389,6 +414,7 @@ impl RingSlot {
             uri,
             target: config.target.clone(),
             learn_target: config.learn_target,
+            verify: config.verify,
             workers: config.workers as usize,
             mode: config.mode,
             retry: config.retry,
@@ -458,6 +484,12 @@ impl RingSlot {
     /// ([`Fetch::request`] for this machine's URI).
     pub fn request(&self, fetch: &Fetch) -> http::Request<Bytes> {
         fetch.request(&self.uri)
+    }
+
+    /// Whether the bytes are to be verified ([`Config::verify`]): by what runs the machine,
+    /// which sees them ([`Transfer`](crate::transfer::Transfer)).
+    pub fn verify(&self) -> bool {
+        self.verify
     }
 
     /// How ranges are handed over.

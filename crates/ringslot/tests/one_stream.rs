@@ -338,6 +338,7 @@ mod properties {
                 head: false,
                 target: None,
                 learn_target: true,
+                verify: true,
             };
             let mut ring = machine(config);
             let expected = reference(size, offset, end, chunk);

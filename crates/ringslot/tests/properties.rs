@@ -80,6 +80,7 @@ impl Case {
             head: self.head,
             target: None,
             learn_target: true,
+            verify: true,
             offset: self.offset,
             end: self.end,
             chunk: Some(self.chunk),

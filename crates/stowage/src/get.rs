@@ -2,7 +2,8 @@
 //! [--insecure]`: a parallel
 //! ranged download with a progress bar, to a file (written at offsets, fsynced) or to stdout
 //! (in order), through the io_uring driver — or the tokio driver, asked for or where io_uring
-//! is unavailable (with a warning).
+//! is unavailable (with a warning). `--direct` reads an AIStore object from the target that
+//! owns it, by the proxy's cluster map.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -12,9 +13,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use futures_util::StreamExt;
+use http::Uri;
 use indicatif::{ProgressBar, ProgressStyle};
 use stowage_proto::Timeouts;
-use stowage_ringslot::Config;
+use stowage_proto::ais::ObjectAddress;
+use stowage_ringslot::{Config, Summary};
 use stowage_tokio::TlsConfig;
 use stowage_tokio::download::Downloader;
 use stowage_uring::{UringDriver, UringError};
@@ -62,6 +65,16 @@ pub(crate) struct Args {
     /// What to trust over https://.
     #[command(flatten)]
     tls: TlsArgs,
+    /// An AIStore object: ask the proxy for the cluster map and read straight from the target
+    /// that owns the object (HRW placement, as the SDK's `direct=True`), no redirect at all.
+    /// Without it the first range follows the proxy's redirect and the rest go to that target.
+    #[arg(long)]
+    direct: bool,
+    /// Do not verify the bytes against the checksum the server states (AIStore's
+    /// `ais-checksum-*`, S3's `x-amz-checksum-*` or single-part ETag). By default a mismatch
+    /// fails the download, and the output file is removed.
+    #[arg(long)]
+    no_verify: bool,
 }
 
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
@@ -71,7 +84,21 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let progress = Arc::new(AtomicU64::new(0));
     // The machine's tuned defaults (retries, hedging), with the sizes asked for; both drivers
     // take the same config (each picks the mode its destination needs).
-    let config = Config { workers: args.workers, slots: args.slots, chunk: args.chunk, ..Config::default() };
+    let mut config = Config {
+        workers: args.workers,
+        slots: args.slots,
+        chunk: args.chunk,
+        verify: !args.no_verify,
+        ..Config::default()
+    };
+    let tls = args.tls.config()?;
+    if args.direct {
+        let target = direct_url(&args.url, Timeouts::default(), &tls).await?;
+        if !args.quiet {
+            eprintln!("reading from the owning target: {target}");
+        }
+        config.target = Some(target);
+    }
     let bar = if args.quiet { ProgressBar::hidden() } else { progress_bar() };
     let ticker = {
         let (bar, progress) = (bar.clone(), Arc::clone(&progress));
@@ -82,16 +109,22 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
             }
         })
     };
-    let tls = args.tls.config()?;
     let started = Instant::now();
     let result = fetch(&args, config, Timeouts::default(), &tls, &progress).await;
     ticker.abort();
     let bytes = progress.load(Ordering::Relaxed);
     bar.finish_and_clear();
-    result?;
+    let summary = result?;
     if !args.quiet {
         let secs = started.elapsed().as_secs_f64();
-        eprintln!("{bytes} bytes in {secs:.2} s ({:.1} MB/s)", bytes as f64 / secs.max(1e-9) / 1e6);
+        let verified = match summary.verified {
+            Some(checksum) => format!(", verified against {checksum}"),
+            None if args.no_verify => String::new(),
+            // No checksum of the whole object stated, only part of it read, or (io_uring
+            // --sink) no bytes kept to hash.
+            None => ", not verified".to_owned(),
+        };
+        eprintln!("{bytes} bytes in {secs:.2} s ({:.1} MB/s){verified}", bytes as f64 / secs.max(1e-9) / 1e6);
     }
     Ok(())
 }
@@ -102,7 +135,7 @@ async fn fetch(
     timeouts: Timeouts,
     tls: &TlsConfig,
     progress: &Arc<AtomicU64>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Summary> {
     if args.driver == Driver::Uring {
         let (url, output, sink) = (args.url.clone(), args.output.clone(), args.sink);
         let (config, progress, tls) = (config.clone(), Arc::clone(progress), tls.clone());
@@ -121,8 +154,7 @@ async fn fetch(
     let mut downloader = Downloader::for_url(&args.url, timeouts)?.with_tls(tls);
     downloader.set_progress(Some(Arc::clone(progress)));
     if let Some(path) = &args.output {
-        downloader.download(&args.url, config, path).await.with_context(|| format!("GET {}", args.url))?;
-        return Ok(());
+        return downloader.download(&args.url, config, path).await.with_context(|| format!("GET {}", args.url));
     }
     let mut stream = downloader.get(&args.url, config)?;
     let mut stdout = stdout();
@@ -133,7 +165,20 @@ async fn fetch(
         }
     }
     stdout.flush().context("writing to stdout")?;
-    Ok(())
+    Ok(stream.summary().unwrap_or_default())
+}
+
+/// Where the AIStore object at `url` is read from directly: its owner by the cluster map the
+/// proxy at `url`'s origin gives.
+async fn direct_url(url: &str, timeouts: Timeouts, tls: &TlsConfig) -> anyhow::Result<Uri> {
+    let uri: Uri = url.parse().with_context(|| format!("--direct: {url:?} is not a URL"))?;
+    let address = ObjectAddress::from_uri(&uri).context("--direct needs an AIStore object URL")?;
+    let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
+        bail!("--direct needs an absolute URL, not {url:?}");
+    };
+    let client =
+        stowage_ais::Client::builder(&format!("{scheme}://{authority}")).timeouts(timeouts).tls(tls.clone()).build()?;
+    Ok(client.direct_url(&address).await?)
 }
 
 /// The download on this (blocking) thread through io_uring.
@@ -144,16 +189,14 @@ fn uring_fetch(
     output: Option<&Path>,
     sink: bool,
     progress: Arc<AtomicU64>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Summary> {
     driver.set_progress(Some(progress));
     if let Some(path) = output {
-        driver.download(url, config, path)?;
-        return Ok(());
+        return Ok(driver.download(url, config, path)?);
     }
     if sink {
         // Ranges land in any order and are dropped: no ordering, no copy.
-        driver.sink(url, config)?;
-        return Ok(());
+        return Ok(driver.sink(url, config)?);
     }
     let mut download = driver.get(url, config)?;
     let mut stdout = stdout();
@@ -161,7 +204,7 @@ fn uring_fetch(
         stdout.write_all(chunk).context("writing to stdout")?;
     }
     stdout.flush().context("writing to stdout")?;
-    Ok(())
+    Ok(download.summary())
 }
 
 /// Standard output, unbuffered where possible: the chunks are large, and stdout's line

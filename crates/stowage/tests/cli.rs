@@ -57,9 +57,12 @@ fn get_downloads_presigned_s3_urls_with_either_driver() {
     for ((key, data), url) in objects.iter().zip(&urls) {
         for driver in ["tokio", "uring"] {
             let path = dir.join(format!("{driver}.bin"));
-            let out = stowage(&["get", url, "-o", path.to_str().unwrap(), "--driver", driver, "--quiet"]);
-            assert!(out.status.success(), "{key} with {driver}: {}", String::from_utf8_lossy(&out.stderr));
+            let out = stowage(&["get", url, "-o", path.to_str().unwrap(), "--driver", driver]);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{key} with {driver}: {stderr}");
             assert!(std::fs::read(&path).unwrap() == *data, "{key} with {driver}: the file is not the object");
+            // Each range's ETag is the single-part object's MD5.
+            assert!(stderr.contains("verified against etag (md5) "), "{key} with {driver}: {stderr}");
         }
     }
     std::fs::remove_dir_all(&dir).unwrap();
@@ -68,4 +71,80 @@ fn get_downloads_presigned_s3_urls_with_either_driver() {
         moto.requests().into_iter().filter(|r| r.method != "PUT" && r.path.starts_with("/stowage/cli/")).collect();
     assert!(reads.iter().all(|r| r.method == "GET" && r.status == 206), "{reads:?}");
     assert_eq!(reads.len(), 2 * (2 + 1), "{reads:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_direct_reads_from_the_owning_target_without_a_redirect() {
+    use stowage_cluster::{Cluster, ClusterConfig, Generator};
+    use stowage_proto::ais::{Bucket, Provider};
+
+    let cluster = Cluster::start(ClusterConfig { targets: Some(3), ..ClusterConfig::default() }).await.unwrap();
+    let size = (20 << 20) + 7;
+    cluster.put_generated(&Bucket::new("local", Provider::Ais), "direct.bin", size);
+    let mut expected = vec![0; size as usize];
+    Generator::for_object("direct.bin").fill(0, &mut expected);
+    let url = format!("{}/v1/objects/local/direct.bin?provider=ais", cluster.url());
+    let dir = std::env::temp_dir().join(format!("stowage-cli-direct-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for driver in ["tokio", "uring"] {
+        let before = cluster.stats();
+        let path = dir.join(format!("{driver}.bin"));
+        let args = ["get", &url, "--direct", "-o", path.to_str().unwrap(), "--driver", driver, "--quiet"];
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let out = tokio::task::spawn_blocking(move || stowage(&args.iter().map(String::as_str).collect::<Vec<_>>()))
+            .await
+            .unwrap();
+        assert!(out.status.success(), "{driver}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(std::fs::read(&path).unwrap() == expected, "{driver}: the bytes differ");
+        let after = cluster.stats();
+        // The proxy is asked for the map only; no range meets a redirect.
+        let proxy = after.proxy_requests - before.proxy_requests;
+        assert_eq!((proxy, after.redirects - before.redirects), (1, 0), "{driver}: {after:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // Not an AIStore object URL: a clear error, no download.
+    let plain = format!("{}/elsewhere", cluster.url());
+    let out =
+        tokio::task::spawn_blocking(move || stowage(&["get", &plain, "--direct", "--sink", "--quiet"])).await.unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--direct needs an AIStore object URL"));
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_refuses_bytes_that_do_not_match_the_stated_checksum_unless_told_not_to_verify() {
+    use stowage_cluster::{Cluster, ClusterConfig, RangeFault, RangeFaultRule};
+    use stowage_proto::ais::{Bucket, Provider};
+
+    let cluster = Cluster::start(ClusterConfig::default()).await.unwrap();
+    cluster.put_generated(&Bucket::new("local", Provider::Ais), "sum.bin", (3 << 20) + 1);
+    let url = format!("{}/v1/objects/local/sum.bin?provider=ais", cluster.url());
+    let dir = std::env::temp_dir().join(format!("stowage-cli-verify-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |args: Vec<String>| {
+        tokio::task::spawn_blocking(move || stowage(&args.iter().map(String::as_str).collect::<Vec<_>>()))
+    };
+    for driver in ["tokio", "uring"] {
+        let path = dir.join(format!("{driver}.bin"));
+        let args = |extra: &[&str]| -> Vec<String> {
+            let base = ["get", &url, "-o", path.to_str().unwrap(), "--driver", driver, "--chunk", "1M"];
+            base.iter().chain(extra).map(|a| a.to_string()).collect()
+        };
+        let out = run(args(&[])).await.unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && stderr.contains("verified against ais-checksum-value (xxhash2) "), "{stderr}");
+
+        cluster.add_range_fault(RangeFaultRule::new(RangeFault::Corrupt).skip(1).times(1));
+        let out = run(args(&[])).await.unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.contains("checksum mismatch: ais-checksum-value (xxhash2) states"));
+        assert!(!path.exists(), "{driver}: a file that is not the object was left behind");
+
+        cluster.add_range_fault(RangeFaultRule::new(RangeFault::Corrupt).skip(1).times(1));
+        let out = run(args(&["--no-verify"])).await.unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    cluster.shutdown().await;
 }

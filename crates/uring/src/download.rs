@@ -17,7 +17,7 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io;
-
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,6 +32,9 @@ use crate::UringDriver;
 use crate::driver::Event;
 use crate::endpoint::Peer;
 use crate::follow::Following;
+
+/// The bytes a file is read back in, to verify it.
+const READ_BACK_BLOCK: u64 = 1 << 20;
 
 /// A download in progress, in order ([`UringDriver::get`]): pull its bytes with
 /// [`Download::next_chunk`]. Dropping it mid-way cancels every request and waits until the
@@ -80,17 +83,35 @@ impl UringDriver {
     }
 
     /// Downloads `uri` into the file at `path` (created or truncated), each range written at its
-    /// offset as soon as it is complete, `fsync` at the end ([`Mode::WholeObject`]).
+    /// offset as soon as it is complete, `fsync` at the end ([`Mode::WholeObject`]). With
+    /// [`Config::verify`] the file is read back and hashed once complete. On any failure (a
+    /// checksum mismatch among them) the file is removed: sized at the start, it would look
+    /// complete.
     pub fn download(&mut self, uri: &str, config: Config, path: impl AsRef<Path>) -> Result<Summary, GetError> {
         let path = path.as_ref().to_path_buf();
-        let file = File::create(&path).map_err(|source| GetError::File { path: path.clone(), source })?;
+        // Readable too: a verified download is read back.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .map_err(|source| GetError::File { path: path.clone(), source })?;
         let config = Config { mode: Mode::WholeObject, ..config };
-        let mut download = Download::new(self, uri, config, Destination::File { file, path })?;
-        let summary = download.run()?;
-        if let Destination::File { file, path } = &download.io.destination {
-            file.sync_all().map_err(|source| GetError::File { path: path.clone(), source })?;
+        let result = Download::new(self, uri, config, Destination::File { file, path: path.clone() }).and_then(
+            |mut download| {
+                let summary = download.run()?;
+                if let Destination::File { file, path } = &download.io.destination {
+                    file.sync_all().map_err(|source| GetError::File { path: path.clone(), source })?;
+                }
+                Ok(summary)
+            },
+        );
+        if result.is_err() {
+            // Sized at the start, the file would look complete: it is not left behind.
+            let _ = std::fs::remove_file(&path);
         }
-        Ok(summary)
+        result
     }
 
     /// Downloads `uri` and drops the bytes as they land ([`Mode::WholeObject`]): the whole
@@ -335,6 +356,28 @@ impl RangeIo for Io<'_> {
 
     fn deliver(&mut self, slot: Slot, range: ByteRange) {
         self.ready.push_back((slot, range));
+    }
+
+    fn slot_bytes(&self, slot: Slot, len: usize) -> &[u8] {
+        self.driver.buffers.bytes(slot, len as u64).unwrap_or_default()
+    }
+
+    fn read_back(&mut self, range: ByteRange, sink: &mut dyn FnMut(&[u8])) -> Result<bool, GetError> {
+        let (Destination::File { file, path }, Some(plan)) = (&self.destination, self.plan) else {
+            // A sink keeps nothing (and stream mode hashes as it delivers).
+            return Ok(false);
+        };
+        // On the ring's thread, from the page cache the fixed writes just filled.
+        let mut block = vec![0; READ_BACK_BLOCK.min(range.len()) as usize];
+        let mut at = range.start;
+        while at < range.end {
+            let len = (range.end - at).min(READ_BACK_BLOCK) as usize;
+            file.read_exact_at(&mut block[..len], at - plan.start)
+                .map_err(|source| GetError::File { path: path.clone(), source })?;
+            sink(&block[..len]);
+            at += len as u64;
+        }
+        Ok(true)
     }
 
     fn notice(&mut self, notice: Notice) {

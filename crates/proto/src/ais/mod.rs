@@ -18,7 +18,8 @@ pub use bucket::{Bucket, Namespace};
 pub use object::{AddressError, ObjectAddress, encode_object_name};
 pub use provider::{Provider, UnknownProvider};
 pub use smap::{
-    NetInfo, NodeFlags, NodeMap, PlacementError, Smap, SmapError, Snode, node_digest, object_uname, xoshiro256_hash,
+    DirectUrlError, NetInfo, NodeFlags, NodeMap, PlacementError, Smap, SmapError, Snode, node_digest, object_uname,
+    xoshiro256_hash,
 };
 pub use timestamp::{Timestamp, TimestampError};
 

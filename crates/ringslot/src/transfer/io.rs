@@ -53,6 +53,16 @@ pub trait RangeIo {
     /// who gives the slot back with [`Transfer::release`](super::Transfer::release).
     fn deliver(&mut self, slot: Slot, range: ByteRange);
 
+    /// Stream mode, while the bytes are verified: the first `len` bytes of `slot`, a range
+    /// about to be [delivered](RangeIo::deliver) (`len` is at most what was received into it).
+    fn slot_bytes(&self, slot: Slot, len: usize) -> &[u8];
+
+    /// Whole-object mode, while the bytes are verified, once every range has landed: feed the
+    /// destination's bytes of `range` (object offsets) to `sink`, in order and in pieces of any
+    /// size. `Ok(false)` when the destination keeps no bytes (a sink that drops them): nothing
+    /// to verify.
+    fn read_back(&mut self, range: ByteRange, sink: &mut dyn FnMut(&[u8])) -> Result<bool, GetError>;
+
     /// Something to tell the user, though nothing failed (a server that ignores `Range`, …):
     /// log it. Nothing by default.
     fn notice(&mut self, notice: Notice) {

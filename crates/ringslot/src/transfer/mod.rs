@@ -21,8 +21,16 @@
 //! Whole-object mode writes a finished range to its destination ([`RangeIo::land`]) before the
 //! machine learns that its body ended, so the machine never frees a slot whose bytes are still
 //! being written.
+//!
+//! The transfer also verifies the bytes ([`Config::verify`](crate::Config::verify), on by
+//! default) against the checksum the server states, as the `integrity` module describes: hashed
+//! as they are delivered (stream mode) or read back from the destination once all have landed
+//! (whole-object mode). A mismatch is the outcome [`DownloadError::Integrity`]; a download that
+//! matched says against what in [`Summary::verified`]. Only a download of the whole object
+//! (no `offset`, no `end` short of the size) can be checked against the object's checksum.
 
 mod error;
+mod integrity;
 mod io;
 
 use std::collections::VecDeque;
@@ -32,14 +40,16 @@ use stowage_proto::{Instant, Machine};
 pub use error::GetError;
 pub use io::{IoEvent, Landing, RangeIo};
 
-use crate::{DownloadError, Input, Mode, Output, Plan, Receive, RingSlot, Slot, Summary};
+use self::integrity::Integrity;
+use crate::{ByteRange, DownloadError, Input, Mode, Output, Plan, Receive, RingSlot, Slot, Summary};
 
 /// A [`RingSlot`] download run against a driver's [`RangeIo`].
 ///
 /// Invariants: a body is read only for a [`Receive`] the machine emitted, and into its slot
 /// only once [`RangeIo::slot_ready`] says so, receives starting in the order the machine
 /// emitted them; the machine hears of a whole-object body's end only after the range has
-/// landed; after the first IO error every request is cancelled and that error is the outcome.
+/// landed; after the first IO error every request is cancelled and that error is the outcome;
+/// a successful outcome is one whose bytes matched the stated checksum, or had none to match.
 #[derive(Debug)]
 pub struct Transfer {
     ring: RingSlot,
@@ -51,14 +61,17 @@ pub struct Transfer {
     receiving: Vec<Receive>,
     /// Bytes delivered (stream mode) or landed (whole-object mode) so far.
     bytes: u64,
+    /// The check of the bytes.
+    integrity: Integrity,
     outcome: Option<Result<Summary, DownloadError>>,
 }
 
 impl Transfer {
     /// Runs `ring`.
     pub fn new(ring: RingSlot) -> Self {
-        let (mode, slots) = (ring.mode(), ring.slot_count());
-        Transfer { ring, mode, slots, deferred: VecDeque::new(), receiving: Vec::new(), bytes: 0, outcome: None }
+        let (mode, slots, integrity) = (ring.mode(), ring.slot_count(), Integrity::new(ring.verify()));
+        let (deferred, receiving) = (VecDeque::new(), Vec::new());
+        Transfer { ring, mode, slots, deferred, receiving, bytes: 0, integrity, outcome: None }
     }
 
     /// Acts on everything the machine asks for, then starts the held-back receives whose slot
@@ -79,7 +92,16 @@ impl Transfer {
     /// [`Transfer::pump`] after it.
     pub fn handle(&mut self, io: &mut impl RangeIo, now: Instant, event: IoEvent) -> Result<(), GetError> {
         match event {
-            IoEvent::Response(completion) => self.feed(now, Input::Response(completion)),
+            IoEvent::Response(completion) => {
+                if let Ok(response) = &completion.result {
+                    // Whole-object mode hashes at the end, so a checksum is never late there.
+                    let hashed = self.mode == Mode::Stream && self.bytes > 0;
+                    if let Some(notice) = self.integrity.observe(response, hashed) {
+                        io.notice(notice);
+                    }
+                }
+                self.feed(now, Input::Response(completion));
+            }
             IoEvent::Body { id, received, error } => {
                 let Some(position) = self.receiving.iter().position(|r| r.id == id) else { return Ok(()) };
                 let receive = self.receiving[position];
@@ -145,9 +167,12 @@ impl Transfer {
         self.bytes
     }
 
-    /// What the machine did so far.
+    /// What the download did so far (once it is over, with [`Summary::verified`]).
     pub fn summary(&self) -> Summary {
-        self.ring.summary()
+        match &self.outcome {
+            Some(Ok(summary)) => *summary,
+            _ => self.ring.summary(),
+        }
     }
 
     /// How the object is cut, once its size is known.
@@ -170,11 +195,22 @@ impl Transfer {
         while let Some(output) = self.ring.poll_output(now) {
             match output {
                 Output::Head(transmit) => io.send(*transmit)?,
-                Output::Plan(plan) => io.plan(plan, self.slots)?,
+                Output::Plan(plan) => {
+                    if plan.start != 0 || plan.end != plan.size {
+                        // Part of the object: nothing states the part's checksum.
+                        self.integrity.give_up();
+                    }
+                    io.plan(plan, self.slots)?;
+                }
                 Output::Fetch(fetch) => io.fetch(fetch, self.ring.uri_for(&fetch))?,
                 Output::Receive(receive) => self.deferred.push_back(receive),
                 Output::Deliver { slot, range } => {
                     self.bytes += range.len();
+                    if self.integrity.hashing() {
+                        // A slot holds at most a chunk, which is a `usize`.
+                        let len = usize::try_from(range.len()).unwrap_or(usize::MAX);
+                        self.integrity.update(io.slot_bytes(slot, len));
+                    }
                     io.deliver(slot, range);
                 }
                 Output::Landed { range } => self.bytes += range.len(),
@@ -184,10 +220,40 @@ impl Transfer {
                     self.receiving.retain(|r| r.id != id);
                     io.cancel(id)?;
                 }
-                Output::Done(result) => self.outcome = Some(result),
+                Output::Done(result) => {
+                    let result = self.conclude(io, result)?;
+                    self.outcome = Some(result);
+                }
             }
         }
         Ok(())
+    }
+
+    /// The outcome of a download the machine has ended: a success only if its bytes match the
+    /// checksum stated (whole-object mode: read back from the destination now).
+    fn conclude(
+        &mut self,
+        io: &mut impl RangeIo,
+        result: Result<Summary, DownloadError>,
+    ) -> Result<Result<Summary, DownloadError>, GetError> {
+        let Ok(mut summary) = result else { return Ok(result) };
+        if self.mode == Mode::WholeObject
+            && self.integrity.hashing()
+            && let Some(plan) = self.ring.plan()
+        {
+            let integrity = &mut self.integrity;
+            let range = ByteRange { start: plan.start, end: plan.end };
+            if !io.read_back(range, &mut |bytes| integrity.update(bytes))? {
+                integrity.give_up();
+            }
+        }
+        match std::mem::replace(&mut self.integrity, Integrity::Off).finish() {
+            Ok(verified) => {
+                summary.verified = verified;
+                Ok(Ok(summary))
+            }
+            Err(mismatch) => Ok(Err(DownloadError::Integrity(mismatch))),
+        }
     }
 
     /// Starts the held-back receives, in order, while their slot is ready.

@@ -13,6 +13,17 @@
 //!
 //! Every scenario runs with the driver's default options (retries, hedging on) except where its
 //! name says otherwise (`-unhedged`, `download-straggler`).
+//!
+//! Every download also verifies the object's checksum as the cluster states it (`xxhash2`, as
+//! aisnode does: hashed as delivered when streamed, the file or buffer read back when whole),
+//! and the clock includes it; `checksum` says it was checked, `verified` that the bytes match
+//! the object's seed.
+//!
+//! The `download-proxy…` and `download-direct` scenarios deploy the cluster as AIStore is: a
+//! proxy that answers each object request with a 307 to the owning target (one of three), after
+//! 5 ms. `proxy` counts the requests the proxy saw: one per range where every range is
+//! redirected (as the SDK reads), one in all where the target is learned from the first redirect
+//! (the default), none but the cluster map's where the target is picked from the map.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -21,7 +32,7 @@ use anyhow::Context;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use stowage_cluster::{Cluster, ClusterConfig, Generator, Link, RangeFault, RangeFaultRule};
-use stowage_proto::ais::{Bucket, Provider};
+use stowage_proto::ais::{Bucket, ObjectAddress, Provider};
 use stowage_ringslot::transfer::GetError;
 use stowage_ringslot::{Config, Hedge, Summary};
 use stowage_tokio::Timeouts;
@@ -51,6 +62,24 @@ const STALL_TIMEOUT: Duration = Duration::from_secs(1);
 /// Bytes of each streamed chunk the io_uring consumer keeps, from each of three places.
 const SAMPLE: usize = 4 << 10;
 
+/// How long the proxy takes to answer anything, in the topology scenarios.
+const PROXY_FIRST_BYTE: Duration = Duration::from_millis(5);
+/// Targets behind the proxy, in the topology scenarios.
+const TARGETS: u32 = 3;
+
+/// How a scenario's requests reach the object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Route {
+    /// One node serves everything.
+    SingleNode,
+    /// Through the proxy, every range redirected ([`Config::learn_target`] off: the SDK's way).
+    RedirectEachRange,
+    /// Through the proxy, the target learned from the first redirect.
+    LearnTarget,
+    /// Straight to the owner, by the cluster map ([`Config::target`], `stowage get --direct`).
+    Direct,
+}
+
 /// Which driver runs a scenario.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Driver {
@@ -77,6 +106,8 @@ struct DownloadScenario {
     read_timeout: Duration,
     /// The range size.
     chunk: u64,
+    /// One node, or a proxy and targets.
+    route: Route,
 }
 
 impl super::Scenario for DownloadScenario {
@@ -115,6 +146,7 @@ pub(super) fn scenarios() -> Vec<Box<dyn super::Scenario>> {
         read_all: false,
         read_timeout: Timeouts::default().read,
         chunk: CHUNK,
+        route: Route::SingleNode,
     };
     let capped = Link { bytes_per_sec: Some(100_000_000), first_byte: Duration::from_millis(5) };
     let straggler = vec![every(50, RangeFault::Delay { ms: 2_000 })];
@@ -175,6 +207,27 @@ pub(super) fn scenarios() -> Vec<Box<dyn super::Scenario>> {
             uring_name: "download-straggler-hedged-uring",
             about: "one range in 50 answers 2 s late, hedged at 3 x the median (the default)",
             faults: straggler,
+            ..plain.clone()
+        },
+        DownloadScenario {
+            name: "download-proxy-each-range",
+            uring_name: "download-proxy-each-range-uring",
+            about: "through a proxy (5 ms) to 3 targets, every range redirected, as the SDK reads",
+            route: Route::RedirectEachRange,
+            ..plain.clone()
+        },
+        DownloadScenario {
+            name: "download-proxy",
+            uring_name: "download-proxy-uring",
+            about: "the same, the target learned from the first redirect (the default)",
+            route: Route::LearnTarget,
+            ..plain.clone()
+        },
+        DownloadScenario {
+            name: "download-direct",
+            uring_name: "download-direct-uring",
+            about: "the same, the target picked from the cluster map (--direct): no redirect",
+            route: Route::Direct,
             ..plain
         },
     ]
@@ -200,21 +253,37 @@ async fn run(scenario: &DownloadScenario, _target: Target) -> anyhow::Result<Row
             .err()
             .filter(|e| matches!(e, UringError::Unavailable { .. }))
     {
-        let mut row = row(scenario, Err(String::new()), 0);
+        let mut row = row(scenario, Err(String::new()), 0, 0);
         (row.outcome, row.ok) = (format!("skipped: {error}"), true);
         return Ok(row);
     }
-    let cluster = Cluster::start(ClusterConfig::default())
+    let name = super::Scenario::meta(scenario).name;
+    let targets = (scenario.route != Route::SingleNode).then_some(TARGETS);
+    let cluster = Cluster::start(ClusterConfig { targets, ..ClusterConfig::default() })
         .await
-        .with_context(|| format!("{}: starting the embedded cluster", super::Scenario::meta(scenario).name))?;
+        .with_context(|| format!("{name}: starting the embedded cluster"))?;
     let bucket = Bucket::new("local", Provider::Ais);
     cluster.put_generated(&bucket, OBJECT, SIZE);
     cluster.set_link(scenario.link);
     for rule in &scenario.faults {
         cluster.add_range_fault(rule.clone());
     }
+    if let Some(proxy) = cluster.proxy() {
+        cluster.set_slow(&proxy.id, PROXY_FIRST_BYTE).await.with_context(|| format!("{name}: slowing the proxy"))?;
+    }
     let url = format!("{}/v1/objects/local/{OBJECT}?provider=ais", cluster.url());
-    let config = Config { workers: WORKERS, chunk: Some(scenario.chunk), hedge: scenario.hedge, ..Config::default() };
+    let mut config =
+        Config { workers: WORKERS, chunk: Some(scenario.chunk), hedge: scenario.hedge, ..Config::default() };
+    match scenario.route {
+        Route::SingleNode | Route::LearnTarget => {}
+        Route::RedirectEachRange => config.learn_target = false,
+        Route::Direct => {
+            // As `stowage get --direct` does: the owner by the map the proxy gives.
+            let client = stowage_ais::Client::new(&cluster.url())?;
+            let address = ObjectAddress::new(bucket.clone(), OBJECT);
+            config.target = Some(client.direct_url(&address).await.with_context(|| format!("{name}: the owner"))?);
+        }
+    }
     let timeouts = Timeouts { read: scenario.read_timeout, ..Timeouts::default() };
     let result = match (scenario.driver, scenario.read_all) {
         (Driver::Tokio, false) => stream(&url, config, timeouts).await.map_err(|e| e.to_string()),
@@ -227,9 +296,9 @@ async fn run(scenario: &DownloadScenario, _target: Target) -> anyhow::Result<Row
                 .unwrap_or_else(|e| Err(format!("the io_uring thread: {e}")))
         }
     };
-    let faults = cluster.stats().faults_injected;
+    let stats = cluster.stats();
     cluster.shutdown().await;
-    Ok(row(scenario, result, faults))
+    Ok(row(scenario, result, stats.faults_injected, stats.proxy_requests))
 }
 
 /// Streams the object, handing each chunk to a checker on a blocking thread (a few chunks
@@ -323,7 +392,8 @@ fn uring(endpoint: &str, url: &str, config: Config, timeouts: Timeouts, whole: b
     Ok(Read { bytes: offset, elapsed, verified, summary: Some(summary) })
 }
 
-fn row(scenario: &DownloadScenario, result: Result<Read, String>, faults: u64) -> Row {
+/// The scenario's row; `proxy`: requests the proxy saw (0 with one node).
+fn row(scenario: &DownloadScenario, result: Result<Read, String>, faults: u64, proxy: u64) -> Row {
     let elapsed = result.as_ref().map_or(Duration::ZERO, |read| read.elapsed);
     let secs = elapsed.as_secs_f64().max(1e-9);
     let (outcome, read) = match result {
@@ -345,7 +415,9 @@ fn row(scenario: &DownloadScenario, result: Result<Read, String>, faults: u64) -
             ("retries", Cell::Count(summary.retries)),
             ("hedges", Cell::Count(summary.hedges)),
             ("faults", Cell::Count(faults)),
+            ("proxy", Cell::Count(proxy)),
             ("elapsed", Cell::Seconds(elapsed.as_secs_f64())),
+            ("checksum", Cell::Flag(summary.verified.is_some())),
             ("verified", Cell::Flag(verified)),
         ],
         ok: verified,

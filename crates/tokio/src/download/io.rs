@@ -20,6 +20,8 @@ use crate::HyperTransport;
 
 /// How many handed-out chunks are watched for reuse.
 const MAX_HANDED: usize = 64;
+/// The bytes a file is read back in, to verify it.
+const READ_BACK_BLOCK: u64 = 1 << 20;
 
 /// Where the bytes of the ranges go.
 #[derive(Debug)]
@@ -295,6 +297,41 @@ impl RangeIo for TokioIo {
         let bytes = self.filled.remove(&slot).map(BytesMut::freeze).unwrap_or_default();
         self.ready.push_back((slot, bytes));
     }
+
+    fn slot_bytes(&self, slot: Slot, len: usize) -> &[u8] {
+        self.filled.get(&slot).map_or(&[], |buffer| &buffer[..len.min(buffer.len())])
+    }
+
+    fn read_back(&mut self, range: ByteRange, sink: &mut dyn FnMut(&[u8])) -> Result<bool, GetError> {
+        match &self.sink {
+            Sink::Memory { landed, .. } => {
+                landed.range(range.start..range.end).for_each(|(_, piece)| sink(piece));
+                Ok(true)
+            }
+            Sink::File { file, path, .. } => {
+                // On this task: the pages were just written, so this is a copy from the page
+                // cache, as fast as the hash takes it.
+                let offset = self.plan.map_or(0, |plan| plan.start);
+                read_file(file, range.start - offset, range.len(), sink)
+                    .map_err(|source| GetError::File { path: path.clone(), source })?;
+                Ok(true)
+            }
+            Sink::Stream => Ok(false),
+        }
+    }
+}
+
+/// Feeds `len` bytes of `file` from `offset` to `sink`, a block at a time.
+fn read_file(file: &File, offset: u64, len: u64, sink: &mut dyn FnMut(&[u8])) -> std::io::Result<()> {
+    let mut block = vec![0; READ_BACK_BLOCK.min(len) as usize];
+    let mut done = 0;
+    while done < len {
+        let want = (len - done).min(READ_BACK_BLOCK) as usize;
+        file.read_exact_at(&mut block[..want], offset + done)?;
+        sink(&block[..want]);
+        done += want as u64;
+    }
+    Ok(())
 }
 
 impl Drop for TokioIo {

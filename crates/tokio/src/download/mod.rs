@@ -131,7 +131,7 @@ impl Downloader {
     }
 
     /// The object at `uri` in one buffer: one allocation of its size, every range written in
-    /// place at its own offset ([`Mode::WholeObject`]).
+    /// place at its own offset ([`Mode::WholeObject`]). With [`Config::verify`] the buffer is hashed once complete.
     pub async fn read_all(&self, uri: &str, config: Config) -> Result<Downloaded, GetError> {
         let sink = Sink::Memory { rest: BytesMut::new(), landed: Default::default() };
         let engine = self.engine(uri, Config { mode: Mode::WholeObject, ..config }, sink)?;
@@ -141,14 +141,34 @@ impl Downloader {
     }
 
     /// The object at `uri` into the file at `path` (created or truncated): every range written
-    /// at its offset, the file `fsync`ed at the end ([`Mode::WholeObject`]).
+    /// at its offset, the file `fsync`ed at the end ([`Mode::WholeObject`]). With
+    /// [`Config::verify`] the file is read back and hashed once complete. On any failure (a
+    /// checksum mismatch among them) the file is removed: sized at the start, it would look
+    /// complete.
     pub async fn download(&self, uri: &str, config: Config, path: impl AsRef<Path>) -> Result<Summary, GetError> {
         let path = path.as_ref().to_owned();
-        let file = std::fs::File::create(&path).map_err(|source| GetError::File { path: path.clone(), source })?;
+        // Readable too: a verified download is read back.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .map_err(|source| GetError::File { path: path.clone(), source })?;
         let sink = Sink::File { file: Arc::new(file), path: path.clone(), pool: Vec::new() };
+        let result = self.download_into(uri, config, sink, &path).await;
+        if result.is_err() {
+            // Sized at the start, the file would look complete: it is not left behind.
+            let _ = std::fs::remove_file(&path);
+        }
+        result
+    }
+
+    async fn download_into(&self, uri: &str, config: Config, sink: Sink, path: &Path) -> Result<Summary, GetError> {
         let engine = self.engine(uri, Config { mode: Mode::WholeObject, ..config }, sink)?;
         let Finished { summary, sink } = engine.run(None).await?;
         if let Sink::File { file, .. } = sink {
+            let path = path.to_owned();
             tokio::task::spawn_blocking(move || file.sync_all())
                 .await
                 .map_err(|error| GetError::Driver { what: "the fsync task", source: std::io::Error::other(error) })?

@@ -118,6 +118,22 @@ pub enum PlacementError {
     },
 }
 
+/// Why an object has no direct URL in a map.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, thiserror::Error)]
+pub enum DirectUrlError {
+    /// No target owns it.
+    #[error(transparent)]
+    Placement(#[from] PlacementError),
+    /// The owner's public URL (`public_net.direct_url`) is not an absolute `http(s)` URL.
+    #[error("target {daemon_id} has no usable public URL ({url:?})")]
+    NoUrl {
+        /// The owner.
+        daemon_id: String,
+        /// What the map gives as its URL.
+        url: String,
+    },
+}
+
 impl Smap {
     /// The target that owns the object at `address`: the one the proxy redirects its GET,
     /// HEAD, PUT and POST to, and where a client that routes directly sends them.
@@ -146,6 +162,34 @@ impl Smap {
         self.target_for_digest(Uname::new(address.bucket(), &object).digest())
     }
 
+    /// The URL of the object at `address` on the target that owns it (its public URL, then the
+    /// object's path and bucket parameters): where a direct read goes, without the proxy's
+    /// redirect (the SDK's `get_reader(direct=True)`).
+    ///
+    /// ```
+    /// use stowage_proto::ais::{Bucket, NetInfo, ObjectAddress, Provider, Smap, Snode};
+    ///
+    /// let mut smap = Smap::new(Snode::proxy("p1", NetInfo::new("http", "10.0.0.1", 8080)));
+    /// smap.targets = std::iter::once(Snode::target("t1", NetInfo::new("http", "10.0.1.1", 8081))).collect();
+    /// let address = ObjectAddress::new(Bucket::new("bck", Provider::Ais), "dir/obj");
+    /// assert_eq!(
+    ///     smap.direct_url(&address)?.to_string(),
+    ///     "http://10.0.1.1:8081/v1/objects/bck/dir/obj?provider=ais"
+    /// );
+    /// # Ok::<(), stowage_proto::ais::DirectUrlError>(())
+    /// ```
+    pub fn direct_url(&self, address: &ObjectAddress) -> Result<http::Uri, DirectUrlError> {
+        let owner = self.target_for(address)?;
+        let base = owner.public_net.url.trim_end_matches('/');
+        let no_url = || DirectUrlError::NoUrl { daemon_id: owner.daemon_id.clone(), url: owner.public_net.url.clone() };
+        let url: http::Uri = format!("{base}{}", address.uri(&[])).parse().map_err(|_| no_url())?;
+        let http = url.scheme_str().is_some_and(|s| s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https"));
+        if !http || url.authority().is_none() {
+            return Err(no_url());
+        }
+        Ok(url)
+    }
+
     /// The target that owns the object whose uname (see [`object_uname`]) is `uname`: the SDK's
     /// `Smap.get_target_for_object(uname)`.
     pub fn target_for_uname(&self, uname: &[u8]) -> Result<&Snode, PlacementError> {
@@ -167,7 +211,7 @@ impl Smap {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ais::{Namespace, NetInfo, NodeFlags, Provider};
+    use crate::ais::{Namespace, NetInfo, NodeFlags, NodeMap, Provider};
 
     #[test]
     fn xoshiro_matches_the_sdk_on_known_values() {
@@ -238,5 +282,27 @@ mod tests {
         (first.id_digest, second.id_digest) = (42, 42);
         smap.targets = [first, second].into_iter().collect();
         assert_eq!(smap.target_for_uname(b"any").unwrap().daemon_id, "first");
+    }
+
+    #[test]
+    fn a_direct_url_is_the_owner_s_public_url_and_the_object_s_path() {
+        let mut smap = Smap::new(Snode::proxy("p1", NetInfo::new("http", "10.0.0.1", 8080)));
+        let mut target = Snode::target("t1", NetInfo::new("https", "::1", 8081));
+        smap.targets = std::iter::once(target.clone()).collect();
+        let address = ObjectAddress::new(Bucket::new("b", Provider::Aws), "a b/c");
+        assert_eq!(
+            smap.direct_url(&address).unwrap().to_string(),
+            "https://[::1]:8081/v1/objects/b/a%20b/c?provider=aws"
+        );
+
+        for url in ["", "10.0.1.1:8081", "ftp://host:1", "http://bad host"] {
+            target.public_net.url = url.to_owned();
+            smap.targets = std::iter::once(target.clone()).collect();
+            let error = smap.direct_url(&address).unwrap_err();
+            assert_eq!(error, DirectUrlError::NoUrl { daemon_id: "t1".into(), url: url.into() }, "{url:?}");
+        }
+        smap.targets = NodeMap::new();
+        let none = PlacementError::NoEligibleTarget { targets: 0 };
+        assert_eq!(smap.direct_url(&address), Err(DirectUrlError::Placement(none)));
     }
 }

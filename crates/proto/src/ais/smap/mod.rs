@@ -45,7 +45,7 @@ mod node_map;
 
 use serde::{Deserialize, Serialize};
 
-pub use hrw::{MLCG32, PlacementError, digest, node_digest, object_uname, xoshiro256_hash};
+pub use hrw::{DirectUrlError, MLCG32, PlacementError, digest, node_digest, object_uname, xoshiro256_hash};
 pub use node::{NetInfo, NodeFlags, Snode};
 pub use node_map::NodeMap;
 
