@@ -1,6 +1,7 @@
 //! Tests live in the `[[test]]` targets; this is what they share.
 
 pub mod moto;
+pub mod nginx;
 
 /// Which driver runs a scenario (see [`with_each_driver!`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -10,7 +10,7 @@ use stowage_lockpoll::{ColdGet, ColdGetConfig, ColdGetOutcome, GiveUpReason, Loc
 use stowage_proto::ais::{ObjectAddress, Smap};
 use stowage_proto::redirect::RedirectPolicy;
 use stowage_proto::{DEFAULT_MAX_BODY, DriveError, Driven, Seeds, Timeouts, TransportError};
-use stowage_tokio::{EndpointError, HyperTransport, Transport, drive, send_following};
+use stowage_tokio::{EndpointError, HyperTransport, TlsConfig, Transport, drive, send_following};
 use tracing::{debug, error, info};
 
 use crate::{ClusterMapError, ColdGetError};
@@ -56,6 +56,7 @@ impl Client {
             config: ColdGetConfig::default(),
             seed: None,
             redirects: RedirectPolicy::default(),
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -205,6 +206,7 @@ pub struct ClientBuilder {
     config: ColdGetConfig,
     seed: Option<u64>,
     redirects: RedirectPolicy,
+    tls: TlsConfig,
 }
 
 impl ClientBuilder {
@@ -265,11 +267,19 @@ impl ClientBuilder {
         self
     }
 
+    /// What to trust over `https://` (default: the built-in roots).
+    #[must_use]
+    pub fn tls(mut self, tls: TlsConfig) -> Self {
+        self.tls = tls;
+        self
+    }
+
     /// The client.
     pub fn build(self) -> Result<Client, EndpointError> {
         let transport = HyperTransport::new(&self.endpoint, self.timeouts)?
             .with_max_body(self.max_body)
-            .with_redirects(self.redirects);
+            .with_redirects(self.redirects)
+            .with_tls(&self.tls);
         let seed = self.seed.unwrap_or_else(|| RandomState::new().hash_one(()));
         Ok(Client::with_transport(transport, self.config, seed))
     }
@@ -281,7 +291,7 @@ mod tests {
 
     #[test]
     fn builder_rejects_bad_endpoints() {
-        assert!(matches!(Client::new("https://h"), Err(EndpointError::UnsupportedEndpoint { .. })));
+        assert!(matches!(Client::new("ftp://h"), Err(EndpointError::UnsupportedEndpoint { .. })));
         let client = Client::builder("http://127.0.0.1:1").read_timeout(Duration::from_millis(5)).seed(3).build();
         assert_eq!(client.unwrap().transport().timeouts().read, Duration::from_millis(5));
     }

@@ -90,5 +90,5 @@ pub use scenario::{BucketSpec, ClusterConfig, MAX_GENERATED_SIZE, MAX_TARGETS, O
 pub use server::{Cluster, ClusterError};
 pub use shaping::{InvalidLink, Link, RangeFault, RangeFaultRule};
 pub use stats::Stats;
-pub use store::DEFAULT_COLD_GET_LOCK;
+pub use store::{DEFAULT_COLD_GET_LOCK, MAX_HASHED};
 pub use topology::{NodeError, NodeInfo, PROXY_ID};

@@ -254,8 +254,15 @@ fn object_response(bucket: &Bucket, name: &str, snapshot: &Snapshot, body: Respo
     headers.insert(header::BUCKET_PROVIDER, HeaderValue::from_static(bucket.provider.as_str()));
     headers.insert(header::VERSION, HeaderValue::from(snapshot.version));
     // aisnode's default checksum, of the whole object on every response (ranges included).
-    headers.insert(header::CHECKSUM_TYPE, HeaderValue::from_static("xxhash2"));
-    headers.insert(header::CHECKSUM_VALUE, text_value(&format!("{:016x}", snapshot.xxh64)));
+    match snapshot.xxh64 {
+        Some(xxh64) => {
+            headers.insert(header::CHECKSUM_TYPE, HeaderValue::from_static("xxhash2"));
+            headers.insert(header::CHECKSUM_VALUE, text_value(&format!("{xxh64:016x}")));
+        }
+        None => {
+            headers.insert(header::CHECKSUM_TYPE, HeaderValue::from_static("none"));
+        }
+    }
     let present = snapshot.residency == Residency::Warm;
     headers.insert(header::PRESENT, HeaderValue::from_static(if present { "true" } else { "false" }));
     response

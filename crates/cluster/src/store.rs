@@ -24,6 +24,10 @@ use crate::generate::Generator;
 /// How long a cold GET holds the object's write lock unless the bucket says otherwise.
 pub const DEFAULT_COLD_GET_LOCK: Duration = Duration::from_millis(2000);
 
+/// The largest generated object whose checksum (XXH64, `ais-checksum-*`) is computed, when it is
+/// stored: 512 MiB, the harness's download object (hashed once per process).
+pub const MAX_HASHED: u64 = 512 << 20;
+
 /// An object's bytes.
 #[derive(Clone, Debug)]
 pub(crate) enum Content {
@@ -53,11 +57,14 @@ impl Content {
         ResponseBody::bytes(bytes.into())
     }
 
-    /// XXH64 (seed 0) of the bytes: the checksum the object's responses state.
-    pub(crate) fn xxh64(&self) -> u64 {
+    /// XXH64 (seed 0) of the bytes: the checksum the object's responses state. `None` for a
+    /// generated object larger than [`MAX_HASHED`]: hashing it would cost more than serving
+    /// it (a range deep inside a 64 GiB object costs only the range); its responses state no
+    /// checksum (`ais-checksum-type: none`), as an AIStore bucket with checksums off does.
+    pub(crate) fn xxh64(&self) -> Option<u64> {
         match self {
-            Content::Bytes(bytes) => xxhash_rust::xxh64::xxh64(bytes, 0),
-            Content::Generated { generator, size } => generator.xxh64(*size),
+            Content::Bytes(bytes) => Some(xxhash_rust::xxh64::xxh64(bytes, 0)),
+            Content::Generated { generator, size } => (*size <= MAX_HASHED).then(|| generator.xxh64(*size)),
         }
     }
 
@@ -118,8 +125,8 @@ pub(crate) struct Snapshot {
     pub(crate) version: u64,
     /// The residency at the time of the look.
     pub(crate) residency: Residency,
-    /// XXH64 of the content (computed when it was stored).
-    pub(crate) xxh64: u64,
+    /// XXH64 of the content (computed when it was stored), if it was.
+    pub(crate) xxh64: Option<u64>,
 }
 
 /// What a GET should do.
@@ -163,7 +170,7 @@ struct Object {
     content: Content,
     version: u64,
     residency: Residency,
-    xxh64: u64,
+    xxh64: Option<u64>,
 }
 
 impl Store {

@@ -23,6 +23,8 @@ async fn a_1_gib_generated_object_streams_through() {
     let response = send(cluster.addr(), req).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["content-length"], GIB.to_string());
+    // Too large to hash when stored (`MAX_HASHED`): no checksum stated.
+    assert_eq!(response.headers()["ais-checksum-type"], "none");
 
     // Read frame by frame, checking the first byte of every frame and a few fixed offsets.
     let probes = [0, 1, 7, 8, 65_535, 65_536, GIB / 2 + 3, GIB - 1];

@@ -32,7 +32,9 @@ async fn get_whole_object_with_ais_headers() {
     assert_eq!(reply.header("ais-bucket-name"), "local");
     assert_eq!(reply.header("ais-bucket-provider"), "ais");
     assert_eq!(reply.header("ais-version"), "1");
-    assert_eq!(reply.header("ais-checksum-type"), "none");
+    // The whole object's checksum, as aisnode states it by default.
+    assert_eq!(reply.header("ais-checksum-type"), "xxhash2");
+    assert_eq!(reply.header("ais-checksum-value"), format!("{:016x}", xxhash_rust::xxh64::xxh64(DATA, 0)));
     assert_eq!(reply.header("ais-present"), "true");
     assert_eq!(reply.header("accept-ranges"), "bytes");
 }

@@ -12,7 +12,7 @@ use stowage_replica::{
     Block, BlockError, BlockWrite, Classifier, PassSchedule, Service, ServiceReport, WriteConfig, WriteOutcome,
     request_id,
 };
-use stowage_tokio::{EndpointError, HyperTransport, Transport, drive};
+use stowage_tokio::{EndpointError, HyperTransport, TlsConfig, Transport, drive};
 use tracing::{debug, info};
 
 use crate::KeepError;
@@ -96,6 +96,7 @@ impl KeepClient {
             config: KeepConfig::default(),
             timeouts: Timeouts { connect: KEEP_CONNECT_TIMEOUT, read: KEEP_READ_TIMEOUT },
             seed: None,
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -169,9 +170,17 @@ pub struct KeepClientBuilder {
     config: KeepConfig,
     timeouts: Timeouts,
     seed: Option<u64>,
+    tls: TlsConfig,
 }
 
 impl KeepClientBuilder {
+    /// What to trust when services are `https://` (default: the built-in roots).
+    #[must_use]
+    pub fn tls(mut self, tls: TlsConfig) -> Self {
+        self.tls = tls;
+        self
+    }
+
     /// The API token (`Authorization: Bearer <token>`).
     #[must_use]
     pub fn token(mut self, token: impl Into<String>) -> Self {
@@ -217,6 +226,7 @@ impl KeepClientBuilder {
         let redirects = RedirectPolicy::default().trusting(services);
         let transport =
             HyperTransport::new(&endpoint, self.timeouts)?.with_max_body(KEEP_MAX_BODY).with_redirects(redirects);
+        let transport = transport.with_tls(&self.tls);
         let seed = self.seed.unwrap_or_else(|| RandomState::new().hash_one(()));
         Ok(KeepClient::with_transport(transport, self.services, self.config, seed))
     }

@@ -97,7 +97,8 @@ pub enum ColdGetOutcome {
 /// [`LockPoller`] for the object, then sleeps the network backoff, then tries again. Any other
 /// request (non-GET, non-object URL, `ais` bucket) or error (connect failure, reset) is retried
 /// without polling, except a redirect the driver could not follow
-/// ([`TransportError::Redirect`]), which ends it at once: the server would answer it again.
+/// ([`TransportError::Redirect`]) or a failed TLS handshake ([`TransportError::Tls`]), which
+/// end it at once: the server would answer the same again ([`TransportError::is_permanent`]).
 ///
 /// Invariants: at most one request outstanding; at most `max_attempts` attempts; at most one
 /// lock wait per failed attempt and none after the last; nothing emitted after
@@ -193,8 +194,9 @@ impl ColdGet {
     }
 
     fn on_failure(&mut self, now: Instant, error: TransportError) {
-        // A redirect that could not be followed is the server's answer: asking again gets it again.
-        if self.report.attempts >= self.conf.retry.attempts() || error.is_redirect() {
+        // A redirect that could not be followed, a refused certificate: the server's answer,
+        // asking again gets it again.
+        if self.report.attempts >= self.conf.retry.attempts() || error.is_permanent() {
             return self.finish(|report| ColdGetOutcome::Failed { error, report });
         }
         match &self.target {

@@ -387,13 +387,13 @@ proptest! {
             ColdGetOutcome::Failed { error, report } => {
                 prop_assert_eq!(Err(*error), *answered.last().unwrap());
                 // Out of attempts, or a redirect that could not be followed: never retried.
-                prop_assert!(attempt_at.len() == max || error.is_redirect(), "gave up after {} of {max}", attempt_at.len());
+                prop_assert!(attempt_at.len() == max || error.is_permanent(), "gave up after {} of {max}", attempt_at.len());
                 report
             }
         };
         prop_assert!(answered[..answered.len() - 1].iter().all(Result::is_err), "went on after a response");
         prop_assert!(
-            !answered[..answered.len() - 1].iter().any(|a| a.is_err_and(TransportError::is_redirect)),
+            !answered[..answered.len() - 1].iter().any(|a| a.is_err_and(TransportError::is_permanent)),
             "went on after a redirect it could not follow"
         );
         prop_assert_eq!(report.attempts as usize, attempt_at.len());

@@ -400,7 +400,7 @@ fn read_timeout_of_a_remote_get_waits_for_the_lock_then_backs_off_then_retries()
 
 #[test]
 fn other_transport_errors_back_off_without_a_lock_wait() {
-    for error in TransportError::ALL.into_iter().filter(|e| *e != TransportError::ReadTimeout && !e.is_redirect()) {
+    for error in TransportError::ALL.into_iter().filter(|e| *e != TransportError::ReadTimeout && !e.is_permanent()) {
         let trace = run(request(Method::GET, REMOTE_GET), retry(7), vec![Err(error), status(200)], vec![]);
         assert_eq!(trace.methods(), [Method::GET, Method::GET], "{error}");
         assert_eq!(trace.sleep_lengths(), [secs(1)]);
@@ -409,8 +409,8 @@ fn other_transport_errors_back_off_without_a_lock_wait() {
 }
 
 #[test]
-fn a_redirect_that_could_not_be_followed_is_not_retried() {
-    for error in TransportError::ALL.into_iter().filter(|e| e.is_redirect()) {
+fn a_redirect_that_could_not_be_followed_or_a_tls_failure_is_not_retried() {
+    for error in TransportError::ALL.into_iter().filter(|e| e.is_permanent()) {
         let trace = run(request(Method::GET, REMOTE_GET), retry(7), vec![Err(error), status(200)], vec![]);
         assert_eq!(trace.methods(), [Method::GET], "{error}");
         assert!(trace.sleep_lengths().is_empty());

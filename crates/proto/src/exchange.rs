@@ -4,6 +4,7 @@ use bytes::Bytes;
 use std::fmt;
 
 use crate::redirect::RedirectError;
+use crate::tls::TlsError;
 
 /// Identifies one request a machine emitted, so its completion can be matched to it.
 ///
@@ -117,11 +118,17 @@ pub enum TransportError {
     /// [`crate::redirect`]). Asking again gets the same answer: machines do not retry it.
     #[error("redirect not followed: {0}")]
     Redirect(RedirectError),
+    /// The TLS handshake failed: the server's certificate was refused, or the server refused
+    /// or broke the handshake (see [`TlsError`]). Asking again gets the same answer: machines
+    /// do not retry it. (A connection that merely closes mid-handshake is
+    /// [`Closed`](TransportError::Closed).)
+    #[error("TLS: {0}")]
+    Tls(TlsError),
 }
 
 impl TransportError {
-    /// Every kind (each redirect error among them), for tests and fuzzers that pick one.
-    pub const ALL: [TransportError; 13] = [
+    /// Every kind (each redirect and TLS error among them), for tests and fuzzers that pick one.
+    pub const ALL: [TransportError; 21] = [
         TransportError::ConnectTimeout,
         TransportError::ConnectRefused,
         TransportError::ReadTimeout,
@@ -135,6 +142,14 @@ impl TransportError {
         TransportError::Redirect(RedirectError::NotAbsolute),
         TransportError::Redirect(RedirectError::Loop),
         TransportError::Redirect(RedirectError::TooManyHops),
+        TransportError::Tls(TlsError::UnknownIssuer),
+        TransportError::Tls(TlsError::NotValidForName),
+        TransportError::Tls(TlsError::Expired),
+        TransportError::Tls(TlsError::NotYetValid),
+        TransportError::Tls(TlsError::BadCertificate),
+        TransportError::Tls(TlsError::Refused),
+        TransportError::Tls(TlsError::Protocol),
+        TransportError::Tls(TlsError::Other),
     ];
 
     /// Whether the failure happened before a connection was established (the request never
@@ -147,6 +162,18 @@ impl TransportError {
     /// on the network, so trying again gets it again.
     pub const fn is_redirect(self) -> bool {
         matches!(self, TransportError::Redirect(_))
+    }
+
+    /// Whether the TLS handshake failed ([`TransportError::Tls`]).
+    pub const fn is_tls(self) -> bool {
+        matches!(self, TransportError::Tls(_))
+    }
+
+    /// Whether trying again gets the same failure: a redirect that cannot be followed, or a
+    /// TLS handshake that failed (the same certificate comes back). Machines retry every
+    /// other kind and never these.
+    pub const fn is_permanent(self) -> bool {
+        self.is_redirect() || self.is_tls()
     }
 }
 
@@ -171,11 +198,19 @@ mod tests {
     fn all_holds_every_kind_once() {
         let redirects = TransportError::ALL.iter().filter(|e| e.is_redirect()).count();
         assert_eq!(redirects, RedirectError::ALL.len());
+        let tls = TransportError::ALL.iter().filter(|e| e.is_tls()).count();
+        assert_eq!(tls, TlsError::ALL.len());
+        let permanent = TransportError::ALL.iter().filter(|e| e.is_permanent()).count();
+        assert_eq!(permanent, redirects + tls);
         let distinct: std::collections::HashSet<_> = TransportError::ALL.iter().collect();
         assert_eq!(distinct.len(), TransportError::ALL.len());
         assert_eq!(
             TransportError::Redirect(RedirectError::Loop).to_string(),
             "redirect not followed: a redirect loop: the Location was already requested with the same method"
+        );
+        assert_eq!(
+            TransportError::Tls(TlsError::UnknownIssuer).to_string(),
+            "TLS: the server's certificate is not signed by a trusted CA"
         );
     }
 

@@ -21,7 +21,8 @@
 //! addressing, the `ActionMsg` JSON body, timestamps, the job API's requests and answers
 //! ([`ais::job`]), and the cluster map with its placement of objects on targets. The
 //! [`redirect`] module holds the rules for following HTTP redirects (an AIStore proxy
-//! redirects every object request to its target), for both drivers.
+//! redirects every object request to its target), for both drivers; [`tls`] names why a TLS
+//! handshake failed ([`tls::TlsError`], carried by [`TransportError::Tls`]).
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -35,6 +36,7 @@ mod machine;
 pub mod redirect;
 mod retry;
 mod time;
+pub mod tls;
 
 pub use backoff::Backoff;
 pub use driven::{DriveError, Driven, Responses};

@@ -56,9 +56,10 @@ impl Classifier {
     }
 
     /// The verdict on a failure below HTTP: retryable under every preset, but a redirect that
-    /// could not be followed, which is permanent.
+    /// could not be followed and a failed TLS handshake, which are permanent
+    /// ([`TransportError::is_permanent`]).
     pub fn transport(self, error: TransportError) -> Verdict {
-        if error.is_redirect() { Verdict::Permanent } else { Verdict::Retryable }
+        if error.is_permanent() { Verdict::Permanent } else { Verdict::Retryable }
     }
 
     /// The preset's name: `go-2024`, `seed-2016`, `python-3.2.1`.

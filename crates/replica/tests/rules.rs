@@ -269,7 +269,7 @@ fn classifier_presets_match_the_spec_table() {
     for c in Classifier::ALL {
         assert_eq!(c.status(StatusCode::CREATED), Verdict::Stored);
         for error in TransportError::ALL {
-            let expected = if error.is_redirect() { Verdict::Permanent } else { Verdict::Retryable };
+            let expected = if error.is_permanent() { Verdict::Permanent } else { Verdict::Retryable };
             assert_eq!(c.transport(error), expected, "{c} {error}");
         }
     }

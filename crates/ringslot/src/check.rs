@@ -123,7 +123,7 @@ fn header_u64(value: Option<&HeaderValue>) -> Option<u64> {
 
 /// The response of an attempt at `range` (`None`: the HEAD), or the verdict without one: retry
 /// after a transport failure, a 5xx or a 429; give up on a redirect the driver could not
-/// follow (asking again gets it again).
+/// follow or a failed TLS handshake (asking again gets it again).
 fn answered<T>(
     result: &Result<http::Response<()>, TransportError>,
     range: Option<ByteRange>,
@@ -133,6 +133,7 @@ fn answered<T>(
         Err(TransportError::Redirect(error)) => {
             return Err(Verdict::Fatal(DownloadError::Redirect { range, error: *error }));
         }
+        Err(TransportError::Tls(error)) => return Err(Verdict::Fatal(DownloadError::Tls { range, error: *error })),
         Err(error) => return Err(Verdict::Retry(Failure::Transport(*error))),
     };
     let status = response.status();

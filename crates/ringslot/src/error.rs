@@ -3,6 +3,7 @@
 use stowage_checksum::Mismatch;
 use stowage_proto::TransportError;
 use stowage_proto::redirect::RedirectError;
+use stowage_proto::tls::TlsError;
 
 use crate::ByteRange;
 
@@ -108,6 +109,16 @@ pub enum DownloadError {
         range: Option<ByteRange>,
         /// Why the redirect was not followed.
         error: RedirectError,
+    },
+    /// A request (the HEAD, with `range` `None`) failed its TLS handshake (the server's
+    /// certificate refused, or the handshake refused or broken): not retried, since the server
+    /// would answer the same again.
+    #[error("{} failed: TLS: {error}", what(.range))]
+    Tls {
+        /// The range, or `None` for the HEAD.
+        range: Option<ByteRange>,
+        /// Why the handshake failed.
+        error: TlsError,
     },
     /// The download was cancelled by its consumer.
     #[error("the download was cancelled")]

@@ -875,6 +875,7 @@ impl RingSlot {
                 Some(TransportError::Redirect(error)) => {
                     self.finish(Err(DownloadError::Redirect { range: Some(range), error }))
                 }
+                Some(TransportError::Tls(error)) => self.finish(Err(DownloadError::Tls { range: Some(range), error })),
                 Some(error) => self.fail(now, position, range, Failure::Transport(error)),
                 None => self.finish(Err(DownloadError::ShortBody { range, received })),
             };

@@ -115,6 +115,7 @@ impl RingSlot {
                 Some(TransportError::Redirect(error)) => {
                     self.finish(Err(DownloadError::Redirect { range: Some(range), error }))
                 }
+                Some(TransportError::Tls(error)) => self.finish(Err(DownloadError::Tls { range: Some(range), error })),
                 Some(error) => {
                     self.free_slot(slot);
                     let request = self.flights.swap_remove(position);

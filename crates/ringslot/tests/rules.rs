@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use http::header::RANGE;
 use stowage_proto::redirect::RedirectError;
+use stowage_proto::tls::TlsError;
 use stowage_proto::{Backoff, InputError, Instant, Machine, RequestId, Retry, TransportError};
 use stowage_ringslot::{
     ByteRange, Config, ConfigError, DEFAULT_CHUNK, Delivery, DownloadError, Failure, Hedge, Input,
@@ -415,6 +416,32 @@ fn a_redirect_that_could_not_be_followed_is_not_retried() {
             let outputs = drain(&mut ring, T0);
             assert_eq!(error_of(&outputs), DownloadError::Redirect { range: Some(range(0, 10)), error: redirect });
             assert!(fetches(&outputs).is_empty() && ring.poll_timeout().is_none(), "{redirect}: retried");
+        }
+    }
+}
+
+#[test]
+fn a_failed_tls_handshake_is_not_retried() {
+    for tls in TlsError::ALL {
+        let error = TransportError::Tls(tls);
+        let config = Config { retry: retry_policy(3), head: true, ..Config::default() };
+        let mut heading = ring(config);
+        let outputs = drain(&mut heading, T0);
+        let Some(Output::Head(head)) = outputs.first() else { panic!("{outputs:?}") };
+        fail(&mut heading, T0, head.id, error);
+        assert_eq!(error_of(&drain(&mut heading, T0)), DownloadError::Tls { range: None, error: tls });
+        for mid_body in [false, true] {
+            let mut ring = ring(Config { retry: retry_policy(3), ..sized(10, 10, 1) });
+            let first = fetches(&drain(&mut ring, T0)).remove(0);
+            if mid_body {
+                respond(&mut ring, T0, first.id, partial(first.range, 10));
+                body(&mut ring, T0, first.id, 4, Some(error));
+            } else {
+                fail(&mut ring, T0, first.id, error);
+            }
+            let outputs = drain(&mut ring, T0);
+            assert_eq!(error_of(&outputs), DownloadError::Tls { range: Some(range(0, 10)), error: tls });
+            assert!(fetches(&outputs).is_empty() && ring.poll_timeout().is_none(), "{tls}: retried");
         }
     }
 }

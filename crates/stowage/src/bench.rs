@@ -17,6 +17,9 @@ pub(crate) struct Args {
     /// embedded cluster's cold GETs, faults or jobs are skipped).
     #[arg(long)]
     url: Option<String>,
+    /// What to trust when --url is https://.
+    #[command(flatten)]
+    tls: crate::tls::TlsArgs,
     /// Print the rows as JSON instead of tables.
     #[arg(long)]
     json: bool,
@@ -42,7 +45,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let rows = run_all(scenarios, Target { url: args.url, seed: args.seed }).await?;
+    let rows = run_all(scenarios, Target { url: args.url.clone(), seed: args.seed, tls: args.tls.config()? }).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
     } else {

@@ -1,7 +1,7 @@
-//! `stowage get URL [-o FILE [--continue]] [--workers N] [--chunk SIZE] [--driver uring|tokio]`: a
-//! parallel ranged download with a progress bar, to a file (written at offsets into FILE.part
-//! with a journal, fsynced and renamed once complete; `--continue` fetches only what an
-//! interrupted download left missing) or to stdout
+//! `stowage get URL [-o FILE [--continue]] [--workers N] [--chunk SIZE] [--driver uring|tokio]
+//! [--cacert FILE] [--insecure]`: a parallel ranged download with a progress bar, to a file
+//! (written at offsets into FILE.part with a journal, fsynced and renamed once complete;
+//! `--continue` fetches only what an interrupted download left missing) or to stdout
 //! (in order), through the io_uring driver — or the tokio driver, asked for or where io_uring
 //! is unavailable (with a warning). `--direct` reads an AIStore object from the target that
 //! owns it, by the proxy's cluster map.
@@ -19,9 +19,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 use stowage_proto::Timeouts;
 use stowage_proto::ais::ObjectAddress;
 use stowage_ringslot::{Config, Summary};
+use stowage_tokio::TlsConfig;
 use stowage_tokio::download::Downloader;
 use stowage_uring::{UringDriver, UringError};
 
+use crate::tls::TlsArgs;
 use crate::units;
 
 /// Which driver runs the download.
@@ -37,7 +39,7 @@ pub(crate) enum Driver {
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// The object: an AIStore object URL (http://host:port/v1/objects/BUCKET/NAME?provider=ais)
-    /// or any http:// URL whose server honours Range.
+    /// or any http:// or https:// URL whose server honours Range.
     url: String,
     /// Write to this file (ranges at their offsets, fsync at the end); stdout, in order, if absent.
     #[arg(short, long)]
@@ -61,6 +63,9 @@ pub(crate) struct Args {
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
+    /// What to trust over https://.
+    #[command(flatten)]
+    tls: TlsArgs,
     /// An AIStore object: ask the proxy for the cluster map and read straight from the target
     /// that owns the object (HRW placement, as the SDK's `direct=True`), no redirect at all.
     /// Without it the first range follows the proxy's redirect and the rest go to that target.
@@ -93,8 +98,9 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         verify: !args.no_verify,
         ..Config::default()
     };
+    let tls = args.tls.config()?;
     if args.direct {
-        let target = direct_url(&args.url, Timeouts::default()).await?;
+        let target = direct_url(&args.url, Timeouts::default(), &tls).await?;
         if !args.quiet {
             eprintln!("reading from the owning target: {target}");
         }
@@ -111,7 +117,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         })
     };
     let started = Instant::now();
-    let result = fetch(&args, config, Timeouts::default(), &progress).await;
+    let result = fetch(&args, config, Timeouts::default(), &tls, &progress).await;
     ticker.abort();
     let bytes = progress.load(Ordering::Relaxed);
     bar.finish_and_clear();
@@ -134,13 +140,19 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn fetch(args: &Args, config: Config, timeouts: Timeouts, progress: &Arc<AtomicU64>) -> anyhow::Result<Summary> {
+async fn fetch(
+    args: &Args,
+    config: Config,
+    timeouts: Timeouts,
+    tls: &TlsConfig,
+    progress: &Arc<AtomicU64>,
+) -> anyhow::Result<Summary> {
     if args.driver == Driver::Uring {
         let (url, output, sink, resume) = (args.url.clone(), args.output.clone(), args.sink, args.resume);
-        let (config, progress) = (config.clone(), Arc::clone(progress));
+        let (config, progress, tls) = (config.clone(), Arc::clone(progress), tls.clone());
         // The ring is made on the thread that runs it.
         let ran = tokio::task::spawn_blocking(move || {
-            let driver = UringDriver::new(&url, timeouts)?;
+            let driver = UringDriver::new(&url, timeouts)?.with_tls(&tls);
             Ok(uring_fetch(driver, &url, config, Destination { output: output.as_deref(), sink, resume }, progress))
         })
         .await
@@ -150,7 +162,7 @@ async fn fetch(args: &Args, config: Config, timeouts: Timeouts, progress: &Arc<A
             Err::<_, UringError>(error) => eprintln!("warning: {error}; falling back to the tokio driver"),
         }
     }
-    let mut downloader = Downloader::for_url(&args.url, timeouts)?;
+    let mut downloader = Downloader::for_url(&args.url, timeouts)?.with_tls(tls);
     downloader.set_progress(Some(Arc::clone(progress)));
     if let Some(path) = &args.output {
         let result = match args.resume {
@@ -173,13 +185,14 @@ async fn fetch(args: &Args, config: Config, timeouts: Timeouts, progress: &Arc<A
 
 /// Where the AIStore object at `url` is read from directly: its owner by the cluster map the
 /// proxy at `url`'s origin gives.
-async fn direct_url(url: &str, timeouts: Timeouts) -> anyhow::Result<Uri> {
+async fn direct_url(url: &str, timeouts: Timeouts, tls: &TlsConfig) -> anyhow::Result<Uri> {
     let uri: Uri = url.parse().with_context(|| format!("--direct: {url:?} is not a URL"))?;
     let address = ObjectAddress::from_uri(&uri).context("--direct needs an AIStore object URL")?;
     let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
         bail!("--direct needs an absolute URL, not {url:?}");
     };
-    let client = stowage_ais::Client::builder(&format!("{scheme}://{authority}")).timeouts(timeouts).build()?;
+    let client =
+        stowage_ais::Client::builder(&format!("{scheme}://{authority}")).timeouts(timeouts).tls(tls.clone()).build()?;
     Ok(client.direct_url(&address).await?)
 }
 

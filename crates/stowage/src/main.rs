@@ -12,6 +12,7 @@ mod get;
 mod report;
 mod serve;
 mod suite;
+mod tls;
 mod units;
 
 use clap::{Parser, Subcommand};

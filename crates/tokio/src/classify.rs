@@ -1,7 +1,8 @@
 //! Maps hyper's errors onto [`TransportError`], the only failure vocabulary machines know.
 //!
 //! hyper reports a failure as a chain of errors (hyper-util's client error, then hyper's, then
-//! the `io::Error` that caused it); the kind is found by walking that chain. Our own read
+//! the `io::Error` that caused it, and for TLS rustls's error inside an `io::Error`); the kind
+//! is found by walking that chain. Our own read
 //! timeout never gets here: the transport reports it directly.
 
 use std::error::Error;
@@ -9,30 +10,49 @@ use std::io;
 
 use hyper_util::client::legacy;
 use stowage_proto::TransportError;
+use stowage_tls::rustls;
 
 /// The kind of a failed request (no response head).
 pub(crate) fn request_error(error: &legacy::Error) -> TransportError {
+    if let Some(tls) = tls_error(error) {
+        return tls;
+    }
     if error.is_connect() { connect_error(error) } else { stream_error(error) }
 }
 
-/// The kind of a failure to connect: the request never reached the server.
+/// A TLS failure anywhere in the chain: rustls's error (a refused certificate, an alert, not
+/// TLS) as [`TransportError::Tls`].
+fn tls_error(error: &(dyn Error + 'static)) -> Option<TransportError> {
+    causes(error)
+        .find_map(|cause| cause.downcast_ref::<rustls::Error>())
+        .map(|error| TransportError::Tls(stowage_tls::classify(error)))
+}
+
+/// The kind of a failure to connect: the request never reached the server (a TLS handshake
+/// the server closed mid-way is `Closed`).
 fn connect_error(error: &(dyn Error + 'static)) -> TransportError {
-    let kind = causes(error).find_map(|cause| cause.downcast_ref::<io::Error>()).map(io::Error::kind);
-    match kind {
-        Some(io::ErrorKind::TimedOut) => TransportError::ConnectTimeout,
-        Some(
+    let kinds = causes(error).filter_map(|cause| cause.downcast_ref::<io::Error>()).map(io::Error::kind);
+    for kind in kinds {
+        match kind {
+            io::ErrorKind::TimedOut => return TransportError::ConnectTimeout,
             io::ErrorKind::ConnectionRefused
             | io::ErrorKind::HostUnreachable
             | io::ErrorKind::NetworkUnreachable
-            | io::ErrorKind::AddrNotAvailable,
-        ) => TransportError::ConnectRefused,
-        _ => TransportError::Other,
+            | io::ErrorKind::AddrNotAvailable => return TransportError::ConnectRefused,
+            io::ErrorKind::UnexpectedEof => return TransportError::Closed,
+            io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => return TransportError::Reset,
+            _ => {}
+        }
     }
+    TransportError::Other
 }
 
 /// The kind of a failure on an established connection: while sending the request, reading the
 /// response head, or reading a body frame.
 pub(crate) fn stream_error(error: &(dyn Error + 'static)) -> TransportError {
+    if let Some(tls) = tls_error(error) {
+        return tls;
+    }
     for cause in causes(error) {
         if let Some(error) = cause.downcast_ref::<io::Error>() {
             match error.kind() {
@@ -53,9 +73,13 @@ pub(crate) fn stream_error(error: &(dyn Error + 'static)) -> TransportError {
     TransportError::Other
 }
 
-/// `error` and its sources, outermost first.
+/// `error` and its causes, outermost first. An `io::Error` wrapping another error is followed
+/// into that error itself (its `source` would skip it: rustls's error hides there).
 fn causes<'a>(error: &'a (dyn Error + 'static)) -> impl Iterator<Item = &'a (dyn Error + 'static)> {
-    std::iter::successors(Some(error), |&cause| cause.source())
+    std::iter::successors(Some(error), |&cause| match cause.downcast_ref::<io::Error>() {
+        Some(io) => io.get_ref().map(|inner| inner as &(dyn Error + 'static)),
+        None => cause.source(),
+    })
 }
 
 #[cfg(test)]
@@ -85,5 +109,16 @@ mod tests {
         }
         let dns = Wrapper(io::Error::other("no such host"));
         assert_eq!(connect_error(&dns), TransportError::Other);
+        let handshake_eof =
+            Wrapper(io::Error::other(io::Error::new(io::ErrorKind::UnexpectedEof, "tls handshake eof")));
+        assert_eq!(connect_error(&handshake_eof), TransportError::Closed);
+    }
+
+    #[test]
+    fn rustls_errors_inside_io_errors_are_tls() {
+        let refused = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let wrapped = Wrapper(io::Error::other(io::Error::new(io::ErrorKind::InvalidData, refused)));
+        assert_eq!(tls_error(&wrapped), Some(TransportError::Tls(stowage_proto::tls::TlsError::UnknownIssuer)));
+        assert_eq!(stream_error(&wrapped), TransportError::Tls(stowage_proto::tls::TlsError::UnknownIssuer));
     }
 }

@@ -12,7 +12,7 @@ pub enum EndpointError {
         source: http::uri::InvalidUri,
     },
     /// The endpoint is a URI, but not one this client can send to.
-    #[error("unsupported endpoint {endpoint:?}: expected http://host[:port][/path] (no TLS, no query)")]
+    #[error("unsupported endpoint {endpoint:?}: expected http[s]://host[:port][/path] (no query)")]
     UnsupportedEndpoint {
         /// The endpoint as given.
         endpoint: String,

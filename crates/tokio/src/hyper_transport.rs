@@ -9,20 +9,25 @@ use http::{Request, Response, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Body, Incoming};
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::{HttpConnector, capture_connection};
+use hyper_util::client::legacy::connect::capture_connection;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use stowage_proto::TransportError;
+use stowage_tls::TlsConfig;
 use tokio::time::timeout;
 
 use stowage_proto::DEFAULT_MAX_BODY;
 use stowage_proto::redirect::RedirectPolicy;
 
+use crate::connector::Connector;
 use crate::{EndpointError, Timeouts, Transport, classify};
 
 /// Sends requests over pooled keep-alive HTTP/1.1 connections to one endpoint.
 ///
-/// - Connections come from hyper-util's pool (`TCP_NODELAY` on); connecting is bounded by
-///   [`Timeouts::connect`].
+/// - Connections come from hyper-util's pool (`TCP_NODELAY` on); connecting — TCP, and for
+///   `https://` the TLS handshake — is bounded by [`Timeouts::connect`].
+/// - `https://` (the endpoint's, or an absolute URI's, a redirect's) goes through rustls with
+///   the transport's [`TlsConfig`] ([`with_tls`](HyperTransport::with_tls); by default the
+///   built-in `webpki-roots`), ALPN `http/1.1`.
 /// - Once the request has a connection, [`Timeouts::read`] bounds the wait for the response
 ///   head, and then the wait for each body frame.
 /// - The body is collected into one [`Bytes`]. A body longer than
@@ -35,13 +40,14 @@ use crate::{EndpointError, Timeouts, Transport, classify};
 ///
 /// Failures are mapped onto [`TransportError`]: connect timeout → `ConnectTimeout`, refused or
 /// unreachable → `ConnectRefused`, our read timeout → `ReadTimeout`, a reset → `Reset`, a
-/// response cut short → `Closed`, something that is not HTTP (or over the body cap) →
-/// `Protocol`, anything else → `Other`.
+/// response (or a TLS handshake) cut short → `Closed`, something that is not HTTP (or over the
+/// body cap) → `Protocol`, a refused certificate or a failed handshake → `Tls`, anything else →
+/// `Other`.
 ///
-/// Cloning is cheap and clones share the connection pool. Only `http://` is supported (no TLS).
+/// Cloning is cheap and clones share the connection pool.
 #[derive(Clone, Debug)]
 pub struct HyperTransport {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<Connector, Full<Bytes>>,
     endpoint: Arc<Endpoint>,
     timeouts: Timeouts,
     max_body: usize,
@@ -49,17 +55,23 @@ pub struct HyperTransport {
 }
 
 impl HyperTransport {
-    /// A transport to `endpoint` (`http://host[:port][/path]`) with `timeouts` and a body cap
-    /// of [`DEFAULT_MAX_BODY`]. Building needs no runtime; sending needs a tokio runtime with
-    /// IO and time enabled.
+    /// A transport to `endpoint` (`http[s]://host[:port][/path]`) with `timeouts`, a body cap
+    /// of [`DEFAULT_MAX_BODY`] and the default [`TlsConfig`] (the built-in roots). Building
+    /// needs no runtime; sending needs a tokio runtime with IO and time enabled.
     pub fn new(endpoint: &str, timeouts: Timeouts) -> Result<Self, EndpointError> {
         let endpoint = Endpoint::parse(endpoint)?;
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(timeouts.connect));
-        connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new()).pool_timer(TokioTimer::new()).build(connector);
+        let client = client(timeouts, &TlsConfig::default());
         let redirects = Arc::default();
         Ok(HyperTransport { client, endpoint: Arc::new(endpoint), timeouts, max_body: DEFAULT_MAX_BODY, redirects })
+    }
+
+    /// Speaks TLS (to every `https://` URI) with `tls`: its roots, or any certificate
+    /// ([`TlsOptions::insecure`](stowage_tls::TlsOptions::insecure)). The connection pool
+    /// starts anew (call it before sending).
+    #[must_use]
+    pub fn with_tls(mut self, tls: &TlsConfig) -> Self {
+        self.client = client(self.timeouts, tls);
+        self
     }
 
     /// Caps response bodies at `max_body` bytes.
@@ -153,6 +165,11 @@ impl Transport for HyperTransport {
     }
 }
 
+/// The pooled client over [`Connector`].
+fn client(timeouts: Timeouts, tls: &TlsConfig) -> Client<Connector, Full<Bytes>> {
+    Client::builder(TokioExecutor::new()).pool_timer(TokioTimer::new()).build(Connector::new(timeouts.connect, tls))
+}
+
 /// Where origin-form requests go: `scheme://authority` and an optional path prefix.
 #[derive(Debug)]
 struct Endpoint {
@@ -170,7 +187,9 @@ impl Endpoint {
         let unsupported = || EndpointError::UnsupportedEndpoint { endpoint: endpoint.to_owned() };
         let parts = uri.into_parts();
         let (Some(scheme), Some(authority)) = (parts.scheme, parts.authority) else { return Err(unsupported()) };
-        if scheme != Scheme::HTTP || parts.path_and_query.as_ref().is_some_and(|pq| pq.query().is_some()) {
+        if (scheme != Scheme::HTTP && scheme != Scheme::HTTPS)
+            || parts.path_and_query.as_ref().is_some_and(|pq| pq.query().is_some())
+        {
             return Err(unsupported());
         }
         let prefix = parts.path_and_query.as_ref().map_or("", PathAndQuery::path).trim_end_matches('/').to_owned();
@@ -218,9 +237,10 @@ mod tests {
     }
 
     #[test]
-    fn endpoints_must_be_plain_http() {
+    fn endpoints_must_be_http_or_https() {
         assert!(matches!(Endpoint::parse("h:1"), Err(EndpointError::UnsupportedEndpoint { .. })));
-        assert!(matches!(Endpoint::parse("https://h:1"), Err(EndpointError::UnsupportedEndpoint { .. })));
+        assert_eq!(resolve("https://h:1/p", "/v1/x"), "https://h:1/p/v1/x");
+        assert!(matches!(Endpoint::parse("ftp://h:1"), Err(EndpointError::UnsupportedEndpoint { .. })));
         assert!(matches!(Endpoint::parse("http://h:1/?q=1"), Err(EndpointError::UnsupportedEndpoint { .. })));
         assert!(matches!(Endpoint::parse("http://h :1"), Err(EndpointError::InvalidEndpoint { .. })));
         assert!(matches!(Endpoint::parse("/v1"), Err(EndpointError::UnsupportedEndpoint { .. })));

@@ -63,6 +63,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod classify;
+mod connector;
 pub mod download;
 mod drive;
 mod error;
@@ -75,4 +76,5 @@ pub use hyper_transport::HyperTransport;
 pub use stowage_proto::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_READ_TIMEOUT, DriveError, Driven, Responses, Timeouts,
 };
+pub use stowage_tls::{TlsConfig, TlsOptions};
 pub use transport::Transport;

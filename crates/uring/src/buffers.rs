@@ -114,6 +114,20 @@ impl Buffers {
         }
     }
 
+    /// Copies `bytes` into `slot` at `offset` (no operation may be writing it); `false` if they
+    /// do not fit.
+    pub(crate) fn write_at(&mut self, slot: Slot, offset: u64, bytes: &[u8]) -> bool {
+        let Ok(start) = usize::try_from(offset) else { return false };
+        let end = start.saturating_add(bytes.len());
+        match self.slots.get_mut(slot.0 as usize).and_then(|b| b.get_mut(start..end)) {
+            Some(place) => {
+                place.copy_from_slice(bytes);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// The first `len` bytes of `slot` (no operation may be writing it).
     pub(crate) fn bytes(&self, slot: Slot, len: u64) -> Option<&[u8]> {
         self.slots.get(slot.0 as usize)?.get(..usize::try_from(len).ok()?)

@@ -16,7 +16,6 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::net::SocketAddr;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
@@ -33,6 +32,7 @@ use stowage_ringslot::{
 
 use crate::UringDriver;
 use crate::driver::Event;
+use crate::endpoint::Peer;
 use crate::follow::Following;
 
 /// The bytes a file is read back in, to verify it.
@@ -143,7 +143,7 @@ impl<'d> Download<'d> {
         let parsed: Uri = uri.parse().map_err(|e: http::uri::InvalidUri| bad(e.to_string()))?;
         let route = driver.route(&parsed).map_err(|e| bad(e.to_string()))?;
         let epoch = std::time::Instant::now();
-        let server = Server { authority: authority(&parsed), addr: route.addr, host: route.host };
+        let server = Server { authority: authority(&parsed), peer: route.peer, host: route.host };
         let ring = RingSlot::new(Instant::ZERO, parsed, config)?;
         let following = Following::new(driver);
         let io =
@@ -260,13 +260,13 @@ impl Drop for Download<'_> {
 /// (empty: the driver's endpoint).
 struct Server {
     authority: String,
-    addr: SocketAddr,
+    peer: Peer,
     host: String,
 }
 
-/// The authority a URI names (empty for origin-form).
+/// The scheme and authority a URI names (empty for origin-form).
 fn authority(uri: &Uri) -> String {
-    uri.authority().map_or_else(String::new, |a| a.as_str().to_owned())
+    uri.authority().map_or_else(String::new, |a| format!("{}://{a}", uri.scheme_str().unwrap_or("")))
 }
 
 impl Io<'_> {
@@ -282,7 +282,7 @@ impl Io<'_> {
             Some(index) => (index, self.driver.route_target(uri)),
             None => {
                 let route = self.driver.route(uri)?;
-                self.servers.push(Server { authority: name, addr: route.addr, host: route.host });
+                self.servers.push(Server { authority: name, peer: route.peer, host: route.host });
                 (self.servers.len() - 1, route.target)
             }
         };
@@ -321,14 +321,14 @@ impl RangeIo for Io<'_> {
 
     fn fetch(&mut self, fetch: Fetch, uri: &Uri) -> Result<(), GetError> {
         let now = self.now();
-        let (addr, wire) = match self.server(uri) {
+        let (peer, wire) = match self.server(uri) {
             Ok((server, target)) => {
-                (server.addr, http1::encode_range_get(&server.host, &target, &fetch.range.header_value()))
+                (server.peer.clone(), http1::encode_range_get(&server.host, &target, &fetch.range.header_value()))
             }
             // Nowhere to send it: the machine hears so, as of any failure to connect.
             Err(error) => return self.driver.refuse(fetch.id, error).map_err(ring_failed),
         };
-        self.driver.start_range(fetch.id, addr, wire, now).map_err(ring_failed)
+        self.driver.start_range(fetch.id, peer, wire, now).map_err(ring_failed)
     }
 
     fn slot_ready(&self, slot: Slot) -> bool {

@@ -8,11 +8,11 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io;
 use std::marker::PhantomData;
-use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
+use stowage_tls::TlsConfig;
 
 use bytes::{Bytes, BytesMut};
 use io_uring::{opcode, types};
@@ -22,8 +22,9 @@ use stowage_proto::redirect::RedirectPolicy;
 use stowage_proto::{DEFAULT_MAX_BODY, Instant, RequestId, Timeouts, TransportError};
 
 use crate::buffers::Buffers;
-use crate::endpoint::{Endpoint, Route};
+use crate::endpoint::{Endpoint, Peer, Route};
 use crate::ring::Ring;
+use crate::tls::TlsSession;
 use stowage_ringslot::Slot;
 
 use crate::UringError;
@@ -41,6 +42,8 @@ const TIMER: u64 = 1 << 63;
 const CANCEL: u64 = 1 << 62;
 /// User data bit of file writes (the rest is the write's index).
 const WRITE: u64 = 1 << 61;
+/// The most plaintext a TLS exchange is handed at once (what fits a recv's `i32` result).
+const MAX_DELIVERY: usize = 1 << 30;
 
 /// The io_uring driver: HTTP/1.1 over TCP with keep-alive, timers as io_uring timeouts, no
 /// async runtime.
@@ -70,8 +73,8 @@ pub struct UringDriver {
     exchanges: Vec<Option<Exchange>>,
     /// File writes in flight, by table index (user data `WRITE | index`).
     writes: Vec<Option<FileWrite>>,
-    /// Connections a finished response left reusable.
-    idle: Vec<(SocketAddr, Socket)>,
+    /// Connections a finished response left reusable (with their TLS session, over TLS).
+    idle: Vec<Idle>,
     /// What happened, for the front end to act on, in order.
     events: VecDeque<Event>,
     timer: Timer,
@@ -82,6 +85,8 @@ pub struct UringDriver {
     pub(crate) progress: Option<Arc<AtomicU64>>,
     /// Which redirects whole requests follow (see [`crate::follow`]).
     pub(crate) redirects: Arc<RedirectPolicy>,
+    /// What `https://` connections trust.
+    tls: TlsConfig,
     /// Not `Send`: the ring accepts submissions only from the thread that made it.
     _thread: PhantomData<*const ()>,
 }
@@ -102,10 +107,17 @@ pub(crate) enum Event {
     Written { id: RequestId, result: io::Result<()> },
 }
 
+/// A connection kept alive for the next request to the same peer.
+struct Idle {
+    peer: Peer,
+    socket: Socket,
+    tls: Option<Box<TlsSession>>,
+}
+
 /// One request on its connection, and everything the kernel may be reading or writing for it.
 struct Exchange {
     id: RequestId,
-    route_addr: SocketAddr,
+    peer: Peer,
     /// The connection. Boxed address: a connect operation points to it.
     socket: Socket,
     addr: Box<SockAddr>,
@@ -125,6 +137,18 @@ struct Exchange {
     /// Set when the driver gave up on the exchange and cancelled its operation: what to
     /// report once that operation's completion is reaped.
     abandoned: Option<Abandon>,
+    /// Over TLS: the session, whose buffers the exchange's send or recv points into (after
+    /// the TCP connect), and which of the two is in flight.
+    tls: Option<Box<TlsSession>>,
+    tls_op: TlsOp,
+}
+
+/// The operation of a TLS exchange in flight: a send of ciphertext, or a recv of some.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TlsOp {
+    None,
+    Send,
+    Recv,
 }
 
 /// Where a response goes.
@@ -166,6 +190,8 @@ struct SlotBody {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
     Connecting,
+    /// Connected, the TLS handshake under way (within the connect timeout).
+    Handshaking,
     Sending,
     /// The response (a whole one), or the head (of a ranged one).
     Receiving,
@@ -226,8 +252,16 @@ impl UringDriver {
             buffers: Buffers::default(),
             progress: None,
             redirects: Arc::default(),
+            tls: TlsConfig::default(),
             _thread: PhantomData,
         })
+    }
+
+    /// Speaks TLS with `tls` (its roots, or any certificate) to every `https://` URI.
+    #[must_use]
+    pub fn with_tls(mut self, tls: &TlsConfig) -> Self {
+        self.tls = tls.clone();
+        self
     }
 
     /// Caps response bodies at `max_body` bytes (more is a [`TransportError::Protocol`]).
@@ -279,43 +313,43 @@ impl UringDriver {
         let wire = http1::encode_request(request, &route.host, &route.target);
         let reader = ResponseReader::new(request.method(), self.max_body);
         let target = Target::Memory { reader, method: request.method().clone() };
-        self.open(id, route.addr, wire, target, RECV_BUFFER, now)
+        self.open(id, route.peer, wire, target, RECV_BUFFER, now)
     }
 
-    /// Starts a ranged request as `id`, with the given bytes, to `addr`; its head comes back as
+    /// Starts a ranged request as `id`, with the given bytes, to `peer`; its head comes back as
     /// [`Event::Head`], and its body is read only when [`UringDriver::receive_body`] says where.
-    pub(crate) fn start_range(
-        &mut self,
-        id: RequestId,
-        addr: SocketAddr,
-        wire: Vec<u8>,
-        now: Instant,
-    ) -> io::Result<()> {
-        self.open(id, addr, wire, Target::Slot(SlotBody::default()), HEAD_BUFFER, now)
+    pub(crate) fn start_range(&mut self, id: RequestId, peer: Peer, wire: Vec<u8>, now: Instant) -> io::Result<()> {
+        self.open(id, peer, wire, Target::Slot(SlotBody::default()), HEAD_BUFFER, now)
     }
 
-    /// Starts an exchange: on an idle connection to `addr` if there is one, else on a new one.
+    /// Starts an exchange: on an idle connection to `peer` if there is one, else on a new one
+    /// (with a new TLS session, for a TLS peer).
     fn open(
         &mut self,
         id: RequestId,
-        addr: SocketAddr,
+        peer: Peer,
         wire: Vec<u8>,
         target: Target,
         inbuf: usize,
         now: Instant,
     ) -> io::Result<()> {
-        let pooled = self.idle.iter().position(|(a, _)| *a == addr).map(|i| self.idle.swap_remove(i).1);
+        let pooled = self.idle.iter().position(|idle| idle.peer == peer).map(|i| self.idle.swap_remove(i));
         let reused = pooled.is_some();
-        let socket = match pooled.map_or_else(|| new_socket(addr), Ok) {
-            Ok(socket) => socket,
-            Err(_) => {
-                self.events.push_back(failure(id, &target, TransportError::Other));
+        let fresh = || -> Result<(Socket, Option<Box<TlsSession>>), TransportError> {
+            let socket = new_socket(peer.addr).map_err(|_| TransportError::Other)?;
+            Ok((socket, self.session(&peer)?))
+        };
+        let (socket, tls) = match pooled.map_or_else(fresh, |idle| Ok((idle.socket, idle.tls))) {
+            Ok(connection) => connection,
+            Err(error) => {
+                self.events.push_back(failure(id, &target, error));
                 return Ok(());
             }
         };
+        let addr = peer.addr;
         let exchange = Exchange {
             id,
-            route_addr: addr,
+            peer,
             socket,
             addr: Box::new(SockAddr::from(addr)),
             wire,
@@ -327,9 +361,16 @@ impl UringDriver {
             in_flight: false,
             reused,
             abandoned: None,
+            tls,
+            tls_op: TlsOp::None,
         };
         let index = insert(&mut self.exchanges, exchange);
         self.submit_next(index, now)
+    }
+
+    /// A new TLS session for `peer`, if it is a TLS one.
+    fn session(&self, peer: &Peer) -> Result<Option<Box<TlsSession>>, TransportError> {
+        peer.tls.as_deref().map(|name| TlsSession::new(&self.tls, name)).transpose()
     }
 
     /// The exchange of request `id`, by table index.
@@ -463,11 +504,11 @@ impl UringDriver {
     /// Submits the operation the exchange at `index` waits on next, and sets its deadline.
     fn submit_next(&mut self, index: usize, now: Instant) -> io::Result<()> {
         let Some(exchange) = self.exchanges[index].as_mut() else { return Ok(()) };
+        if exchange.tls.is_some() && exchange.phase != Phase::Connecting {
+            return self.submit_tls(index, now);
+        }
         let fd = types::Fd(exchange.socket.as_raw_fd());
-        exchange.deadline = now.saturating_add(match exchange.phase {
-            Phase::Connecting => self.timeouts.connect,
-            _ => self.timeouts.read,
-        });
+        exchange.deadline = now.saturating_add(deadline_of(exchange.phase, self.timeouts));
         let entry = match (exchange.phase, &exchange.target) {
             (Phase::Connecting, _) => {
                 opcode::Connect::new(fd, exchange.addr.as_ptr().cast(), exchange.addr.len()).build()
@@ -489,7 +530,7 @@ impl UringDriver {
                     None => opcode::Recv::new(fd, memory, len).build(),
                 }
             }
-            (Phase::Receiving | Phase::Tail, _) | (Phase::Body | Phase::Waiting, _) => {
+            (Phase::Handshaking | Phase::Receiving | Phase::Tail, _) | (Phase::Body | Phase::Waiting, _) => {
                 let len = u32::try_from(exchange.inbuf.len()).unwrap_or(u32::MAX);
                 opcode::Recv::new(fd, exchange.inbuf.as_mut_ptr(), len).build()
             }
@@ -550,12 +591,23 @@ impl UringDriver {
             Some(Abandon::Timeout(error)) => return self.fail(index, error),
             None => {}
         }
+        if exchange.tls.is_some() && exchange.phase != Phase::Connecting {
+            return self.advance_tls(index, result, now);
+        }
+        self.step(index, result, now)
+    }
+
+    /// The plaintext operation of the exchange at `index` completed with `result` (bytes or
+    /// `-errno`): a ring operation's, or over TLS what the session delivered.
+    fn step(&mut self, index: usize, result: i32, now: Instant) -> io::Result<()> {
+        let Some(exchange) = self.exchanges.get_mut(index).and_then(Option::as_mut) else { return Ok(()) };
         let step = match (exchange.phase, result) {
             (Phase::Connecting, r) if r < 0 => Step::Fail(connect_error(-r)),
             (Phase::Connecting, _) => {
-                exchange.phase = Phase::Sending;
+                exchange.phase = if exchange.tls.is_some() { Phase::Handshaking } else { Phase::Sending };
                 Step::Next
             }
+            (Phase::Handshaking, r) if r < 0 => Step::Fail(stream_error(-r)),
             (_, r) if r < 0 => Step::Fail(stream_error(-r)),
             (Phase::Sending, sent) => {
                 exchange.sent += usize::try_from(sent).unwrap_or(0);
@@ -585,7 +637,7 @@ impl UringDriver {
                 // The close ends the body; any byte more makes it one too long.
                 Step::BodyEnd(body.received + u64::from(n > 0), None)
             }
-            (Phase::Waiting, _) => Step::Next,
+            (Phase::Waiting | Phase::Handshaking, _) => Step::Next,
         };
         let stale = matches!(step, Step::Fail(error) if is_stale(error))
             && exchange.reused
@@ -594,8 +646,14 @@ impl UringDriver {
         if stale {
             // The idle connection had been closed by the server before we used it: once more,
             // on a fresh connection.
-            let Ok(socket) = new_socket(exchange.route_addr) else { return self.fail(index, TransportError::Other) };
+            let Ok(socket) = new_socket(exchange.peer.addr) else { return self.fail(index, TransportError::Other) };
             exchange.socket = socket;
+            if let Some(name) = exchange.peer.tls.as_deref() {
+                match TlsSession::new(&self.tls, name) {
+                    Ok(session) => exchange.tls = Some(session),
+                    Err(error) => return self.fail(index, error),
+                }
+            }
             exchange.reused = false;
             exchange.sent = 0;
             if let Target::Memory { reader, method } = &mut exchange.target {
@@ -609,7 +667,7 @@ impl UringDriver {
             Step::Whole(response, reusable) => {
                 let Some(exchange) = self.exchanges[index].take() else { return Ok(()) };
                 if reusable {
-                    self.idle.push((exchange.route_addr, exchange.socket));
+                    self.idle.push(Idle { peer: exchange.peer, socket: exchange.socket, tls: exchange.tls });
                 }
                 self.events.push_back(Event::Response(exchange.id, Ok(response)));
                 Ok(())
@@ -628,6 +686,109 @@ impl UringDriver {
             }
             Step::Fail(error) => self.fail(index, error),
         }
+    }
+
+    /// Over TLS, after the TCP connect: moves the session on (the handshake, the request
+    /// encrypted, what arrived decrypted), then hands what the exchange waits for to
+    /// [`UringDriver::step`] if the session has it (plaintext, or the close), else submits the
+    /// send or recv of ciphertext the session needs.
+    fn submit_tls(&mut self, index: usize, now: Instant) -> io::Result<()> {
+        let Some(exchange) = self.exchanges[index].as_mut() else { return Ok(()) };
+        let Exchange { tls: Some(tls), wire, sent, phase, .. } = exchange else { return Ok(()) };
+        let send = (*phase == Phase::Sending && *sent < wire.len() && tls.handshaken()).then(|| &wire[*sent..]);
+        let encrypting = send.is_some();
+        if let Err(error) = tls.process(send) {
+            return self.fail(index, error);
+        }
+        if encrypting {
+            *sent = wire.len();
+        }
+        if *phase == Phase::Handshaking && tls.handshaken() {
+            // Connected: the request is encrypted next.
+            *phase = Phase::Sending;
+            return self.submit_tls(index, now);
+        }
+        if *phase == Phase::Sending && *sent >= wire.len() && tls.outgoing().is_empty() {
+            *phase = Phase::Receiving;
+        }
+        let fd = types::Fd(exchange.socket.as_raw_fd());
+        exchange.deadline = now.saturating_add(deadline_of(exchange.phase, self.timeouts));
+        let Some(tls) = exchange.tls.as_mut() else { return Ok(()) };
+        let entry = if !tls.outgoing().is_empty() {
+            let out = tls.outgoing();
+            let len = u32::try_from(out.len()).unwrap_or(u32::MAX);
+            exchange.tls_op = TlsOp::Send;
+            opcode::Send::new(fd, out.as_ptr(), len).flags(libc::MSG_NOSIGNAL).build()
+        } else {
+            match exchange.phase {
+                // The server closed mid-handshake (a record cut short, say).
+                Phase::Handshaking if tls.closed() => return self.fail(index, TransportError::Closed),
+                Phase::Receiving | Phase::Body | Phase::Tail if !tls.plain().is_empty() || tls.closed() => {
+                    return self.deliver(index, now);
+                }
+                Phase::Handshaking | Phase::Receiving | Phase::Body | Phase::Tail => {
+                    let room = tls.recv_buffer();
+                    let len = u32::try_from(room.len()).unwrap_or(u32::MAX);
+                    exchange.tls_op = TlsOp::Recv;
+                    opcode::Recv::new(fd, room.as_mut_ptr(), len).build()
+                }
+                // A ranged response's body waits to be asked for.
+                Phase::Connecting | Phase::Sending | Phase::Waiting => return Ok(()),
+            }
+        };
+        exchange.in_flight = true;
+        // SAFETY: the entry points into the exchange's boxed TLS session (the ciphertext to
+        // send, or the room after the ciphertext received), which stays in `self.exchanges`
+        // and is neither touched nor moved out until the completion with this index's user
+        // data is reaped (`in_flight` is set until then; see `submit_next`).
+        unsafe { self.ring.push(&entry.user_data(index as u64)) }
+    }
+
+    /// The send or recv of ciphertext of the TLS exchange at `index` completed with `result`.
+    fn advance_tls(&mut self, index: usize, result: i32, now: Instant) -> io::Result<()> {
+        let Some(exchange) = self.exchanges.get_mut(index).and_then(Option::as_mut) else { return Ok(()) };
+        let op = std::mem::replace(&mut exchange.tls_op, TlsOp::None);
+        if result < 0 {
+            // Failed as a plain connection would (a reset, a stale pooled connection).
+            return self.step(index, result, now);
+        }
+        let Some(tls) = exchange.tls.as_mut() else { return Ok(()) };
+        let n = usize::try_from(result).unwrap_or(0);
+        match op {
+            TlsOp::Send => tls.sent(n),
+            TlsOp::Recv => tls.received(n),
+            TlsOp::None => {}
+        }
+        self.submit_tls(index, now)
+    }
+
+    /// Hands the TLS exchange at `index` the plaintext it waits for, as a recv into its
+    /// buffer (or, for a range's body, into its slot) would have: as much as fits, or the
+    /// close (0 bytes) when there is none.
+    fn deliver(&mut self, index: usize, now: Instant) -> io::Result<()> {
+        let Some(exchange) = self.exchanges[index].as_mut() else { return Ok(()) };
+        let Some(tls) = exchange.tls.as_mut() else { return Ok(()) };
+        let plain = tls.plain();
+        let n = match (exchange.phase, &exchange.target) {
+            (Phase::Body, Target::Slot(SlotBody { slot: Some(slot), received, want, .. })) => {
+                let left = usize::try_from(want.saturating_sub(*received)).unwrap_or(usize::MAX);
+                let n = plain.len().min(left).min(MAX_DELIVERY);
+                if !self.buffers.write_at(*slot, *received, &plain[..n]) {
+                    return self.fail(index, TransportError::Other);
+                }
+                n
+            }
+            (Phase::Body, _) => return self.fail(index, TransportError::Other),
+            // The close ends the body; a byte more makes it too long.
+            (Phase::Tail, _) => plain.len().min(1),
+            _ => {
+                let n = plain.len().min(exchange.inbuf.len());
+                exchange.inbuf[..n].copy_from_slice(&plain[..n]);
+                n
+            }
+        };
+        tls.take(n);
+        self.step(index, i32::try_from(n).unwrap_or(i32::MAX), now)
     }
 
     /// The body of the ranged exchange at `index` is all in its slot.
@@ -650,7 +811,7 @@ impl UringDriver {
         if let Some(exchange) = self.exchanges[index].take()
             && reusable
         {
-            self.idle.push((exchange.route_addr, exchange.socket));
+            self.idle.push(Idle { peer: exchange.peer, socket: exchange.socket, tls: exchange.tls });
         }
         self.events.push_back(Event::Body { id, received, error: None });
         Ok(())
@@ -681,7 +842,7 @@ impl UringDriver {
                 continue;
             };
             exchange.abandoned = Some(Abandon::Timeout(match exchange.phase {
-                Phase::Connecting => TransportError::ConnectTimeout,
+                Phase::Connecting | Phase::Handshaking => TransportError::ConnectTimeout,
                 _ => TransportError::ReadTimeout,
             }));
             let cancel = opcode::AsyncCancel::new(index as u64).build().user_data(CANCEL);
@@ -916,6 +1077,16 @@ fn failure(id: RequestId, target: &Target, error: TransportError) -> Event {
     }
 }
 
+/// How long the operation of an exchange in `phase` may take: connecting (and the TLS
+/// handshake, each of its operations) within the connect timeout, the rest within the read
+/// timeout.
+fn deadline_of(phase: Phase, timeouts: Timeouts) -> Duration {
+    match phase {
+        Phase::Connecting | Phase::Handshaking => timeouts.connect,
+        _ => timeouts.read,
+    }
+}
+
 /// Puts `item` in the first vacant place of `table` (its operations' user data), or a new one.
 fn insert<T>(table: &mut Vec<Option<T>>, item: T) -> usize {
     match table.iter().position(Option::is_none) {
@@ -930,7 +1101,7 @@ fn insert<T>(table: &mut Vec<Option<T>>, item: T) -> usize {
     }
 }
 
-fn new_socket(addr: SocketAddr) -> io::Result<Socket> {
+fn new_socket(addr: std::net::SocketAddr) -> io::Result<Socket> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_tcp_nodelay(true)?;
     Ok(socket)

@@ -73,6 +73,7 @@ mod endpoint;
 mod error;
 mod follow;
 mod ring;
+mod tls;
 
 pub use download::Download;
 pub use driver::UringDriver;

@@ -172,7 +172,7 @@ async fn run(scenario: &ColdGetScenario, target: Target) -> anyhow::Result<Row> 
         }
     };
     let timeouts = Timeouts { read: READ_TIMEOUT, ..Timeouts::default() };
-    let hyper = HyperTransport::new(&url, timeouts).with_context(|| format!("bad --url {url}"))?;
+    let hyper = HyperTransport::new(&url, timeouts).with_context(|| format!("bad --url {url}"))?.with_tls(&target.tls);
     let (transport, counts) = Counting::new(hyper);
     let client = Client::with_transport(transport, scenario.config.clone(), target.seed);
     if cluster.is_none() {

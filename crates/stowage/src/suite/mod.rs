@@ -24,6 +24,8 @@ pub(crate) struct Target {
     pub(crate) url: Option<String>,
     /// Seed of the clients' jitter.
     pub(crate) seed: u64,
+    /// What to trust when `url` is `https://` (`--cacert`, `--insecure`).
+    pub(crate) tls: stowage_tokio::TlsConfig,
 }
 
 /// A scenario's run: a boxed future, so that families can live behind one trait object.

@@ -108,6 +108,8 @@ struct DownloadScenario {
     chunk: u64,
     /// One node, or a proxy and targets.
     route: Route,
+    /// Verify the object's checksum (the default).
+    verify: bool,
 }
 
 impl super::Scenario for DownloadScenario {
@@ -147,6 +149,7 @@ pub(super) fn scenarios() -> Vec<Box<dyn super::Scenario>> {
         read_timeout: Timeouts::default().read,
         chunk: CHUNK,
         route: Route::SingleNode,
+        verify: true,
     };
     let capped = Link { bytes_per_sec: Some(100_000_000), first_byte: Duration::from_millis(5) };
     let straggler = vec![every(50, RangeFault::Delay { ms: 2_000 })];
@@ -155,10 +158,25 @@ pub(super) fn scenarios() -> Vec<Box<dyn super::Scenario>> {
     vec![
         plain.clone(),
         DownloadScenario {
+            name: "download-stream-unverified",
+            uring_name: "download-stream-unverified-uring",
+            about: "the same without verifying the checksum (--no-verify): what hashing costs",
+            verify: false,
+            ..plain.clone()
+        },
+        DownloadScenario {
             name: "download-read-all",
             uring_name: "download-read-all-uring",
             about: "the same into one buffer, ranges landing at their offsets",
             read_all: true,
+            ..plain.clone()
+        },
+        DownloadScenario {
+            name: "download-read-all-unverified",
+            uring_name: "download-read-all-unverified-uring",
+            about: "the same without verifying the checksum (the buffer or file is not read back)",
+            read_all: true,
+            verify: false,
             ..plain.clone()
         },
         DownloadScenario {
@@ -272,8 +290,13 @@ async fn run(scenario: &DownloadScenario, _target: Target) -> anyhow::Result<Row
         cluster.set_slow(&proxy.id, PROXY_FIRST_BYTE).await.with_context(|| format!("{name}: slowing the proxy"))?;
     }
     let url = format!("{}/v1/objects/local/{OBJECT}?provider=ais", cluster.url());
-    let mut config =
-        Config { workers: WORKERS, chunk: Some(scenario.chunk), hedge: scenario.hedge, ..Config::default() };
+    let mut config = Config {
+        workers: WORKERS,
+        chunk: Some(scenario.chunk),
+        hedge: scenario.hedge,
+        verify: scenario.verify,
+        ..Config::default()
+    };
     match scenario.route {
         Route::SingleNode | Route::LearnTarget => {}
         Route::RedirectEachRange => config.learn_target = false,

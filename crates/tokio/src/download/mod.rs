@@ -15,7 +15,7 @@
 //!   `fsync` at the end.
 //!
 //! They work against AIStore object URLs and any HTTP server that honours `Range` (nginx, S3
-//! presigned URLs over plain HTTP). Every response is checked (a 206 with the exact
+//! presigned URLs), over `http://` or `https://` ([`Downloader::with_tls`] for what to trust). Every response is checked (a 206 with the exact
 //! `Content-Range`, the exact length, the same object); see [`stowage_ringslot::RingSlot`] for
 //! the rules.
 //!
@@ -81,7 +81,8 @@ impl Downloader {
         Downloader { transport, progress: None }
     }
 
-    /// Downloads from the server of `url` (`http://host[:port]/…`) with `timeouts`.
+    /// Downloads from the server of `url` (`http[s]://host[:port]/…`) with `timeouts` (and
+    /// the default [`TlsConfig`](crate::TlsConfig); see [`with_tls`](Downloader::with_tls)).
     pub fn for_url(url: &str, timeouts: Timeouts) -> Result<Self, GetError> {
         let bad = |reason: String| GetError::Url { url: url.to_owned(), reason };
         let uri: Uri = url.parse().map_err(|e: http::uri::InvalidUri| bad(e.to_string()))?;
@@ -90,6 +91,14 @@ impl Downloader {
         };
         let transport = HyperTransport::new(&format!("{scheme}://{authority}"), timeouts);
         Ok(Downloader::new(transport.map_err(|error| bad(error.to_string()))?))
+    }
+
+    /// Speaks TLS with `tls` (its roots, or any certificate) to every `https://` URL
+    /// ([`HyperTransport::with_tls`]).
+    #[must_use]
+    pub fn with_tls(mut self, tls: &crate::TlsConfig) -> Self {
+        self.transport = self.transport.with_tls(tls);
+        self
     }
 
     /// Adds the bytes each download delivers (or lands) to `counter`, as they do (for progress
