@@ -556,11 +556,11 @@ fn table(rows: &[Figures]) -> String {
     out
 }
 
-/// `rows` as multiples of the first's (curl's) MB/s and CPU s per GiB.
+/// `rows` with their MB/s and CPU s per GiB as multiples of the first row's (curl's).
 fn against(rows: &[Figures]) -> String {
     let mut out = String::new();
     let Some(curl) = rows.first() else { return out };
-    let _ = writeln!(out, "| client | MB/s | CPU s per GiB | × {0} MB/s | × {0} CPU s per GiB |", curl.name);
+    let _ = writeln!(out, "| client | MB/s | CPU s per GiB | × curl's MB/s | × curl's CPU s per GiB |");
     let _ = writeln!(out, "|---|---:|---:|---:|---:|");
     for row in rows {
         let _ = writeln!(
