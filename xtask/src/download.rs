@@ -44,6 +44,8 @@ const RUNS: usize = 3;
 const GIB: u64 = 1 << 30;
 /// Where the bench keeps its files.
 const WORK: &str = "/tmp/stowage-bench-download";
+/// The HTTPS nginx's log of each request's TLS protocol and cipher, under [`WORK`].
+const TLS_LOG: &str = "nginx-tls.access";
 
 /// One measured run.
 #[derive(Clone, Copy, Debug)]
@@ -188,6 +190,7 @@ print(total, file=sys.stderr)
 fn https(work: &Path, stowage: &Path) -> Result<Vec<Figures>> {
     println!("xtask: HTTPS section; load average before: {}", load_average());
     let certs = Certs::make(&work.join("pki"))?;
+    let _ = fs::remove_file(work.join(TLS_LOG));
     let ca = certs.ca.to_string_lossy().into_owned();
     let port = free_port()?;
     let nginx = Nginx::start(work, port, Some(&certs))?;
@@ -235,6 +238,14 @@ fn https(work: &Path, stowage: &Path) -> Result<Vec<Figures>> {
     }
     drop(nginx);
     println!("xtask: HTTPS section; load average after: {}", load_average());
+    let mut suites: Vec<(String, usize)> = Vec::new();
+    for line in fs::read_to_string(work.join(TLS_LOG)).unwrap_or_default().lines() {
+        match suites.iter_mut().find(|(suite, _)| suite == line) {
+            Some((_, count)) => *count += 1,
+            None => suites.push((line.to_owned(), 1)),
+        }
+    }
+    println!("xtask: HTTPS requests by TLS protocol and cipher: {suites:?}");
     println!("xtask: HTTPS against curl over https:\n{}", against(&rows));
     Ok(rows)
 }
@@ -389,10 +400,14 @@ impl Nginx {
             None => ("nginx", format!("listen 127.0.0.1:{port};")),
             Some(certs) => (
                 "nginx-tls",
+                // TLS 1.3 as well (nginx before 1.23.4 offers only up to 1.2 by default); each
+                // request's protocol and cipher logged, for the bench to say what was measured.
                 format!(
-                    "listen 127.0.0.1:{port} ssl; ssl_certificate {}; ssl_certificate_key {};",
+                    "listen 127.0.0.1:{port} ssl; ssl_certificate {}; ssl_certificate_key {}; \
+                     ssl_protocols TLSv1.2 TLSv1.3; access_log {} tls;",
                     certs.cert.display(),
-                    certs.key.display()
+                    certs.key.display(),
+                    work.join(TLS_LOG).display()
                 ),
             ),
         };
@@ -404,6 +419,7 @@ impl Nginx {
                 "daemon off;\nmaster_process off;\nuser root;\nworker_processes 1;\npid {work}/{name}.pid;\nerror_log {work}/{name}.err;\n\
                  events {{ worker_connections 256; }}\n\
                  http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000;\n\
+                 log_format tls '$ssl_protocol $ssl_cipher';\n\
                  client_body_temp_path {work}/tmp; proxy_temp_path {work}/tmp; fastcgi_temp_path {work}/tmp;\n\
                  uwsgi_temp_path {work}/tmp; scgi_temp_path {work}/tmp;\n\
                  server {{ {listen} root {www}; }} }}\n",
