@@ -2,9 +2,12 @@
 //!
 //! [`Pki::new`] makes a CA and signs server certificates with it ([`Pki::leaf`]); [`Nginx::start`]
 //! runs `/usr/sbin/nginx` (or `$STOWAGE_NGINX`) in the foreground, as one process with a
-//! prefix and configuration in a temporary directory, with one TLS listener on a free loopback
-//! port per [`Site`] — a directory of files (nginx answers `Range` with `206`), or a reverse
-//! proxy to a plain-HTTP server (the embedded cluster). Dropping it kills nginx.
+//! prefix and configuration in a temporary directory, with one listener on a free loopback
+//! port per [`Site`] (TLS, or plain HTTP) — a directory of files (nginx answers `Range` with
+//! `206`), the same with `location` blocks of the test's own in front (redirects, `Range`
+//! ignored, a refused `HEAD`: [`Serve::FilesWith`]), or a reverse proxy to a plain-HTTP server
+//! (the embedded cluster). Every request is logged ([`Nginx::requests`]). Dropping it kills
+//! nginx.
 //!
 //! Where nginx is not installed, [`Nginx::start`] returns `None` after saying how to install it,
 //! and the tests skip (`.ci/run` installs it).
@@ -86,23 +89,44 @@ impl Drop for Pki {
     }
 }
 
-/// What one TLS listener of nginx serves.
+/// What one listener of nginx serves.
 #[derive(Clone, Debug)]
 pub enum Serve {
     /// The files of this directory.
     Files(PathBuf),
+    /// The files of `root`, with `directives` (nginx's, verbatim: `location` blocks, say) in the
+    /// same `server` block. In them `{port:N}` is the port of the `N`th site, known only once
+    /// nginx is started (a redirect to another site).
+    FilesWith {
+        /// The directory served where no location of `directives` matches.
+        root: PathBuf,
+        /// nginx directives for the `server` block.
+        directives: String,
+    },
     /// Everything proxied to this plain-HTTP server (`http://127.0.0.1:port`), bodies streamed
     /// both ways.
     Proxy(String),
 }
 
-/// One TLS listener: its certificate and what it serves.
+/// One listener: its certificate (none: plain HTTP) and what it serves.
 #[derive(Clone, Debug)]
 pub struct Site {
-    /// The certificate it presents.
-    pub leaf: Leaf,
+    /// The certificate it presents; `None`: it speaks plain HTTP.
+    pub leaf: Option<Leaf>,
     /// What it serves.
     pub serve: Serve,
+}
+
+impl Site {
+    /// A TLS listener presenting `leaf`.
+    pub fn https(leaf: Leaf, serve: Serve) -> Site {
+        Site { leaf: Some(leaf), serve }
+    }
+
+    /// A plain-HTTP listener.
+    pub fn http(serve: Serve) -> Site {
+        Site { leaf: None, serve }
+    }
 }
 
 /// A running nginx, killed (and its directory removed) on drop.
@@ -111,10 +135,12 @@ pub struct Nginx {
     child: Child,
     dir: PathBuf,
     ports: Vec<u16>,
+    /// Per site, whether it speaks TLS.
+    tls: Vec<bool>,
 }
 
 impl Nginx {
-    /// Starts nginx with one TLS listener per site on free ports of 127.0.0.1 and waits until
+    /// Starts nginx with one listener per site on free ports of 127.0.0.1 and waits until
     /// all listen. `None`, after printing how to install it and run the test (`cargo test
     /// {run}`), where nginx is not installed.
     pub fn start(run: &str, sites: &[Site]) -> Option<Nginx> {
@@ -162,7 +188,8 @@ impl Nginx {
                     .is_ok()
             });
             if listening {
-                return Some(Nginx { child, dir, ports });
+                let tls = sites.iter().map(|site| site.leaf.is_some()).collect();
+                return Some(Nginx { child, dir, ports, tls });
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -176,12 +203,14 @@ impl Nginx {
         self.ports[site]
     }
 
-    /// `https://localhost:{port}` of the `site`th listener.
+    /// `https://localhost:{port}` of the `site`th listener (`http://` for a plain one).
     pub fn url(&self, site: usize) -> String {
-        format!("https://localhost:{}", self.ports[site])
+        let scheme = if self.tls[site] { "https" } else { "http" };
+        format!("{scheme}://localhost:{}", self.ports[site])
     }
 
-    /// The requests nginx answered so far, one access-log line each (`METHOD URI STATUS BYTES`).
+    /// The requests nginx answered so far, one access-log line each (`METHOD URI STATUS BYTES
+    /// PORT`: the body's bytes sent, the port of the listener that answered).
     pub fn requests(&self) -> Vec<String> {
         std::fs::read_to_string(self.dir.join("access.log")).unwrap_or_default().lines().map(str::to_owned).collect()
     }
@@ -208,6 +237,13 @@ fn config(dir: &Path, sites: &[Site], ports: &[u16]) -> String {
     for (site, port) in sites.iter().zip(ports) {
         let serve = match &site.serve {
             Serve::Files(root) => format!("root {};", root.display()),
+            Serve::FilesWith { root, directives } => {
+                let mut directives = directives.clone();
+                for (n, port) in ports.iter().enumerate() {
+                    directives = directives.replace(&format!("{{port:{n}}}"), &port.to_string());
+                }
+                format!("root {};\n    {directives}", root.display())
+            }
             // No URI part after the host: the request's URI goes upstream as it came.
             Serve::Proxy(upstream) => format!(
                 "location / {{ proxy_pass {upstream}; proxy_http_version 1.1; proxy_set_header Connection \"\"; \
@@ -215,17 +251,21 @@ fn config(dir: &Path, sites: &[Site], ports: &[u16]) -> String {
                 upstream = upstream.trim_end_matches('/')
             ),
         };
+        let tls = site.leaf.as_ref().map_or_else(String::new, |leaf| {
+            format!(
+                " ssl;\n    ssl_certificate {};\n    ssl_certificate_key {}",
+                leaf.chain.display(),
+                leaf.key.display()
+            )
+        });
         servers.push_str(&format!(
-            "  server {{\n    listen 127.0.0.1:{port} ssl;\n    server_name _;\n    ssl_certificate {};\n    \
-             ssl_certificate_key {};\n    {serve}\n  }}\n",
-            site.leaf.chain.display(),
-            site.leaf.key.display()
+            "  server {{\n    listen 127.0.0.1:{port}{tls};\n    server_name _;\n    {serve}\n  }}\n"
         ));
     }
     format!(
         "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
          events {{ worker_connections 1024; }}\n\
-         http {{\n  log_format short '$request_method $request_uri $status $body_bytes_sent';\n  \
+         http {{\n  log_format short '$request_method $request_uri $status $body_bytes_sent $server_port';\n  \
          access_log {d}/access.log short;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n  \
          fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n  \
          client_max_body_size 0;\n  keepalive_requests 100000;\n  default_type application/octet-stream;\n{servers}}}\n"

@@ -199,7 +199,7 @@ fn tls_failure(error: &Failed) -> TlsError {
 /// nginx serving `data` on one site with `leaf`.
 fn serving(leaf: Leaf, data: &[u8]) -> Option<(Nginx, PathBuf)> {
     let root = www(data);
-    let nginx = Nginx::start(RUN, &[Site { leaf, serve: Serve::Files(root.clone()) }])?;
+    let nginx = Nginx::start(RUN, &[Site::https(leaf, Serve::Files(root.clone()))])?;
     Some((nginx, root))
 }
 
@@ -357,7 +357,7 @@ async fn every_machine_runs_over_https(driver: Driver) {
             .unwrap();
     let keep = KeepCluster::start(KeepClusterConfig::disks(2)).await.unwrap();
     let leaf = pki.leaf(&["localhost"]);
-    let site = |upstream: &str| Site { leaf: leaf.clone(), serve: Serve::Proxy(upstream.to_owned()) };
+    let site = |upstream: &str| Site::https(leaf.clone(), Serve::Proxy(upstream.to_owned()));
     let mut sites = vec![site(&cluster.url())];
     sites.extend(keep.services().iter().map(|s| site(&s.root)));
     let Some(nginx) = Nginx::start(RUN, &sites) else { return };

@@ -12,6 +12,14 @@
 //! harness's download scenarios (capped link, faults, stragglers) with each driver (`stowage
 //! bench --only ringslot`, which runs them one at a time).
 //!
+//! The HTTPS section (issue 16; alone: `cargo xtask bench download https`) serves the same file
+//! from nginx with TLS on loopback (a CA and a certificate for `localhost` and `127.0.0.1` made
+//! at bench time with the `openssl` CLI) and fetches it with `curl --cacert` (one stream),
+//! `aria2c -x8 -s8 --ca-certificate` and `stowage get --cacert` with each driver, in order to
+//! stdout and to a sink, then the sink rows with the client held to the second core; its table
+//! gives each row's MB/s and CPU per GiB as multiples of curl's over https. The load average is
+//! printed before and after (the figures mean little on a busy machine).
+//!
 //! Each client runs under `/usr/bin/time`, which reports its wall time, CPU time (user + system,
 //! children included) and peak RSS; the server's CPU time over the same run (nginx and `stowage
 //! serve` are single processes) is read from `/proc`, so that the table shows what each byte
@@ -36,6 +44,8 @@ const RUNS: usize = 3;
 const GIB: u64 = 1 << 30;
 /// Where the bench keeps its files.
 const WORK: &str = "/tmp/stowage-bench-download";
+/// The HTTPS nginx's log of each request's TLS protocol and cipher, under [`WORK`].
+const TLS_LOG: &str = "nginx-tls.access";
 
 /// One measured run.
 #[derive(Clone, Copy, Debug)]
@@ -68,7 +78,16 @@ impl Figures {
     }
 }
 
-pub(crate) fn bench(root: &Path) -> Result<()> {
+/// What `cargo xtask bench download` runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Sections {
+    /// Every section: nginx over http, over https, the embedded cluster, the harness.
+    All,
+    /// The HTTPS section alone (`cargo xtask bench download https`).
+    Https,
+}
+
+pub(crate) fn bench(root: &Path, sections: Sections) -> Result<()> {
     ensure_tools()?;
     let work = PathBuf::from(WORK);
     fs::create_dir_all(&work)?;
@@ -76,10 +95,15 @@ pub(crate) fn bench(root: &Path) -> Result<()> {
     make_file(&data, GIB)?;
     super::cargo(root, &["build", "--release", "--locked", "--package", "stowage"])?;
     let stowage = target_dir(root).join("release/stowage");
+    if sections == Sections::Https {
+        let rows = https(&work, &stowage)?;
+        println!("\n{}", table(&rows));
+        return Ok(());
+    }
 
     let mut rows = Vec::new();
     let port = free_port()?;
-    let nginx = Nginx::start(&work, port)?;
+    let nginx = Nginx::start(&work, port, None)?;
     let url = format!("http://127.0.0.1:{port}/1g.bin");
     // Untimed: brings the file into the page cache, so no client pays for the disk.
     super::run(Command::new("curl").args(["-sS", "-o", "/dev/null", &url]))?;
@@ -110,18 +134,19 @@ pub(crate) fn bench(root: &Path) -> Result<()> {
     )?);
     // Both drivers in order to stdout (here /dev/null), interleaved so drift hits both alike.
     for workers in ["4", "8", "16"] {
-        rows.extend(both_drivers(&stowage, GIB, server, "", &format!("--workers {workers}"), &url, "")?);
+        rows.extend(both_drivers(&stowage, GIB, server, "", &format!("--workers {workers}"), "", &url, "")?);
     }
-    rows.extend(both_drivers(&stowage, GIB, server, "", "--workers 8 --sink", &url, "")?);
+    rows.extend(both_drivers(&stowage, GIB, server, "", "--workers 8 --sink", "", &url, "")?);
     // Throughput per CPU: the client held to one core (nginx keeps the other), so its own CPU
     // cost sets its rate instead of the server's.
     if on_path("taskset") && std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2) {
         let one_core = "taskset -c 1 ";
         let curl = format!("{one_core}curl -sS -o /dev/null '{url}'");
         rows.push(measure_shell("curl (1 stream), one core", GIB, server, &curl)?);
-        rows.extend(both_drivers(&stowage, GIB, server, one_core, "--workers 8 --sink", &url, ", one core")?);
+        rows.extend(both_drivers(&stowage, GIB, server, one_core, "--workers 8 --sink", "", &url, ", one core")?);
     }
     drop(nginx);
+    let https_rows = https(&work, &stowage)?;
 
     let cluster = Serve::start(&stowage, &work)?;
     let object = |name: &str| format!("{}/v1/objects/local/{name}?provider=ais", cluster.url);
@@ -139,11 +164,13 @@ pub(crate) fn bench(root: &Path) -> Result<()> {
         }
         None => println!("xtask: SKIPPED the AIStore SDK run: no python with `aistore` (set STOWAGE_PYTHON)"),
     }
-    rows.extend(both_drivers(&stowage, GIB, server, "", "--workers 8", &object("1g.bin"), ", cluster")?);
-    rows.extend(both_drivers(&stowage, 16 * GIB, server, "", "--workers 8", &object("16g.bin"), ", cluster, 16 GiB")?);
+    rows.extend(both_drivers(&stowage, GIB, server, "", "--workers 8", "", &object("1g.bin"), ", cluster")?);
+    let big = object("16g.bin");
+    rows.extend(both_drivers(&stowage, 16 * GIB, server, "", "--workers 8", "", &big, ", cluster, 16 GiB")?);
     drop(cluster);
 
     println!("\n{}", table(&rows));
+    println!("xtask: HTTPS (nginx with TLS on loopback):\n{}", table(&https_rows));
     // The family's scenarios measure rates, so the harness runs them one at a time.
     println!("xtask: the harness's download scenarios (embedded cluster, in-process), each driver:");
     super::run(Command::new(&stowage).args(["bench", "--only", "ringslot"]))?;
@@ -159,28 +186,102 @@ total = sum(len(chunk) for chunk in reader)
 print(total, file=sys.stderr)
 "#;
 
-/// A row per driver: `stowage get -q --driver D FLAGS URL` (to `/dev/null` unless `--sink`),
-/// run after `prefix` (e.g. `taskset`), named `stowage get --driver D FLAGS` and `label`.
+/// The HTTPS section: nginx with TLS serving `WORK/www` (see the module's doc), its rows.
+fn https(work: &Path, stowage: &Path) -> Result<Vec<Figures>> {
+    println!("xtask: HTTPS section; load average before: {}", load_average());
+    let certs = Certs::make(&work.join("pki"))?;
+    let _ = fs::remove_file(work.join(TLS_LOG));
+    let ca = certs.ca.to_string_lossy().into_owned();
+    let port = free_port()?;
+    let nginx = Nginx::start(work, port, Some(&certs))?;
+    let server = nginx.0.id();
+    let url = format!("https://127.0.0.1:{port}/1g.bin");
+    // Untimed: the file into the page cache (again, when this section runs alone).
+    super::run(Command::new("curl").args(["-sS", "--cacert", &ca, "-o", "/dev/null", &url]))?;
+    let mut rows = Vec::new();
+    let curl = ["curl", "-sS", "--cacert", &ca, "-o", "/dev/null", &url];
+    rows.push(measure("curl --cacert (1 stream), https", GIB, server, &curl)?);
+    let aria_out = work.join("aria2");
+    fs::create_dir_all(&aria_out)?;
+    let aria_dir = aria_out.to_string_lossy().into_owned();
+    let ca_certificate = format!("--ca-certificate={ca}");
+    rows.push(measure(
+        "aria2c -x8 -s8 --ca-certificate (to tmp file), https",
+        GIB,
+        server,
+        &[
+            "aria2c",
+            "-q",
+            "-x8",
+            "-s8",
+            "-k1M",
+            &ca_certificate,
+            "--allow-overwrite=true",
+            "--file-allocation=none",
+            "--auto-file-renaming=false",
+            "-d",
+            &aria_dir,
+            "-o",
+            "1g.bin",
+            &url,
+        ],
+    )?);
+    let cacert = format!("--cacert '{ca}'");
+    rows.extend(both_drivers(stowage, GIB, server, "", "--workers 8", &cacert, &url, " --cacert, https")?);
+    rows.extend(both_drivers(stowage, GIB, server, "", "--workers 8 --sink", &cacert, &url, " --cacert, https")?);
+    if on_path("taskset") && std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2) {
+        let one_core = "taskset -c 1 ";
+        let curl = format!("{one_core}curl -sS --cacert '{ca}' -o /dev/null '{url}'");
+        rows.push(measure_shell("curl --cacert (1 stream), https, one core", GIB, server, &curl)?);
+        let label = " --cacert, https, one core";
+        rows.extend(both_drivers(stowage, GIB, server, one_core, "--workers 8 --sink", &cacert, &url, label)?);
+    }
+    drop(nginx);
+    println!("xtask: HTTPS section; load average after: {}", load_average());
+    let mut suites: Vec<(String, usize)> = Vec::new();
+    for line in fs::read_to_string(work.join(TLS_LOG)).unwrap_or_default().lines() {
+        match suites.iter_mut().find(|(suite, _)| suite == line) {
+            Some((_, count)) => *count += 1,
+            None => suites.push((line.to_owned(), 1)),
+        }
+    }
+    println!("xtask: HTTPS requests by TLS protocol and cipher: {suites:?}");
+    println!("xtask: HTTPS against curl over https:\n{}", against(&rows));
+    Ok(rows)
+}
+
+/// `/proc/loadavg`'s 1, 5 and 15 minute figures.
+fn load_average() -> String {
+    fs::read_to_string("/proc/loadavg")
+        .map(|text| text.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".to_owned())
+}
+
+/// A row per driver: `stowage get -q --driver D FLAGS QUIET URL` (to `/dev/null` unless
+/// `--sink`), run after `prefix` (e.g. `taskset`), named `stowage get --driver D FLAGS` and
+/// `label` (`quiet`, e.g. `--cacert FILE`, is left out of the name).
+#[expect(clippy::too_many_arguments, reason = "one call per row shape, each argument named at the call")]
 fn both_drivers(
     stowage: &Path,
     bytes: u64,
     server: u32,
     prefix: &str,
     flags: &str,
+    quiet: &str,
     url: &str,
     label: &str,
 ) -> Result<Vec<Figures>> {
     let mut rows = Vec::new();
     let out = if flags.contains("--sink") { "" } else { " > /dev/null" };
     for driver in ["tokio", "uring"] {
-        let command = format!("{prefix}{} get -q --driver {driver} {flags} '{url}'{out}", stowage.display());
+        let command = format!("{prefix}{} get -q --driver {driver} {flags} {quiet} '{url}'{out}", stowage.display());
         rows.push(measure_shell(&format!("stowage get --driver {driver} {flags}{label}"), bytes, server, &command)?);
     }
     Ok(rows)
 }
 
 fn ensure_tools() -> Result<()> {
-    let wanted = [("nginx", "nginx"), ("curl", "curl"), ("aria2c", "aria2")];
+    let wanted = [("nginx", "nginx"), ("curl", "curl"), ("aria2c", "aria2"), ("openssl", "openssl")];
     let missing: Vec<&str> = wanted.iter().filter(|(bin, _)| !on_path(bin)).map(|(_, pkg)| *pkg).collect();
     if missing.is_empty() {
         return Ok(());
@@ -233,23 +334,95 @@ fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-/// nginx serving `WORK/www` on a loopback port, stopped on drop. It runs as one process
-/// (`master_process off`), so killing it leaves no worker behind.
+/// A CA and a server certificate it signed (for `localhost` and `127.0.0.1`, P-256 keys), made
+/// with the `openssl` CLI: what nginx presents and `--cacert` trusts. (A self-signed server
+/// certificate will not do: `openssl req -x509` marks it a CA, which rustls refuses as a
+/// server's.)
+struct Certs {
+    /// The CA's certificate.
+    ca: PathBuf,
+    /// The server's certificate.
+    cert: PathBuf,
+    /// The server's key.
+    key: PathBuf,
+}
+
+impl Certs {
+    fn make(dir: &Path) -> Result<Certs> {
+        fs::create_dir_all(dir)?;
+        let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
+        let (ca, ca_key, csr) = (path("ca.pem"), path("ca.key"), path("server.csr"));
+        let (cert, key, ext) = (path("server.pem"), path("server.key"), path("server.ext"));
+        fs::write(&ext, "subjectAltName = DNS:localhost, IP:127.0.0.1\nbasicConstraints = critical, CA:FALSE\n")?;
+        let openssl = |args: &[&str]| {
+            let mut command = Command::new("openssl");
+            command.args(args).stdout(Stdio::null()).stderr(Stdio::null());
+            super::run(&mut command).context("openssl")
+        };
+        let new_key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+        openssl(
+            &[
+                &["req", "-x509", "-days", "2", "-subj", "/CN=stowage bench CA"],
+                &new_key[..],
+                &["-keyout", &ca_key, "-out", &ca],
+            ]
+            .concat(),
+        )?;
+        openssl(&[&["req", "-subj", "/CN=localhost"], &new_key[..], &["-keyout", &key, "-out", &csr]].concat())?;
+        openssl(&[
+            "x509",
+            "-req",
+            "-days",
+            "2",
+            "-in",
+            &csr,
+            "-CA",
+            &ca,
+            "-CAkey",
+            &ca_key,
+            "-CAcreateserial",
+            "-extfile",
+            &ext,
+            "-out",
+            &cert,
+        ])?;
+        Ok(Certs { ca: ca.into(), cert: cert.into(), key: key.into() })
+    }
+}
+
+/// nginx serving `WORK/www` on a loopback port (over TLS with `tls`), stopped on drop. It runs
+/// as one process (`master_process off`), so killing it leaves no worker behind.
 struct Nginx(Child);
 
 impl Nginx {
-    fn start(work: &Path, port: u16) -> Result<Self> {
-        let conf = work.join("nginx.conf");
+    fn start(work: &Path, port: u16, tls: Option<&Certs>) -> Result<Self> {
+        let (name, listen) = match tls {
+            None => ("nginx", format!("listen 127.0.0.1:{port};")),
+            Some(certs) => (
+                "nginx-tls",
+                // TLS 1.3 as well (nginx before 1.23.4 offers only up to 1.2 by default); each
+                // request's protocol and cipher logged, for the bench to say what was measured.
+                format!(
+                    "listen 127.0.0.1:{port} ssl; ssl_certificate {}; ssl_certificate_key {}; \
+                     ssl_protocols TLSv1.2 TLSv1.3; access_log {} tls;",
+                    certs.cert.display(),
+                    certs.key.display(),
+                    work.join(TLS_LOG).display()
+                ),
+            ),
+        };
+        let conf = work.join(format!("{name}.conf"));
         let www = work.join("www");
         fs::write(
             &conf,
             format!(
-                "daemon off;\nmaster_process off;\nuser root;\nworker_processes 1;\npid {work}/nginx.pid;\nerror_log {work}/nginx.err;\n\
+                "daemon off;\nmaster_process off;\nuser root;\nworker_processes 1;\npid {work}/{name}.pid;\nerror_log {work}/{name}.err;\n\
                  events {{ worker_connections 256; }}\n\
                  http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000;\n\
+                 log_format tls '$ssl_protocol $ssl_cipher';\n\
                  client_body_temp_path {work}/tmp; proxy_temp_path {work}/tmp; fastcgi_temp_path {work}/tmp;\n\
                  uwsgi_temp_path {work}/tmp; scgi_temp_path {work}/tmp;\n\
-                 server {{ listen 127.0.0.1:{port}; root {www}; }} }}\n",
+                 server {{ {listen} root {www}; }} }}\n",
                 work = work.display(),
                 www = www.display(),
             ),
@@ -394,6 +567,26 @@ fn table(rows: &[Figures]) -> String {
             row.cpu_per_gib(),
             row.median.rss_kib / 1024,
             row.server_cpu_per_gib()
+        );
+    }
+    out
+}
+
+/// `rows` with their MB/s and CPU s per GiB as multiples of the first row's (curl's).
+fn against(rows: &[Figures]) -> String {
+    let mut out = String::new();
+    let Some(curl) = rows.first() else { return out };
+    let _ = writeln!(out, "| client | MB/s | CPU s per GiB | × curl's MB/s | × curl's CPU s per GiB |");
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|");
+    for row in rows {
+        let _ = writeln!(
+            out,
+            "| {} | {:.0} | {:.2} | {:.2} | {:.2} |",
+            row.name,
+            row.mb_per_s(),
+            row.cpu_per_gib(),
+            row.mb_per_s() / curl.mb_per_s(),
+            row.cpu_per_gib() / curl.cpu_per_gib()
         );
     }
     out

@@ -9,7 +9,8 @@
 //! - `architecture`: rewrites ARCHITECTURE.md's crate table from the crates' `Cargo.toml`.
 //! - `bench`: the criterion benchmarks, then the harness against the embedded cluster.
 //! - `bench download`: parallel ranged download throughput against curl, aria2c and the AIStore
-//!   SDK (installs nginx, curl, aria2 when missing; not part of `ci`).
+//!   SDK, over http and https (installs nginx, curl, aria2, openssl when missing; not part of
+//!   `ci`); `bench download https`: the HTTPS section alone.
 //! - `asan`: the io_uring download tests (slots the kernel writes into, downloads dropped
 //!   mid-flight under faults) under AddressSanitizer and LeakSanitizer.
 //! - `fuzz <target> [seconds]`: one fuzz target for a while (default 60 s).
@@ -34,13 +35,14 @@ fn main() -> Result<()> {
         ["deps"] => deps::check(&root),
         ["architecture"] => deps::architecture(&root),
         ["bench"] => bench(&root),
-        ["bench", "download"] => download::bench(&root),
+        ["bench", "download"] => download::bench(&root, download::Sections::All),
+        ["bench", "download", "https"] => download::bench(&root, download::Sections::Https),
         ["asan"] => asan(&root),
         ["fuzz", target] => fuzz(&root, target, 60),
         ["fuzz", target, seconds] => fuzz(&root, target, seconds.parse().context("seconds must be a whole number")?),
         _ => {
             eprintln!(
-                "usage: cargo xtask ci | deps | architecture | bench [download] | asan | fuzz <target> [seconds]"
+                "usage: cargo xtask ci | deps | architecture | bench [download [https]] | asan | fuzz <target> [seconds]"
             );
             bail!("unknown task {args:?}")
         }
