@@ -18,9 +18,9 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use stowage_proto::redirect::{DEFAULT_MAX_HOPS, RedirectError};
-use stowage_proto::{Backoff, Timeouts};
+use stowage_proto::{Backoff, Retry, Timeouts};
 use stowage_ringslot::transfer::GetError;
-use stowage_ringslot::{Config, DownloadError, RetryPolicy, Summary};
+use stowage_ringslot::{Config, DownloadError, Summary};
 use stowage_tests::nginx::{Nginx, Pki, Serve, Site, temp_dir};
 use stowage_tests::{Driver, with_each_driver};
 use stowage_tls::{TlsConfig, TlsOptions};
@@ -45,9 +45,10 @@ fn config() -> Config {
     Config {
         workers: 4,
         chunk: Some(CHUNK),
-        retry: RetryPolicy {
+        retry: Retry {
             max_attempts: 3,
             backoff: Backoff { multiplier: 0.01, min: Duration::from_millis(5), max: Duration::from_millis(20) },
+            jitter: false,
         },
         hedge: None,
         ..Config::default()
