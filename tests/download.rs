@@ -6,18 +6,17 @@
 
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use stowage_cluster::{Cluster, ClusterConfig, Generator, Link, RangeFault, RangeFaultRule};
+use stowage_proto::Timeouts;
 use stowage_proto::ais::{Bucket, Provider};
-use stowage_proto::{Backoff, Retry, Timeouts};
 use stowage_ringslot::transfer::GetError;
 use stowage_ringslot::{Config, DownloadError, Hedge, Summary};
+use stowage_tests::fetch::{CHUNK, Fetch, Into};
 use stowage_tests::{Driver, with_each_driver};
 use stowage_tokio::download::Downloader;
 use stowage_uring::UringDriver;
 
 const SIZE: u64 = 3 * 1024 * 1024 + 17;
-const CHUNK: u64 = 256 * 1024;
 
 async fn cluster() -> (Cluster, String) {
     let cluster = Cluster::start(ClusterConfig::default()).await.unwrap();
@@ -35,96 +34,21 @@ fn expected() -> Vec<u8> {
 /// The settings of every scenario: 4 workers, 256 KiB ranges, quick retries, no hedging (but
 /// where a scenario hedges), and a short read timeout ([`timeouts`]).
 fn config() -> Config {
-    Config {
-        workers: 4,
-        chunk: Some(CHUNK),
-        retry: Retry {
-            max_attempts: 4,
-            backoff: Backoff { multiplier: 0.01, min: Duration::from_millis(5), max: Duration::from_millis(50) },
-            jitter: false,
-        },
-        hedge: None,
-        ..Config::default()
-    }
+    stowage_tests::fetch::config(4, Duration::from_millis(50))
 }
 
 fn timeouts() -> Timeouts {
     Timeouts { connect: Duration::from_secs(2), read: Duration::from_millis(400) }
 }
 
-/// How a download is consumed.
-#[derive(Clone, Copy, Debug)]
-enum Into {
-    /// In order (`get`).
-    Stream,
-    /// Whole: into memory (tokio's `read_all`) or a file (io_uring's `download`).
-    Whole,
-}
-
-/// The machine's verdict when a download fails, else what else went wrong.
-#[derive(Debug)]
-enum Failed {
-    Download(DownloadError),
-    Other(#[expect(dead_code, reason = "shown by the assertions' Debug output")] String),
-}
-
-/// What a driver's download error says: the machine's verdict, or what else went wrong.
-fn failed(error: GetError) -> Failed {
-    match error {
-        GetError::Download(error) => Failed::Download(error),
-        other => Failed::Other(other.to_string()),
-    }
-}
+/// The ways a download is consumed here: in order, and whole (every byte kept: io_uring's into
+/// a file).
+const BOTH_WAYS: [Into; 2] = [Into::Stream, Into::WholeKept];
 
 /// Downloads `url` with `config` through `driver`, consumed `into`: both drivers take the same
 /// `Config`.
-async fn fetch(driver: Driver, url: &str, config: Config, into: Into) -> Result<Vec<u8>, Failed> {
-    match driver {
-        Driver::Tokio => tokio_fetch(url, config, into).await,
-        Driver::Uring => {
-            let url = url.to_owned();
-            tokio::task::spawn_blocking(move || uring_fetch(&url, config, into)).await.unwrap()
-        }
-    }
-}
-
-async fn tokio_fetch(url: &str, config: Config, into: Into) -> Result<Vec<u8>, Failed> {
-    let downloader = Downloader::for_url(url, timeouts()).map_err(failed)?;
-    match into {
-        Into::Stream => {
-            let mut stream = downloader.get(url, config).map_err(failed)?;
-            let mut all = Vec::new();
-            while let Some(chunk) = stream.next().await {
-                all.extend_from_slice(&chunk.map_err(failed)?);
-            }
-            Ok(all)
-        }
-        Into::Whole => downloader.read_all(url, config).await.map(|got| got.bytes.to_vec()).map_err(failed),
-    }
-}
-
-fn uring_fetch(url: &str, config: Config, into: Into) -> Result<Vec<u8>, Failed> {
-    // Origin-form requests go to the endpoint; the URL's own authority is the same server.
-    let mut driver = UringDriver::new(url, timeouts()).map_err(|e| Failed::Other(e.to_string()))?;
-    match into {
-        Into::Stream => {
-            let mut download = driver.get(url, config).map_err(failed)?;
-            let mut all = Vec::new();
-            while let Some(chunk) = download.next_chunk().map_err(failed)? {
-                all.extend_from_slice(chunk);
-            }
-            Ok(all)
-        }
-        Into::Whole => {
-            let dir = std::env::temp_dir().join(format!("stowage-download-{}", std::process::id()));
-            std::fs::create_dir_all(&dir).unwrap();
-            let path = dir.join(format!("{:?}.bin", std::thread::current().id()));
-            let result = driver.download(url, config, &path).map_err(failed);
-            let bytes = std::fs::read(&path).unwrap_or_default();
-            let _ = std::fs::remove_file(&path);
-            result.map(|_| bytes)
-        }
-    }
+async fn fetch(driver: Driver, url: &str, config: Config, into: Into) -> Result<Vec<u8>, GetError> {
+    Fetch { url, config, timeouts: timeouts(), tls: None }.run(driver, into).await.map(|got| got.bytes)
 }
 
 with_each_driver!(
@@ -145,7 +69,7 @@ with_each_driver!(
 async fn stream_and_whole_downloads_are_byte_exact(driver: Driver) {
     let (cluster, url) = cluster().await;
     assert!(fetch(driver, &url, config(), Into::Stream).await.unwrap() == expected());
-    assert!(fetch(driver, &url, config(), Into::Whole).await.unwrap() == expected());
+    assert!(fetch(driver, &url, config(), Into::WholeKept).await.unwrap() == expected());
     let one_slot_each = Config { slots: Some(4), ..config() };
     assert!(fetch(driver, &url, one_slot_each, Into::Stream).await.unwrap() == expected());
     cluster.shutdown().await;
@@ -162,7 +86,7 @@ async fn retryable_range_faults_are_survived_byte_exact(driver: Driver) {
     assert!(fetch(driver, &url, config(), Into::Stream).await.unwrap() == expected());
     assert!(cluster.stats().faults_injected >= 5);
     faults();
-    assert!(fetch(driver, &url, config(), Into::Whole).await.unwrap() == expected());
+    assert!(fetch(driver, &url, config(), Into::WholeKept).await.unwrap() == expected());
     assert!(cluster.stats().faults_injected >= 10);
     cluster.shutdown().await;
 }
@@ -171,7 +95,7 @@ async fn hostile_range_answers_end_the_download(driver: Driver) {
     let (cluster, url) = cluster().await;
     cluster.add_range_fault(RangeFaultRule::new(RangeFault::WrongContentRange).skip(3).times(1));
     let error = fetch(driver, &url, config(), Into::Stream).await.unwrap_err();
-    assert!(matches!(error, Failed::Download(DownloadError::WrongRange { .. })), "{error:?}");
+    assert!(matches!(error, GetError::Download(DownloadError::WrongRange { .. })), "{error:?}");
     // Another object: range requests of the first download the client gave up on may still reach
     // the server, and must not use up this rule.
     cluster.put_generated(&Bucket::new("local", Provider::Ais), "other.bin", SIZE);
@@ -180,8 +104,8 @@ async fn hostile_range_answers_end_the_download(driver: Driver) {
     // not one that ignores Range.
     cluster.add_range_fault(RangeFaultRule::new(RangeFault::IgnoreRange).path_prefix(path).skip(1).times(1));
     let other = format!("{}{path}?provider=ais", cluster.url());
-    let error = fetch(driver, &other, config(), Into::Whole).await.unwrap_err();
-    assert!(matches!(error, Failed::Download(DownloadError::RangeIgnored { .. })), "{error:?}");
+    let error = fetch(driver, &other, config(), Into::WholeKept).await.unwrap_err();
+    assert!(matches!(error, GetError::Download(DownloadError::RangeIgnored { .. })), "{error:?}");
     cluster.shutdown().await;
 }
 
@@ -189,7 +113,7 @@ async fn a_server_that_ignores_range_is_read_as_one_stream(driver: Driver) {
     let (cluster, url) = cluster().await;
     cluster.add_range_fault(RangeFaultRule::new(RangeFault::IgnoreRange));
     assert!(fetch(driver, &url, config(), Into::Stream).await.unwrap() == expected());
-    assert!(fetch(driver, &url, config(), Into::Whole).await.unwrap() == expected());
+    assert!(fetch(driver, &url, config(), Into::WholeKept).await.unwrap() == expected());
     cluster.shutdown().await;
 }
 
@@ -203,7 +127,7 @@ async fn topology() -> (Cluster, String) {
 
 async fn through_the_proxy_the_target_is_learned_once(driver: Driver) {
     let (cluster, url) = topology().await;
-    for into in [Into::Stream, Into::Whole] {
+    for into in BOTH_WAYS {
         let before = cluster.stats();
         assert!(fetch(driver, &url, config(), into).await.unwrap() == expected());
         let after = cluster.stats();
@@ -239,7 +163,7 @@ async fn a_target_lost_mid_download_is_left_for_the_new_owner_byte_exact(driver:
 async fn a_capped_link_still_delivers_everything(driver: Driver) {
     let (cluster, url) = cluster().await;
     cluster.set_link(Link { bytes_per_sec: Some(20 << 20), first_byte: Duration::from_millis(5) });
-    assert!(fetch(driver, &url, config(), Into::Whole).await.unwrap() == expected());
+    assert!(fetch(driver, &url, config(), Into::WholeKept).await.unwrap() == expected());
     cluster.shutdown().await;
 }
 
@@ -253,50 +177,15 @@ async fn a_straggler_is_hedged_and_delivered_once(driver: Driver) {
     cluster.shutdown().await;
 }
 
-/// The summary of a download of `url` through `driver`, consumed `into` (the bytes dropped).
+/// The summary of a download of `url` through `driver`, consumed `into`.
 async fn summary(driver: Driver, url: &str, config: Config, into: Into) -> Summary {
-    match driver {
-        Driver::Tokio => {
-            let downloader = Downloader::for_url(url, timeouts()).unwrap();
-            match into {
-                Into::Stream => {
-                    let mut stream = downloader.get(url, config).unwrap();
-                    while let Some(chunk) = stream.next().await {
-                        chunk.unwrap();
-                    }
-                    stream.summary().unwrap()
-                }
-                Into::Whole => downloader.read_all(url, config).await.unwrap().summary,
-            }
-        }
-        Driver::Uring => {
-            let url = url.to_owned();
-            tokio::task::spawn_blocking(move || {
-                let mut driver = UringDriver::new(&url, timeouts()).unwrap();
-                match into {
-                    Into::Stream => {
-                        let mut download = driver.get(&url, config).unwrap();
-                        while download.next_chunk().unwrap().is_some() {}
-                        download.summary()
-                    }
-                    Into::Whole => {
-                        let path = std::env::temp_dir().join(format!("stowage-summary-{}.bin", std::process::id()));
-                        let summary = driver.download(&url, config, &path).unwrap();
-                        let _ = std::fs::remove_file(&path);
-                        summary
-                    }
-                }
-            })
-            .await
-            .unwrap()
-        }
-    }
+    Fetch { url, config, timeouts: timeouts(), tls: None }.run(driver, into).await.unwrap().summary
 }
 
 async fn the_stated_checksum_is_verified_in_every_mode(driver: Driver) {
     let (cluster, url) = cluster().await;
     let stated = format!("{:016x}", xxhash_rust::xxh64::xxh64(&expected(), 0));
-    for into in [Into::Stream, Into::Whole] {
+    for into in BOTH_WAYS {
         let verified = summary(driver, &url, config(), into).await.verified.expect("verified");
         assert_eq!((verified.header(), verified.render()), ("ais-checksum-value", stated.clone()), "{into:?}");
         let unverified = Config { verify: false, ..config() };
@@ -310,10 +199,10 @@ async fn the_stated_checksum_is_verified_in_every_mode(driver: Driver) {
 
 async fn bytes_that_do_not_match_the_checksum_fail_and_leave_no_file(driver: Driver) {
     let (cluster, url) = cluster().await;
-    for into in [Into::Stream, Into::Whole] {
+    for into in BOTH_WAYS {
         cluster.add_range_fault(RangeFaultRule::new(RangeFault::Corrupt).skip(5).times(1));
         let error = fetch(driver, &url, config(), into).await.unwrap_err();
-        let Failed::Download(DownloadError::Integrity(mismatch)) = &error else { panic!("{into:?}: {error:?}") };
+        let GetError::Download(DownloadError::Integrity(mismatch)) = &error else { panic!("{into:?}: {error:?}") };
         assert_eq!(mismatch.len(), SIZE, "{into:?}");
         assert!(mismatch.to_string().starts_with("checksum mismatch: ais-checksum-value (xxhash2) states "));
         // Asked not to verify, the same corruption goes through.

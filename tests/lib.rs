@@ -1,7 +1,10 @@
 //! Tests live in the `[[test]]` targets; this is what they share.
 
+pub mod fetch;
 pub mod moto;
 pub mod nginx;
+pub mod object;
+pub mod tls_server;
 
 /// Which driver runs a scenario (see [`with_each_driver!`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

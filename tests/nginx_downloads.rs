@@ -16,22 +16,17 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use stowage_proto::redirect::{DEFAULT_MAX_HOPS, RedirectError};
-use stowage_proto::{Backoff, Retry, Timeouts};
 use stowage_ringslot::transfer::GetError;
-use stowage_ringslot::{Config, DownloadError, Summary};
+use stowage_ringslot::{Config, DownloadError};
+use stowage_tests::fetch::{CHUNK, EVERY_WAY, Fetch, Got, Into, PATIENT, SIZE, assert_exact};
 use stowage_tests::nginx::{Nginx, Pki, Serve, Site, temp_dir};
+use stowage_tests::object::random;
 use stowage_tests::{Driver, with_each_driver};
 use stowage_tls::{TlsConfig, TlsOptions};
-use stowage_tokio::download::Downloader;
-use stowage_uring::UringDriver;
 
 /// How to run these tests (for the message when they are skipped).
 const RUN: &str = "-p stowage-tests --test nginx_downloads";
-const CHUNK: u64 = 256 * 1024;
-/// The object's size: 12 ranges and a short last one.
-const SIZE: usize = 3 * 1024 * 1024 + 17;
 /// The object's ranges.
 const RANGES: usize = SIZE.div_ceil(CHUNK as usize);
 
@@ -42,34 +37,7 @@ const PLAIN: usize = 2;
 
 /// 4 workers, 256 KiB ranges, 3 quick attempts, no hedging.
 fn config() -> Config {
-    Config {
-        workers: 4,
-        chunk: Some(CHUNK),
-        retry: Retry {
-            max_attempts: 3,
-            backoff: Backoff { multiplier: 0.01, min: Duration::from_millis(5), max: Duration::from_millis(20) },
-            jitter: false,
-        },
-        hedge: None,
-        ..Config::default()
-    }
-}
-
-fn timeouts() -> Timeouts {
-    Timeouts { connect: Duration::from_secs(5), read: Duration::from_secs(10) }
-}
-
-/// `len` pseudo-random bytes (xorshift over `seed`).
-fn random(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    stowage_tests::fetch::config(3, Duration::from_millis(20))
 }
 
 /// What the first two sites add to the files of `root` (`root/files/object.bin`): redirects,
@@ -110,91 +78,9 @@ fn cacert(pki: &Pki) -> TlsConfig {
     TlsConfig::new(&TlsOptions { cacert: Some(pki.ca_file()), insecure: false }).unwrap()
 }
 
-/// How a download is consumed.
-#[derive(Clone, Copy, Debug)]
-enum Into {
-    /// In order: tokio's `get` stream, io_uring's `get`.
-    Stream,
-    /// Whole: into memory (tokio's `read_all`), or io_uring's `sink` (counted, not kept).
-    Whole,
-    /// Into a file: `download`, with either driver.
-    File,
-}
-
-const EVERY_WAY: [Into; 3] = [Into::Stream, Into::Whole, Into::File];
-
-/// The bytes a download got (through io_uring's sink, as many zeros), and its summary.
-type Got = (Vec<u8>, Summary);
-
-fn destination(driver: Driver, into: Into) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("stowage-nginx-downloads-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(format!("{driver:?}-{into:?}-{:?}.bin", std::thread::current().id()))
-}
-
 /// Downloads `url` through `driver` with `tls` and `config`, consumed `into`.
 async fn fetch(driver: Driver, url: &str, tls: &TlsConfig, into: Into, config: Config) -> Result<Got, GetError> {
-    match driver {
-        Driver::Tokio => tokio_fetch(url, tls, into, config).await,
-        Driver::Uring => tokio::task::block_in_place(|| uring_fetch(url, tls, into, config)),
-    }
-}
-
-async fn tokio_fetch(url: &str, tls: &TlsConfig, into: Into, config: Config) -> Result<Got, GetError> {
-    let downloader = Downloader::for_url(url, timeouts())?.with_tls(tls);
-    match into {
-        Into::Stream => {
-            let mut stream = downloader.get(url, config)?;
-            let mut all = Vec::new();
-            while let Some(chunk) = stream.next().await {
-                all.extend_from_slice(&chunk?);
-            }
-            Ok((all, stream.summary().expect("a finished stream has its summary")))
-        }
-        Into::Whole => downloader.read_all(url, config).await.map(|got| (got.bytes.to_vec(), got.summary)),
-        Into::File => {
-            let path = destination(Driver::Tokio, into);
-            let result = downloader.download(url, config, &path).await;
-            let bytes = std::fs::read(&path);
-            let _ = std::fs::remove_file(&path);
-            result.map(|summary| (bytes.expect("download made the file"), summary))
-        }
-    }
-}
-
-fn uring_fetch(url: &str, tls: &TlsConfig, into: Into, config: Config) -> Result<Got, GetError> {
-    let driver = UringDriver::new(url, timeouts()).unwrap_or_else(|e| panic!("io_uring driver for {url}: {e}"));
-    let mut driver = driver.with_tls(tls);
-    match into {
-        Into::Stream => {
-            let mut download = driver.get(url, config)?;
-            let mut all = Vec::new();
-            while let Some(chunk) = download.next_chunk()? {
-                all.extend_from_slice(chunk);
-            }
-            Ok((all, download.summary()))
-        }
-        Into::Whole => {
-            let summary = driver.sink(url, config)?;
-            Ok((vec![0; usize::try_from(summary.bytes).unwrap()], summary))
-        }
-        Into::File => {
-            let path = destination(Driver::Uring, into);
-            let result = driver.download(url, config, &path);
-            let bytes = std::fs::read(&path);
-            let _ = std::fs::remove_file(&path);
-            result.map(|summary| (bytes.expect("download made the file"), summary))
-        }
-    }
-}
-
-/// Checks that `got` is `data` (or, through io_uring's sink, as long).
-fn assert_exact(driver: Driver, into: Into, got: &[u8], data: &[u8]) {
-    if matches!((driver, into), (Driver::Uring, Into::Whole)) {
-        assert_eq!(got.len(), data.len(), "{into:?}");
-    } else {
-        assert!(got == data, "{into:?}: {} bytes, not the object's {}", got.len(), data.len());
-    }
+    Fetch { url, config, timeouts: PATIENT, tls: Some(tls) }.run(driver, into).await
 }
 
 /// nginx's log lines after the `skip` first, each `METHOD URI STATUS BYTES PORT`, once there
@@ -241,8 +127,8 @@ async fn a_redirect_to_another_port_is_paid_once(driver: Driver) {
     let url = format!("{}/redirect/object.bin", nginx.url(REDIRECTING));
     for into in EVERY_WAY {
         let before = nginx.requests().len();
-        let (got, summary) = fetch(driver, &url, &tls, into, config()).await.unwrap();
-        assert_exact(driver, into, &got, &data);
+        let Got { bytes, summary } = fetch(driver, &url, &tls, into, config()).await.unwrap();
+        assert_exact(driver, into, &bytes, &data);
         assert_eq!((summary.redirects, summary.one_stream), (1, false), "{into:?}: {summary:?}");
         let log = logged_since(&nginx, before, 1 + RANGES);
         let (from, to) = (nginx.port(REDIRECTING), nginx.port(TARGET));
@@ -263,8 +149,8 @@ async fn a_relative_redirect_is_followed(driver: Driver) {
         let url = format!("{}/relative/object.bin", nginx.url(site));
         for into in EVERY_WAY {
             let before = nginx.requests().len();
-            let (got, summary) = fetch(driver, &url, &tls, into, config()).await.unwrap();
-            assert_exact(driver, into, &got, &data);
+            let Got { bytes, summary } = fetch(driver, &url, &tls, into, config()).await.unwrap();
+            assert_exact(driver, into, &bytes, &data);
             assert_eq!(summary.redirects, 1, "{into:?}: {summary:?}");
             let log = logged_since(&nginx, before, 1 + RANGES);
             let port = nginx.port(site);
@@ -311,8 +197,8 @@ async fn a_server_that_ignores_range_is_read_as_one_stream(driver: Driver) {
         let url = format!("{}/whole/object.bin", nginx.url(site));
         for into in EVERY_WAY {
             let before = nginx.requests().len();
-            let (got, summary) = fetch(driver, &url, &tls, into, config()).await.unwrap();
-            assert_exact(driver, into, &got, &data);
+            let Got { bytes, summary } = fetch(driver, &url, &tls, into, config()).await.unwrap();
+            assert_exact(driver, into, &bytes, &data);
             assert!(summary.one_stream, "{into:?}: {summary:?}");
             assert_eq!(summary.bytes, SIZE as u64, "{into:?}: {summary:?}");
             // What nginx did: one 200, the whole body.
@@ -333,8 +219,8 @@ async fn a_server_that_refuses_head_and_ignores_range_is_read_as_one_stream(driv
         let port = nginx.port(site);
         for into in EVERY_WAY {
             let before = nginx.requests().len();
-            let (got, summary) = fetch(driver, &url, &tls, into, config()).await.unwrap();
-            assert_exact(driver, into, &got, &data);
+            let Got { bytes, summary } = fetch(driver, &url, &tls, into, config()).await.unwrap();
+            assert_exact(driver, into, &bytes, &data);
             assert!(summary.one_stream, "{into:?}: {summary:?}");
             let log = logged_since(&nginx, before, 1);
             assert_eq!(log, [format!("GET /nohead/object.bin 200 {SIZE} {port}")], "{into:?}");

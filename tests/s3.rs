@@ -10,38 +10,19 @@
 
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use stowage_proto::{Backoff, Retry, Timeouts};
 use stowage_ringslot::transfer::GetError;
 use stowage_ringslot::{Config, DownloadError};
+use stowage_tests::fetch::{Fetch, Into, PATIENT, SIZE};
 use stowage_tests::moto::{Moto, Request};
 use stowage_tests::{Driver, with_each_driver};
-use stowage_tokio::download::Downloader;
-use stowage_uring::UringDriver;
 
 /// How to run these tests (for the message when they are skipped).
 const RUN: &str = "-p stowage-tests --test s3";
-const CHUNK: u64 = 256 * 1024;
 const BUCKET: &str = "stowage";
 
 /// 4 workers, 256 KiB ranges, quick retries, no hedging.
 fn config() -> Config {
-    Config {
-        workers: 4,
-        chunk: Some(CHUNK),
-        retry: Retry {
-            max_attempts: 4,
-            backoff: Backoff { multiplier: 0.01, min: Duration::from_millis(5), max: Duration::from_millis(50) },
-            jitter: false,
-        },
-        hedge: None,
-        ..Config::default()
-    }
-}
-
-/// moto is Python: a loaded machine can keep it from answering for a while.
-fn timeouts() -> Timeouts {
-    Timeouts { connect: Duration::from_secs(5), read: Duration::from_secs(10) }
+    stowage_tests::fetch::config(4, Duration::from_millis(50))
 }
 
 /// `len` bytes that differ with `seed`.
@@ -49,99 +30,14 @@ fn object(len: usize, seed: u8) -> Vec<u8> {
     (0..len).map(|i| ((i * 31 + i / 251) as u8).wrapping_add(seed)).collect()
 }
 
-/// How a download is consumed.
-#[derive(Clone, Copy, Debug)]
-enum Into {
-    /// In order: tokio's `get` stream, io_uring's `get`.
-    Stream,
-    /// Whole: into memory (tokio's `read_all`) or a file (io_uring's `download`).
-    Whole,
-    /// Into a file: `download`, with either driver.
-    File,
-}
+/// Each way a caller takes a download's bytes, every byte kept (the checks compare them all).
+const EVERY_WAY: [Into; 3] = [Into::Stream, Into::WholeKept, Into::File];
 
-const EVERY_WAY: [Into; 3] = [Into::Stream, Into::Whole, Into::File];
-
-/// The machine's verdict when a download fails, else what else went wrong.
-#[derive(Debug)]
-enum Failed {
-    Download(DownloadError),
-    Other(#[expect(dead_code, reason = "shown by the assertions' Debug output")] String),
-}
-
-fn failed(error: GetError) -> Failed {
-    match error {
-        GetError::Download(error) => Failed::Download(error),
-        other => Failed::Other(other.to_string()),
-    }
-}
-
-/// A file of this test's own for a download to write.
-fn destination(driver: Driver, into: Into) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("stowage-s3-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(format!("{driver:?}-{into:?}-{:?}.bin", std::thread::current().id()))
-}
-
-/// Downloads `url` through `driver`, consumed `into`. `after_first` runs once the first chunk
-/// of a stream is in the consumer's hands (and the download waits for it).
-async fn fetch(driver: Driver, url: &str, into: Into, after_first: impl FnOnce()) -> Result<Vec<u8>, Failed> {
-    match driver {
-        Driver::Tokio => tokio_fetch(url, into, after_first).await,
-        // Blocking in place: the closure and the URL are borrowed, not moved to another thread.
-        Driver::Uring => tokio::task::block_in_place(|| uring_fetch(url, into, after_first)),
-    }
-}
-
-async fn tokio_fetch(url: &str, into: Into, after_first: impl FnOnce()) -> Result<Vec<u8>, Failed> {
-    let downloader = Downloader::for_url(url, timeouts()).map_err(failed)?;
-    match into {
-        Into::Stream => {
-            let mut stream = downloader.get(url, config()).map_err(failed)?;
-            let mut all = Vec::new();
-            let mut after_first = Some(after_first);
-            while let Some(chunk) = stream.next().await {
-                all.extend_from_slice(&chunk.map_err(failed)?);
-                if let Some(after_first) = after_first.take() {
-                    tokio::task::block_in_place(after_first);
-                }
-            }
-            Ok(all)
-        }
-        Into::Whole => downloader.read_all(url, config()).await.map(|got| got.bytes.to_vec()).map_err(failed),
-        Into::File => {
-            let path = destination(Driver::Tokio, into);
-            let result = downloader.download(url, config(), &path).await.map_err(failed);
-            let bytes = std::fs::read(&path);
-            let _ = std::fs::remove_file(&path);
-            result.map(|_| bytes.expect("download made the file"))
-        }
-    }
-}
-
-fn uring_fetch(url: &str, into: Into, after_first: impl FnOnce()) -> Result<Vec<u8>, Failed> {
-    let mut driver = UringDriver::new(url, timeouts()).map_err(|e| Failed::Other(e.to_string()))?;
-    match into {
-        Into::Stream => {
-            let mut download = driver.get(url, config()).map_err(failed)?;
-            let mut all = Vec::new();
-            let mut after_first = Some(after_first);
-            while let Some(chunk) = download.next_chunk().map_err(failed)? {
-                all.extend_from_slice(chunk);
-                if let Some(after_first) = after_first.take() {
-                    after_first();
-                }
-            }
-            Ok(all)
-        }
-        Into::Whole | Into::File => {
-            let path = destination(Driver::Uring, into);
-            let result = driver.download(url, config(), &path).map_err(failed);
-            let bytes = std::fs::read(&path);
-            let _ = std::fs::remove_file(&path);
-            result.map(|_| bytes.expect("download made the file"))
-        }
-    }
+/// Downloads `url` through `driver` with [`config`], consumed `into`. `after_first` runs once
+/// the first chunk of a stream is in the consumer's hands (and the download waits for it).
+async fn fetch(driver: Driver, url: &str, into: Into, after_first: impl FnOnce()) -> Result<Vec<u8>, GetError> {
+    let fetch = Fetch { url, config: config(), timeouts: PATIENT, tls: None };
+    fetch.run_then(driver, into, after_first).await.map(|got| got.bytes)
 }
 
 /// The reads (GETs and HEADs) of objects moto answered: the downloads' requests (boto3 only
@@ -162,7 +58,7 @@ with_each_driver!(
 
 async fn a_presigned_url_is_downloaded_byte_exact_without_a_head(driver: Driver) {
     let Some(moto) = Moto::start(RUN) else { return };
-    let data = object(3 * 1024 * 1024 + 17, 1);
+    let data = object(SIZE, 1);
     let url = &moto.put(BUCKET, &[("big.bin", &data)])[0];
     for into in EVERY_WAY {
         let got = fetch(driver, url, into, || {}).await.unwrap();
@@ -212,7 +108,7 @@ async fn a_refused_url_ends_with_its_403_unretried(driver: Driver) {
     let url = &moto.put(BUCKET, &[("refused/expired.bin", &object(5000, 3))])[0];
     for into in EVERY_WAY {
         let error = fetch(driver, url, into, || {}).await.unwrap_err();
-        assert!(matches!(error, Failed::Download(DownloadError::Status { status: 403, .. })), "{into:?}: {error:?}");
+        assert!(matches!(error, GetError::Download(DownloadError::Status { status: 403, .. })), "{into:?}: {error:?}");
     }
     let ours = reads(&moto);
     // A 403 is the server's last word: one request each way, no retry.
@@ -229,7 +125,7 @@ async fn an_object_overwritten_mid_download_is_refused(driver: Driver) {
         moto.put(BUCKET, &[("changing.bin", &object(size, 5))]);
     };
     let error = fetch(driver, url, Into::Stream, overwrite).await.unwrap_err();
-    let Failed::Download(DownloadError::ObjectChanged { header, was, now }) = error else {
+    let GetError::Download(DownloadError::ObjectChanged { header, was, now }) = error else {
         panic!("expected ObjectChanged, got {error:?}")
     };
     assert_eq!(header, "ETag");

@@ -14,15 +14,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use stowage_proto::tls::TlsError;
-use stowage_proto::{Backoff, Retry, Timeouts, TransportError};
+use stowage_proto::{Timeouts, TransportError};
 use stowage_ringslot::transfer::GetError;
 use stowage_ringslot::{Config, DownloadError, Failure};
+use stowage_tests::fetch::{EVERY_WAY, Fetch, Into, PATIENT, SIZE, assert_exact};
 use stowage_tests::nginx::{Leaf, Nginx, Pki, Serve, Site, temp_dir};
+use stowage_tests::object::random;
 use stowage_tests::{Driver, with_each_driver};
 use stowage_tls::{TlsConfig, TlsOptions};
-use stowage_tokio::download::Downloader;
 use stowage_uring::UringDriver;
 
 use bytes::Bytes;
@@ -37,40 +37,10 @@ use stowage_replica::{Block, BlockWrite, Service, ServiceKind, WriteConfig, Writ
 
 /// How to run these tests (for the message when they are skipped).
 const RUN: &str = "-p stowage-tests --test tls";
-const CHUNK: u64 = 256 * 1024;
-/// The object's size: 12 ranges and a short last one.
-const SIZE: usize = 3 * 1024 * 1024 + 17;
 
 /// 4 workers, 256 KiB ranges, 3 quick attempts, no hedging.
 fn config() -> Config {
-    Config {
-        workers: 4,
-        chunk: Some(CHUNK),
-        retry: Retry {
-            max_attempts: 3,
-            backoff: Backoff { multiplier: 0.01, min: Duration::from_millis(5), max: Duration::from_millis(20) },
-            jitter: false,
-        },
-        hedge: None,
-        ..Config::default()
-    }
-}
-
-fn timeouts() -> Timeouts {
-    Timeouts { connect: Duration::from_secs(5), read: Duration::from_secs(10) }
-}
-
-/// `len` pseudo-random bytes (xorshift over `seed`).
-fn random(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    stowage_tests::fetch::config(3, Duration::from_millis(20))
 }
 
 /// A directory holding `object.bin` (`data`), for nginx to serve.
@@ -88,110 +58,16 @@ fn insecure() -> TlsConfig {
     TlsConfig::new(&TlsOptions { cacert: None, insecure: true }).unwrap()
 }
 
-/// How a download is consumed.
-#[derive(Clone, Copy, Debug)]
-enum Into {
-    /// In order: tokio's `get` stream, io_uring's `get`.
-    Stream,
-    /// Whole: into memory (tokio's `read_all`), or io_uring's `sink` (counted, not kept).
-    Whole,
-    /// Into a file: `download`, with either driver.
-    File,
+/// Downloads `url` through `driver` with `tls` and [`config`], consumed `into`.
+async fn fetch(driver: Driver, url: &str, tls: &TlsConfig, into: Into) -> Result<Vec<u8>, GetError> {
+    let fetch = Fetch { url, config: config(), timeouts: PATIENT, tls: Some(tls) };
+    fetch.run(driver, into).await.map(|got| got.bytes)
 }
 
-const EVERY_WAY: [Into; 3] = [Into::Stream, Into::Whole, Into::File];
-
-/// The machine's verdict when a download fails, else what else went wrong.
-#[derive(Debug)]
-enum Failed {
-    Download(DownloadError),
-    Other(#[expect(dead_code, reason = "shown by the assertions' Debug output")] String),
-}
-
-fn failed(error: GetError) -> Failed {
+/// The TLS failure a download ended with, at once (`DownloadError::Tls`: never retried).
+fn tls_failure(error: &GetError) -> TlsError {
     match error {
-        GetError::Download(error) => Failed::Download(error),
-        other => Failed::Other(other.to_string()),
-    }
-}
-
-fn destination(driver: Driver, into: Into) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("stowage-tls-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(format!("{driver:?}-{into:?}-{:?}.bin", std::thread::current().id()))
-}
-
-/// Downloads `url` through `driver` with `tls`, consumed `into`; `Whole` through io_uring's
-/// sink gives the bytes' count as that many zeros.
-async fn fetch(driver: Driver, url: &str, tls: &TlsConfig, into: Into) -> Result<Vec<u8>, Failed> {
-    match driver {
-        Driver::Tokio => tokio_fetch(url, tls, into).await,
-        Driver::Uring => tokio::task::block_in_place(|| uring_fetch(url, tls, into)),
-    }
-}
-
-async fn tokio_fetch(url: &str, tls: &TlsConfig, into: Into) -> Result<Vec<u8>, Failed> {
-    let downloader = Downloader::for_url(url, timeouts()).map_err(failed)?.with_tls(tls);
-    match into {
-        Into::Stream => {
-            let mut stream = downloader.get(url, config()).map_err(failed)?;
-            let mut all = Vec::new();
-            while let Some(chunk) = stream.next().await {
-                all.extend_from_slice(&chunk.map_err(failed)?);
-            }
-            Ok(all)
-        }
-        Into::Whole => downloader.read_all(url, config()).await.map(|got| got.bytes.to_vec()).map_err(failed),
-        Into::File => {
-            let path = destination(Driver::Tokio, into);
-            let result = downloader.download(url, config(), &path).await.map_err(failed);
-            let bytes = std::fs::read(&path);
-            let _ = std::fs::remove_file(&path);
-            result.map(|_| bytes.expect("download made the file"))
-        }
-    }
-}
-
-fn uring_fetch(url: &str, tls: &TlsConfig, into: Into) -> Result<Vec<u8>, Failed> {
-    let driver = UringDriver::new(url, timeouts()).map_err(|e| Failed::Other(e.to_string()))?;
-    let mut driver = driver.with_tls(tls);
-    match into {
-        Into::Stream => {
-            let mut download = driver.get(url, config()).map_err(failed)?;
-            let mut all = Vec::new();
-            while let Some(chunk) = download.next_chunk().map_err(failed)? {
-                all.extend_from_slice(chunk);
-            }
-            Ok(all)
-        }
-        Into::Whole => {
-            let summary = driver.sink(url, config()).map_err(failed)?;
-            Ok(vec![0; usize::try_from(summary.bytes).unwrap()])
-        }
-        Into::File => {
-            let path = destination(Driver::Uring, into);
-            let result = driver.download(url, config(), &path).map_err(failed);
-            let bytes = std::fs::read(&path);
-            let _ = std::fs::remove_file(&path);
-            result.map(|_| bytes.expect("download made the file"))
-        }
-    }
-}
-
-/// Checks that `got` is `data` (or, through io_uring's sink, as long).
-fn assert_exact(driver: Driver, into: Into, got: &[u8], data: &[u8]) {
-    if matches!((driver, into), (Driver::Uring, Into::Whole)) {
-        assert_eq!(got.len(), data.len(), "{into:?}");
-    } else {
-        assert!(got == data, "{into:?}: {} bytes, not the object's {}", got.len(), data.len());
-    }
-}
-
-/// The TLS failure a download ended with, checking it was not retried (`attempts` is the
-/// server's count of connections, when known).
-fn tls_failure(error: &Failed) -> TlsError {
-    match error {
-        Failed::Download(DownloadError::Tls { error, .. }) => *error,
+        GetError::Download(DownloadError::Tls { error, .. }) => *error,
         other => panic!("expected a TLS failure, got {other:?}"),
     }
 }
@@ -255,7 +131,7 @@ async fn a_certificate_from_an_untrusted_ca_is_refused_unretried(driver: Driver)
         for into in EVERY_WAY {
             let error = fetch(driver, &url, &tls, into).await.unwrap_err();
             assert_eq!(tls_failure(&error), TlsError::UnknownIssuer, "{into:?}: {error:?}");
-            let Failed::Download(error) = error else { unreachable!() };
+            let GetError::Download(error) = error else { unreachable!() };
             let message = error.to_string();
             assert!(message.contains("TLS: the server's certificate is not signed by a trusted CA"), "{message}");
         }
@@ -318,7 +194,7 @@ async fn a_truncated_tls_record_is_a_typed_error(driver: Driver) {
     let started = Instant::now();
     let error = fetch(driver, &url, &insecure(), Into::File).await.unwrap_err();
     // The connection closed mid-record: bad luck on the network, retried, then given up.
-    let Failed::Download(DownloadError::RetriesExhausted { attempts, last, .. }) = &error else {
+    let GetError::Download(DownloadError::RetriesExhausted { attempts, last, .. }) = &error else {
         panic!("expected the attempts to fail, got {error:?}")
     };
     assert_eq!((*attempts, *last), (3, Failure::Transport(TransportError::Closed)), "{error:?}");
@@ -331,17 +207,9 @@ async fn a_stalled_handshake_is_a_connect_timeout(driver: Driver) {
     let quick = Timeouts { connect: Duration::from_millis(300), read: Duration::from_secs(10) };
     let started = Instant::now();
     let tls = insecure();
-    let error = match driver {
-        Driver::Tokio => {
-            let downloader = Downloader::for_url(&url, quick).unwrap().with_tls(&tls);
-            failed(downloader.read_all(&url, config()).await.unwrap_err())
-        }
-        Driver::Uring => tokio::task::block_in_place(|| {
-            let mut driver = UringDriver::new(&url, quick).unwrap().with_tls(&tls);
-            failed(driver.sink(&url, config()).unwrap_err())
-        }),
-    };
-    let Failed::Download(DownloadError::RetriesExhausted { last, .. }) = &error else { panic!("got {error:?}") };
+    let fetch = Fetch { url: &url, config: config(), timeouts: quick, tls: Some(&tls) };
+    let error = fetch.run(driver, Into::Whole).await.unwrap_err();
+    let GetError::Download(DownloadError::RetriesExhausted { last, .. }) = &error else { panic!("got {error:?}") };
     assert_eq!(*last, Failure::Transport(TransportError::ConnectTimeout), "{error:?}");
     assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
 }
@@ -404,7 +272,7 @@ async fn every_machine_runs_over_https(driver: Driver) {
             let started = Client::builder(&cluster.url()).build().unwrap().start_job("rebalance").await.unwrap();
             let id = started.id().to_owned();
             tokio::task::spawn_blocking(move || {
-                let mut driver = UringDriver::new(&url, timeouts()).unwrap().with_tls(&tls);
+                let mut driver = UringDriver::new(&url, PATIENT).unwrap().with_tls(&tls);
                 let machine = ColdGet::new(get(), ColdGetConfig::default(), 7);
                 let driven = driver.drive(machine).unwrap();
                 let ColdGetOutcome::Response { id: answered, .. } = driven.outcome else {
@@ -419,7 +287,7 @@ async fn every_machine_runs_over_https(driver: Driver) {
                 let WriteOutcome::Stored { copies, .. } = driver.drive(machine).unwrap().outcome else { panic!() };
                 assert_eq!(copies, 2);
                 let untrusted = cacert(&Pki::new("nobody"));
-                let mut driver = UringDriver::new(&url, timeouts()).unwrap().with_tls(&untrusted);
+                let mut driver = UringDriver::new(&url, PATIENT).unwrap().with_tls(&untrusted);
                 let driven = driver.drive(ColdGet::new(get(), ColdGetConfig::default(), 7)).unwrap();
                 let ColdGetOutcome::Failed { error, report } = driven.outcome else { panic!("{:?}", driven.outcome) };
                 assert_eq!((error, report.attempts), (TransportError::Tls(TlsError::UnknownIssuer), 1));

@@ -16,7 +16,8 @@
 //! from nginx with TLS on loopback (a CA and a certificate for `localhost` and `127.0.0.1` made
 //! at bench time with the `openssl` CLI) and fetches it with `curl --cacert` (one stream),
 //! `aria2c -x8 -s8 --ca-certificate` and `stowage get --cacert` with each driver, in order to
-//! stdout and to a sink, then the sink rows with the client held to the second core; its table
+//! stdout at 2 and 8 workers (nginx's one worker encrypts every byte: fewer connections cost it
+//! less) and to a sink, then the sink rows with the client held to the second core; its table
 //! gives each row's MB/s and CPU per GiB as multiples of curl's over https. The load average is
 //! printed before and after (the figures mean little on a busy machine).
 //!
@@ -101,50 +102,10 @@ pub(crate) fn bench(root: &Path, sections: Sections) -> Result<()> {
         return Ok(());
     }
 
-    let mut rows = Vec::new();
     let port = free_port()?;
     let nginx = Nginx::start(&work, port, None)?;
     let url = format!("http://127.0.0.1:{port}/1g.bin");
-    // Untimed: brings the file into the page cache, so no client pays for the disk.
-    super::run(Command::new("curl").args(["-sS", "-o", "/dev/null", &url]))?;
-    let server = nginx.0.id();
-    rows.push(measure("curl (1 stream)", GIB, server, &["curl", "-sS", "-o", "/dev/null", &url])?);
-    let aria_out = work.join("aria2");
-    fs::create_dir_all(&aria_out)?;
-    let aria_dir = aria_out.to_string_lossy().into_owned();
-    rows.push(measure(
-        "aria2c -x8 -s8 (to tmp file)",
-        GIB,
-        server,
-        &[
-            "aria2c",
-            "-q",
-            "-x8",
-            "-s8",
-            "-k1M",
-            "--allow-overwrite=true",
-            "--file-allocation=none",
-            "--auto-file-renaming=false",
-            "-d",
-            &aria_dir,
-            "-o",
-            "1g.bin",
-            &url,
-        ],
-    )?);
-    // Both drivers in order to stdout (here /dev/null), interleaved so drift hits both alike.
-    for workers in ["4", "8", "16"] {
-        rows.extend(both_drivers(&stowage, GIB, server, "", &format!("--workers {workers}"), "", &url, "")?);
-    }
-    rows.extend(both_drivers(&stowage, GIB, server, "", "--workers 8 --sink", "", &url, "")?);
-    // Throughput per CPU: the client held to one core (nginx keeps the other), so its own CPU
-    // cost sets its rate instead of the server's.
-    if on_path("taskset") && std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2) {
-        let one_core = "taskset -c 1 ";
-        let curl = format!("{one_core}curl -sS -o /dev/null '{url}'");
-        rows.push(measure_shell("curl (1 stream), one core", GIB, server, &curl)?);
-        rows.extend(both_drivers(&stowage, GIB, server, one_core, "--workers 8 --sink", "", &url, ", one core")?);
-    }
+    let mut rows = against_nginx(&work, &stowage, &nginx, &url, None, &["4", "8", "16"])?;
     drop(nginx);
     let https_rows = https(&work, &stowage)?;
 
@@ -194,48 +155,8 @@ fn https(work: &Path, stowage: &Path) -> Result<Vec<Figures>> {
     let ca = certs.ca.to_string_lossy().into_owned();
     let port = free_port()?;
     let nginx = Nginx::start(work, port, Some(&certs))?;
-    let server = nginx.0.id();
     let url = format!("https://127.0.0.1:{port}/1g.bin");
-    // Untimed: the file into the page cache (again, when this section runs alone).
-    super::run(Command::new("curl").args(["-sS", "--cacert", &ca, "-o", "/dev/null", &url]))?;
-    let mut rows = Vec::new();
-    let curl = ["curl", "-sS", "--cacert", &ca, "-o", "/dev/null", &url];
-    rows.push(measure("curl --cacert (1 stream), https", GIB, server, &curl)?);
-    let aria_out = work.join("aria2");
-    fs::create_dir_all(&aria_out)?;
-    let aria_dir = aria_out.to_string_lossy().into_owned();
-    let ca_certificate = format!("--ca-certificate={ca}");
-    rows.push(measure(
-        "aria2c -x8 -s8 --ca-certificate (to tmp file), https",
-        GIB,
-        server,
-        &[
-            "aria2c",
-            "-q",
-            "-x8",
-            "-s8",
-            "-k1M",
-            &ca_certificate,
-            "--allow-overwrite=true",
-            "--file-allocation=none",
-            "--auto-file-renaming=false",
-            "-d",
-            &aria_dir,
-            "-o",
-            "1g.bin",
-            &url,
-        ],
-    )?);
-    let cacert = format!("--cacert '{ca}'");
-    rows.extend(both_drivers(stowage, GIB, server, "", "--workers 8", &cacert, &url, " --cacert, https")?);
-    rows.extend(both_drivers(stowage, GIB, server, "", "--workers 8 --sink", &cacert, &url, " --cacert, https")?);
-    if on_path("taskset") && std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2) {
-        let one_core = "taskset -c 1 ";
-        let curl = format!("{one_core}curl -sS --cacert '{ca}' -o /dev/null '{url}'");
-        rows.push(measure_shell("curl --cacert (1 stream), https, one core", GIB, server, &curl)?);
-        let label = " --cacert, https, one core";
-        rows.extend(both_drivers(stowage, GIB, server, one_core, "--workers 8 --sink", &cacert, &url, label)?);
-    }
+    let rows = against_nginx(work, stowage, &nginx, &url, Some(&ca), &["2", "8"])?;
     drop(nginx);
     println!("xtask: HTTPS section; load average after: {}", load_average());
     let mut suites: Vec<(String, usize)> = Vec::new();
@@ -247,6 +168,66 @@ fn https(work: &Path, stowage: &Path) -> Result<Vec<Figures>> {
     }
     println!("xtask: HTTPS requests by TLS protocol and cipher: {suites:?}");
     println!("xtask: HTTPS against curl over https:\n{}", against(&rows));
+    Ok(rows)
+}
+
+/// The rows of the clients of `nginx`, which serves `url` over http, or over https with a
+/// certificate `ca` signed (the CA file each client is then told to trust): curl (one stream),
+/// aria2c -x8 -s8, `stowage get` with each driver in order at each of `workers` and at 8 workers
+/// to a sink; then, where `taskset` can hold the client to the second core (nginx has the
+/// first), curl and the sink rows again there. Over https each row's name says `--cacert` (or
+/// `--ca-certificate`) and `https`. The file is read once first, untimed, into the page cache.
+fn against_nginx(
+    work: &Path,
+    stowage: &Path,
+    nginx: &Nginx,
+    url: &str,
+    ca: Option<&str>,
+    workers: &[&str],
+) -> Result<Vec<Figures>> {
+    let server = nginx.0.id();
+    // Over https: how each client is told to trust `ca`, and what the rows' names say of it.
+    let (cacert, ca_certificate, https) = match ca {
+        Some(_) => (" --cacert", " --ca-certificate", ", https"),
+        None => ("", "", ""),
+    };
+    let curl_ca = ca.map(|ca| ["--cacert", ca]);
+    let aria_ca = ca.map(|ca| format!("--ca-certificate={ca}"));
+    // In a shell command, for curl and `stowage get` alike.
+    let shell_ca = ca.map_or_else(String::new, |ca| format!("--cacert '{ca}'"));
+
+    let mut curl = vec!["curl", "-sS"];
+    curl.extend(curl_ca.iter().flatten());
+    curl.extend(["-o", "/dev/null", url]);
+    // Untimed: brings the file into the page cache, so no client pays for the disk.
+    super::run(Command::new(curl[0]).args(&curl[1..]))?;
+    let mut rows = Vec::new();
+    rows.push(measure(&format!("curl{cacert} (1 stream){https}"), GIB, server, &curl)?);
+    let aria_out = work.join("aria2");
+    fs::create_dir_all(&aria_out)?;
+    let aria_dir = aria_out.to_string_lossy().into_owned();
+    let mut aria = vec!["aria2c", "-q", "-x8", "-s8", "-k1M"];
+    aria.extend(aria_ca.as_deref());
+    aria.extend(["--allow-overwrite=true", "--file-allocation=none", "--auto-file-renaming=false"]);
+    aria.extend(["-d", &aria_dir, "-o", "1g.bin", url]);
+    rows.push(measure(&format!("aria2c -x8 -s8{ca_certificate} (to tmp file){https}"), GIB, server, &aria)?);
+    // Both drivers in order to stdout (here /dev/null), interleaved so drift hits both alike.
+    let label = format!("{cacert}{https}");
+    for workers in workers {
+        let flags = format!("--workers {workers}");
+        rows.extend(both_drivers(stowage, GIB, server, "", &flags, &shell_ca, url, &label)?);
+    }
+    rows.extend(both_drivers(stowage, GIB, server, "", "--workers 8 --sink", &shell_ca, url, &label)?);
+    // Throughput per CPU: the client held to one core (nginx keeps the other), so its own CPU
+    // cost sets its rate instead of the server's.
+    if on_path("taskset") && std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2) {
+        let one_core = "taskset -c 1 ";
+        let curl = format!("{one_core}curl -sS {shell_ca} -o /dev/null '{url}'");
+        rows.push(measure_shell(&format!("curl{cacert} (1 stream){https}, one core"), GIB, server, &curl)?);
+        let label = format!("{label}, one core");
+        let sink = "--workers 8 --sink";
+        rows.extend(both_drivers(stowage, GIB, server, one_core, sink, &shell_ca, url, &label)?);
+    }
     Ok(rows)
 }
 
@@ -554,40 +535,41 @@ fn measure_with(name: &str, bytes: u64, server: u32, command: impl Fn(&str) -> C
     Ok(Figures { name: name.to_owned(), bytes, median })
 }
 
+/// Each row's median figures: MB/s, CPU s per GiB, peak RSS, and the server's CPU s per GiB.
 fn table(rows: &[Figures]) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "| client | MB/s | CPU s per GiB | peak RSS (MiB) | server CPU s per GiB |");
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|");
-    for row in rows {
-        let _ = writeln!(
-            out,
-            "| {} | {:.0} | {:.2} | {} | {:.2} |",
-            row.name,
-            row.mb_per_s(),
-            row.cpu_per_gib(),
-            row.median.rss_kib / 1024,
-            row.server_cpu_per_gib()
-        );
-    }
-    out
+    let head = "MB/s | CPU s per GiB | peak RSS (MiB) | server CPU s per GiB";
+    markdown(head, rows, |row| {
+        [
+            format!("{:.0}", row.mb_per_s()),
+            format!("{:.2}", row.cpu_per_gib()),
+            format!("{}", row.median.rss_kib / 1024),
+            format!("{:.2}", row.server_cpu_per_gib()),
+        ]
+    })
 }
 
 /// `rows` with their MB/s and CPU s per GiB as multiples of the first row's (curl's).
 fn against(rows: &[Figures]) -> String {
+    let Some(curl) = rows.first() else { return String::new() };
+    let head = "MB/s | CPU s per GiB | × curl's MB/s | × curl's CPU s per GiB";
+    markdown(head, rows, |row| {
+        [
+            format!("{:.0}", row.mb_per_s()),
+            format!("{:.2}", row.cpu_per_gib()),
+            format!("{:.2}", row.mb_per_s() / curl.mb_per_s()),
+            format!("{:.2}", row.cpu_per_gib() / curl.cpu_per_gib()),
+        ]
+    })
+}
+
+/// A Markdown table of `rows`: a column of their names, then four of the figures `cells` gives
+/// each (right-aligned), under `head` (those four columns' titles, `|`-separated).
+fn markdown(head: &str, rows: &[Figures], cells: impl Fn(&Figures) -> [String; 4]) -> String {
     let mut out = String::new();
-    let Some(curl) = rows.first() else { return out };
-    let _ = writeln!(out, "| client | MB/s | CPU s per GiB | × curl's MB/s | × curl's CPU s per GiB |");
+    let _ = writeln!(out, "| client | {head} |");
     let _ = writeln!(out, "|---|---:|---:|---:|---:|");
     for row in rows {
-        let _ = writeln!(
-            out,
-            "| {} | {:.0} | {:.2} | {:.2} | {:.2} |",
-            row.name,
-            row.mb_per_s(),
-            row.cpu_per_gib(),
-            row.mb_per_s() / curl.mb_per_s(),
-            row.cpu_per_gib() / curl.cpu_per_gib()
-        );
+        let _ = writeln!(out, "| {} | {} |", row.name, cells(row).join(" | "));
     }
     out
 }

@@ -128,7 +128,7 @@ pub enum TransportError {
 
 impl TransportError {
     /// Every kind (each redirect and TLS error among them), for tests and fuzzers that pick one.
-    pub const ALL: [TransportError; 21] = [
+    pub const ALL: [TransportError; 22] = [
         TransportError::ConnectTimeout,
         TransportError::ConnectRefused,
         TransportError::ReadTimeout,
@@ -149,6 +149,7 @@ impl TransportError {
         TransportError::Tls(TlsError::BadCertificate),
         TransportError::Tls(TlsError::Refused),
         TransportError::Tls(TlsError::Protocol),
+        TransportError::Tls(TlsError::Record),
         TransportError::Tls(TlsError::Other),
     ];
 
@@ -164,16 +165,16 @@ impl TransportError {
         matches!(self, TransportError::Redirect(_))
     }
 
-    /// Whether the TLS handshake failed ([`TransportError::Tls`]).
+    /// Whether TLS failed ([`TransportError::Tls`]).
     pub const fn is_tls(self) -> bool {
         matches!(self, TransportError::Tls(_))
     }
 
     /// Whether trying again gets the same failure: a redirect that cannot be followed, or a
-    /// TLS handshake that failed (the same certificate comes back). Machines retry every
-    /// other kind and never these.
+    /// TLS handshake that failed (the same certificate comes back) — not a damaged record
+    /// after it ([`TlsError::Record`]). Machines retry every other kind and never these.
     pub const fn is_permanent(self) -> bool {
-        self.is_redirect() || self.is_tls()
+        self.is_redirect() || (self.is_tls() && !matches!(self, TransportError::Tls(TlsError::Record)))
     }
 }
 
@@ -201,7 +202,9 @@ mod tests {
         let tls = TransportError::ALL.iter().filter(|e| e.is_tls()).count();
         assert_eq!(tls, TlsError::ALL.len());
         let permanent = TransportError::ALL.iter().filter(|e| e.is_permanent()).count();
-        assert_eq!(permanent, redirects + tls);
+        // Every redirect and TLS kind but a damaged record.
+        assert_eq!(permanent, redirects + tls - 1);
+        assert!(!TransportError::Tls(TlsError::Record).is_permanent());
         let distinct: std::collections::HashSet<_> = TransportError::ALL.iter().collect();
         assert_eq!(distinct.len(), TransportError::ALL.len());
         assert_eq!(

@@ -1,8 +1,10 @@
 //! Why a TLS connection could not be set up, as data: what [`TransportError::Tls`] carries.
 //!
 //! The drivers speak TLS through rustls and map its errors onto these kinds; the machines
-//! never see rustls. Every kind is an answer rather than bad luck on the network — the same
-//! server presents the same certificate again — so no machine retries one.
+//! never see rustls. Every kind but [`TlsError::Record`] is an answer rather than bad luck on
+//! the network — the same server presents the same certificate again — so no machine retries
+//! one; a damaged record on an established connection says nothing of the next connection,
+//! and is retried as a reset would be.
 //!
 //! [`TransportError::Tls`]: crate::TransportError::Tls
 
@@ -33,6 +35,11 @@ pub enum TlsError {
     /// The server sent something that is not TLS, or TLS that breaks the protocol.
     #[error("the server broke the TLS protocol")]
     Protocol,
+    /// After the handshake, a record could not be read: it failed its authentication, or is
+    /// garbled (damaged in transit, or tampered with). None of its bytes were taken; the
+    /// connection is unusable, another one need not be.
+    #[error("a TLS record could not be authenticated (damaged in transit, or tampered with)")]
+    Record,
     /// A host that is no valid TLS server name (an IP address is one), or anything else the
     /// driver could not classify.
     #[error("TLS failed")]
@@ -41,7 +48,7 @@ pub enum TlsError {
 
 impl TlsError {
     /// Every kind, for tests and fuzzers that pick one.
-    pub const ALL: [TlsError; 8] = [
+    pub const ALL: [TlsError; 9] = [
         TlsError::UnknownIssuer,
         TlsError::NotValidForName,
         TlsError::Expired,
@@ -49,6 +56,7 @@ impl TlsError {
         TlsError::BadCertificate,
         TlsError::Refused,
         TlsError::Protocol,
+        TlsError::Record,
         TlsError::Other,
     ];
 

@@ -133,6 +133,9 @@ fn answered<T>(
         Err(TransportError::Redirect(error)) => {
             return Err(Verdict::Fatal(DownloadError::Redirect { range, error: *error }));
         }
+        Err(TransportError::Tls(error)) if !TransportError::Tls(*error).is_permanent() => {
+            return Err(Verdict::Retry(Failure::Transport(TransportError::Tls(*error))));
+        }
         Err(TransportError::Tls(error)) => return Err(Verdict::Fatal(DownloadError::Tls { range, error: *error })),
         Err(error) => return Err(Verdict::Retry(Failure::Transport(*error))),
     };

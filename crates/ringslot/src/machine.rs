@@ -486,7 +486,7 @@ impl RingSlot {
 
     /// Whether the download is over (its result may still be waiting in `poll_output`).
     pub fn is_done(&self) -> bool {
-        self.phase == Phase::Done
+        matches!(self.phase, Phase::Done)
     }
 
     /// What happened so far.
@@ -719,7 +719,7 @@ impl RingSlot {
     /// at once when every worker is busy (most inputs leave them so).
     #[inline]
     fn schedule(&mut self, now: Instant) {
-        if self.phase == Phase::Running && self.flights.len() < self.workers {
+        if matches!(self.phase, Phase::Running) && self.flights.len() < self.workers {
             self.start_work(now);
         } else if let Phase::Single(_) = self.phase {
             self.single_step();
@@ -875,7 +875,9 @@ impl RingSlot {
                 Some(TransportError::Redirect(error)) => {
                     self.finish(Err(DownloadError::Redirect { range: Some(range), error }))
                 }
-                Some(TransportError::Tls(error)) => self.finish(Err(DownloadError::Tls { range: Some(range), error })),
+                Some(error @ TransportError::Tls(tls)) if error.is_permanent() => {
+                    self.finish(Err(DownloadError::Tls { range: Some(range), error: tls }))
+                }
                 Some(error) => self.fail(now, position, range, Failure::Transport(error)),
                 None => self.finish(Err(DownloadError::ShortBody { range, received })),
             };

@@ -115,7 +115,9 @@ impl RingSlot {
                 Some(TransportError::Redirect(error)) => {
                     self.finish(Err(DownloadError::Redirect { range: Some(range), error }))
                 }
-                Some(TransportError::Tls(error)) => self.finish(Err(DownloadError::Tls { range: Some(range), error })),
+                Some(error @ TransportError::Tls(tls)) if error.is_permanent() => {
+                    self.finish(Err(DownloadError::Tls { range: Some(range), error: tls }))
+                }
                 Some(error) => {
                     self.free_slot(slot);
                     let request = self.flights.swap_remove(position);

@@ -9,6 +9,20 @@ fn stowage(args: &[&str]) -> std::process::Output {
 }
 
 #[test]
+fn a_failed_get_says_why_and_no_more_even_under_rust_backtrace() {
+    // Port 1 on loopback: nothing listens, every attempt is refused at once.
+    let out = Command::new(env!("CARGO_BIN_EXE_stowage"))
+        .args(["get", "-q", "--sink", "http://127.0.0.1:1/object"])
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .expect("the stowage binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.starts_with("Error: GET http://127.0.0.1:1/object\n\nCaused by:\n    range "), "{stderr}");
+    assert!(stderr.contains("connection refused") && !stderr.contains("backtrace"), "{stderr}");
+}
+
+#[test]
 fn bench_reads_the_cold_object_after_waiting_for_its_lock() {
     let out = stowage(&["bench", "--json", "--only", "warm-get,cold-get,check-lock-reset"]);
     assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));

@@ -20,6 +20,15 @@ pub fn classify(error: &Error) -> TlsError {
     }
 }
 
+/// [`classify`] for an error on a connection whose handshake is done: what breaks the protocol
+/// there is a damaged record ([`TlsError::Record`]), which another connection need not see.
+pub fn classify_established(error: &Error) -> TlsError {
+    match classify(error) {
+        TlsError::Protocol => TlsError::Record,
+        kind => kind,
+    }
+}
+
 fn certificate(error: &CertificateError) -> TlsError {
     match error {
         CertificateError::UnknownIssuer => TlsError::UnknownIssuer,
@@ -53,6 +62,10 @@ mod tests {
         assert_eq!(cert(CertificateError::BadSignature), TlsError::BadCertificate);
         assert_eq!(classify(&Error::AlertReceived(rustls::AlertDescription::HandshakeFailure)), TlsError::Refused);
         assert_eq!(classify(&Error::DecryptError), TlsError::Protocol);
+        assert_eq!(classify_established(&Error::DecryptError), TlsError::Record);
+        assert_eq!(classify_established(&Error::PeerSentOversizedRecord), TlsError::Record);
+        let alert = Error::AlertReceived(rustls::AlertDescription::HandshakeFailure);
+        assert_eq!(classify_established(&alert), TlsError::Refused);
         assert_eq!(classify(&Error::General("x".into())), TlsError::Other);
     }
 

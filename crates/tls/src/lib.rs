@@ -15,6 +15,10 @@
 //!   certificate's key (the handshake's signature is verified), so a broken handshake still
 //!   fails.
 //!
+//! [`Session`] is a TLS client connection with no IO, for a driver that moves the bytes itself
+//! (the io_uring driver): the ciphertext stays where it was received until rustls has read it,
+//! and each record's plaintext goes straight from rustls into the driver's destination.
+//!
 //! A rustls error becomes a [`TlsError`](stowage_proto::tls::TlsError) through [`classify`],
 //! the kind the machines are fed as `TransportError::Tls` (and never retry).
 #![forbid(unsafe_code)]
@@ -24,7 +28,11 @@
 mod classify;
 mod config;
 mod insecure;
+mod session;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
-pub use classify::{classify, server_name};
+pub use classify::{classify, classify_established, server_name};
 pub use config::{TlsConfig, TlsConfigError, TlsOptions};
 pub use rustls;
+pub use session::Session;

@@ -10,6 +10,7 @@ use std::io;
 
 use hyper_util::client::legacy;
 use stowage_proto::TransportError;
+use stowage_proto::tls::TlsError;
 use stowage_tls::rustls;
 
 /// The kind of a failed request (no response head).
@@ -26,6 +27,12 @@ fn tls_error(error: &(dyn Error + 'static)) -> Option<TransportError> {
     causes(error)
         .find_map(|cause| cause.downcast_ref::<rustls::Error>())
         .map(|error| TransportError::Tls(stowage_tls::classify(error)))
+}
+
+/// [`tls_error`] on a connection whose handshake is done (a damaged record is
+/// [`TlsError::Record`](stowage_proto::tls::TlsError::Record)).
+pub(crate) fn established_tls_error(error: &(dyn Error + 'static)) -> Option<TlsError> {
+    causes(error).find_map(|cause| cause.downcast_ref::<rustls::Error>()).map(stowage_tls::classify_established)
 }
 
 /// The kind of a failure to connect: the request never reached the server (a TLS handshake
@@ -50,8 +57,8 @@ fn connect_error(error: &(dyn Error + 'static)) -> TransportError {
 /// The kind of a failure on an established connection: while sending the request, reading the
 /// response head, or reading a body frame.
 pub(crate) fn stream_error(error: &(dyn Error + 'static)) -> TransportError {
-    if let Some(tls) = tls_error(error) {
-        return tls;
+    if let Some(tls) = established_tls_error(error) {
+        return TransportError::Tls(tls);
     }
     for cause in causes(error) {
         if let Some(error) = cause.downcast_ref::<io::Error>() {

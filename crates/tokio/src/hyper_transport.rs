@@ -18,7 +18,7 @@ use tokio::time::timeout;
 use stowage_proto::DEFAULT_MAX_BODY;
 use stowage_proto::redirect::RedirectPolicy;
 
-use crate::connector::Connector;
+use crate::connector::{Connector, TlsFault};
 use crate::{EndpointError, Timeouts, Transport, classify};
 
 /// Sends requests over pooled keep-alive HTTP/1.1 connections to one endpoint.
@@ -130,6 +130,7 @@ impl HyperTransport {
     /// Reads the body, each frame within the read timeout, at most `max_body` bytes.
     async fn collect(&self, response: Response<Incoming>) -> Result<Response<Bytes>, TransportError> {
         let (head, mut body) = response.into_parts();
+        let fault = head.extensions.get::<TlsFault>().cloned();
         let limit = self.max_body;
         let announced = body.size_hint().lower();
         if announced > limit as u64 {
@@ -140,7 +141,8 @@ impl HyperTransport {
         while let Some(frame) =
             timeout(self.timeouts.read, body.frame()).await.map_err(|_| TransportError::ReadTimeout)?
         {
-            let frame = frame.map_err(|error| classify::stream_error(&error))?;
+            // What broke the connection, where hyper says only that it broke.
+            let frame = frame.map_err(|error| TlsFault::explain(fault.as_ref(), classify::stream_error(&error)))?;
             let Ok(data) = frame.into_data() else { continue };
             if data.len() > limit - collected.len() {
                 return Err(TransportError::Protocol);

@@ -114,18 +114,11 @@ impl Buffers {
         }
     }
 
-    /// Copies `bytes` into `slot` at `offset` (no operation may be writing it); `false` if they
-    /// do not fit.
-    pub(crate) fn write_at(&mut self, slot: Slot, offset: u64, bytes: &[u8]) -> bool {
-        let Ok(start) = usize::try_from(offset) else { return false };
-        let end = start.saturating_add(bytes.len());
-        match self.slots.get_mut(slot.0 as usize).and_then(|b| b.get_mut(start..end)) {
-            Some(place) => {
-                place.copy_from_slice(bytes);
-                true
-            }
-            None => false,
-        }
+    /// The `len` bytes of `slot` from `offset`, to copy into (no operation may be writing
+    /// them); `None` if they are not all in the slot.
+    pub(crate) fn region_mut(&mut self, slot: Slot, offset: u64, len: usize) -> Option<&mut [u8]> {
+        let start = usize::try_from(offset).ok()?;
+        self.slots.get_mut(slot.0 as usize)?.get_mut(start..start.checked_add(len)?)
     }
 
     /// The first `len` bytes of `slot` (no operation may be writing it).

@@ -12,7 +12,7 @@ use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
-use stowage_tls::TlsConfig;
+use stowage_tls::{Session, TlsConfig};
 
 use bytes::{Bytes, BytesMut};
 use io_uring::{opcode, types};
@@ -24,7 +24,6 @@ use stowage_proto::{DEFAULT_MAX_BODY, Instant, RequestId, Timeouts, TransportErr
 use crate::buffers::Buffers;
 use crate::endpoint::{Endpoint, Peer, Route};
 use crate::ring::Ring;
-use crate::tls::TlsSession;
 use stowage_ringslot::Slot;
 
 use crate::UringError;
@@ -111,7 +110,7 @@ pub(crate) enum Event {
 struct Idle {
     peer: Peer,
     socket: Socket,
-    tls: Option<Box<TlsSession>>,
+    tls: Option<Box<Session>>,
 }
 
 /// One request on its connection, and everything the kernel may be reading or writing for it.
@@ -139,7 +138,7 @@ struct Exchange {
     abandoned: Option<Abandon>,
     /// Over TLS: the session, whose buffers the exchange's send or recv points into (after
     /// the TCP connect), and which of the two is in flight.
-    tls: Option<Box<TlsSession>>,
+    tls: Option<Box<Session>>,
     tls_op: TlsOp,
 }
 
@@ -335,7 +334,7 @@ impl UringDriver {
     ) -> io::Result<()> {
         let pooled = self.idle.iter().position(|idle| idle.peer == peer).map(|i| self.idle.swap_remove(i));
         let reused = pooled.is_some();
-        let fresh = || -> Result<(Socket, Option<Box<TlsSession>>), TransportError> {
+        let fresh = || -> Result<(Socket, Option<Box<Session>>), TransportError> {
             let socket = new_socket(peer.addr).map_err(|_| TransportError::Other)?;
             Ok((socket, self.session(&peer)?))
         };
@@ -369,8 +368,8 @@ impl UringDriver {
     }
 
     /// A new TLS session for `peer`, if it is a TLS one.
-    fn session(&self, peer: &Peer) -> Result<Option<Box<TlsSession>>, TransportError> {
-        peer.tls.as_deref().map(|name| TlsSession::new(&self.tls, name)).transpose()
+    fn session(&self, peer: &Peer) -> Result<Option<Box<Session>>, TransportError> {
+        peer.tls.as_deref().map(|name| Session::new(&self.tls, name).map(Box::new)).transpose()
     }
 
     /// The exchange of request `id`, by table index.
@@ -649,8 +648,8 @@ impl UringDriver {
             let Ok(socket) = new_socket(exchange.peer.addr) else { return self.fail(index, TransportError::Other) };
             exchange.socket = socket;
             if let Some(name) = exchange.peer.tls.as_deref() {
-                match TlsSession::new(&self.tls, name) {
-                    Ok(session) => exchange.tls = Some(session),
+                match Session::new(&self.tls, name) {
+                    Ok(session) => exchange.tls = Some(Box::new(session)),
                     Err(error) => return self.fail(index, error),
                 }
             }
@@ -713,6 +712,9 @@ impl UringDriver {
         }
         let fd = types::Fd(exchange.socket.as_raw_fd());
         exchange.deadline = now.saturating_add(deadline_of(exchange.phase, self.timeouts));
+        // Once a response has begun, a close without close_notify may have cut it short: it is
+        // never the end of a body (before that, it is a stale connection's close, for `step`).
+        let begun = exchange.phase != Phase::Receiving || started(exchange);
         let Some(tls) = exchange.tls.as_mut() else { return Ok(()) };
         let entry = if !tls.outgoing().is_empty() {
             let out = tls.outgoing();
@@ -723,7 +725,10 @@ impl UringDriver {
             match exchange.phase {
                 // The server closed mid-handshake (a record cut short, say).
                 Phase::Handshaking if tls.closed() => return self.fail(index, TransportError::Closed),
-                Phase::Receiving | Phase::Body | Phase::Tail if !tls.plain().is_empty() || tls.closed() => {
+                Phase::Receiving | Phase::Body | Phase::Tail if !tls.has_plain() && tls.cut_short() && begun => {
+                    return self.fail(index, TransportError::Closed);
+                }
+                Phase::Receiving | Phase::Body | Phase::Tail if tls.has_plain() || tls.closed() => {
                     return self.deliver(index, now);
                 }
                 Phase::Handshaking | Phase::Receiving | Phase::Body | Phase::Tail => {
@@ -768,26 +773,25 @@ impl UringDriver {
     fn deliver(&mut self, index: usize, now: Instant) -> io::Result<()> {
         let Some(exchange) = self.exchanges[index].as_mut() else { return Ok(()) };
         let Some(tls) = exchange.tls.as_mut() else { return Ok(()) };
-        let plain = tls.plain();
-        let n = match (exchange.phase, &exchange.target) {
+        let read = match (exchange.phase, &exchange.target) {
             (Phase::Body, Target::Slot(SlotBody { slot: Some(slot), received, want, .. })) => {
-                let left = usize::try_from(want.saturating_sub(*received)).unwrap_or(usize::MAX);
-                let n = plain.len().min(left).min(MAX_DELIVERY);
-                if !self.buffers.write_at(*slot, *received, &plain[..n]) {
-                    return self.fail(index, TransportError::Other);
+                let left = usize::try_from(want.saturating_sub(*received)).unwrap_or(usize::MAX).min(MAX_DELIVERY);
+                // Straight from rustls's record into the slot: our one copy.
+                match self.buffers.region_mut(*slot, *received, left) {
+                    Some(place) => tls.read(place),
+                    None => return self.fail(index, TransportError::Other),
                 }
-                n
             }
             (Phase::Body, _) => return self.fail(index, TransportError::Other),
             // The close ends the body; a byte more makes it too long.
-            (Phase::Tail, _) => plain.len().min(1),
-            _ => {
-                let n = plain.len().min(exchange.inbuf.len());
-                exchange.inbuf[..n].copy_from_slice(&plain[..n]);
-                n
-            }
+            (Phase::Tail, _) => tls.read(&mut [0; 1]),
+            _ => tls.read(&mut exchange.inbuf),
         };
-        tls.take(n);
+        // A record that could not be read (a damaged one) fails the exchange as a reset would.
+        let n = match read {
+            Ok(n) => n,
+            Err(error) => return self.fail(index, error),
+        };
         self.step(index, i32::try_from(n).unwrap_or(i32::MAX), now)
     }
 

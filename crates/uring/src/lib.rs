@@ -73,7 +73,6 @@ mod endpoint;
 mod error;
 mod follow;
 mod ring;
-mod tls;
 
 pub use download::Download;
 pub use driver::UringDriver;

@@ -8,6 +8,7 @@ use stowage_proto::{RequestId, TransportError};
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 
+use crate::connector::TlsFault;
 use crate::{HyperTransport, classify, send_following};
 
 /// What a request's task tells the download loop, in this order: its head, then (if its body
@@ -68,6 +69,7 @@ pub(super) async fn range(
         }
     };
     let (head, mut body) = response.into_parts();
+    let fault = head.extensions.get::<TlsFault>().cloned();
     if events.send(Event::Head { id, result: Ok(http::Response::from_parts(head, ())) }).is_err() {
         return;
     }
@@ -78,6 +80,8 @@ pub(super) async fn range(
         buffer.clear();
         let read_timeout = transport.timeouts().read;
         let (received, error) = read_piece(&mut body, &mut pending, &mut buffer, len, ends_body, read_timeout).await;
+        // What broke the connection, where hyper says only that it broke.
+        let error = error.map(|error| TlsFault::explain(fault.as_ref(), error));
         let over = ends_body || error.is_some() || received < len as u64;
         let _ = events.send(Event::Body { id, received, error, buffer });
         if over {
