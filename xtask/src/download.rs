@@ -25,8 +25,11 @@
 //! children included) and peak RSS; the server's CPU time over the same run (nginx and `stowage
 //! serve` are single processes) is read from `/proc`, so that the table shows what each byte
 //! costs on both sides of the loopback — on a machine with few cores their sum bounds the rate
-//! (`cores / (client + server CPU s per GiB)` GiB/s). Every figure is the median of [`RUNS`]
-//! runs. Nothing here is asserted: the figures go into BENCHMARKS.md by hand.
+//! (`cores / (client + server CPU s per GiB)` GiB/s). A section's clients run in [`RUNS`]
+//! rounds, each client once a round, so that a machine which speeds up or slows down during a
+//! section (a VM's does) shifts every client alike rather than the ones that ran then; every
+//! figure is the median of a client's runs. Nothing here is asserted: the figures go into
+//! BENCHMARKS.md by hand.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -39,8 +42,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-/// Runs per client; the median is reported.
-const RUNS: usize = 3;
+/// Rounds of a section's clients (each client runs once a round); the median is reported.
+const RUNS: usize = 5;
 /// The size of the nginx file and of the embedded object.
 const GIB: u64 = 1 << 30;
 /// Where the bench keeps its files.
@@ -56,6 +59,24 @@ struct Measure {
     rss_kib: u64,
     /// The server's CPU time (user + system) during the run.
     server_cpu: f64,
+}
+
+/// A command measured as one row: its name, how many bytes it moves, and its `argv`.
+struct Client {
+    name: String,
+    bytes: u64,
+    argv: Vec<String>,
+}
+
+impl Client {
+    fn new(name: impl Into<String>, bytes: u64, argv: &[&str]) -> Self {
+        Client { name: name.into(), bytes, argv: argv.iter().map(|&arg| arg.to_owned()).collect() }
+    }
+
+    /// A client that is a shell `script`.
+    fn shell(name: impl Into<String>, bytes: u64, script: &str) -> Self {
+        Client::new(name, bytes, &["sh", "-c", script])
+    }
 }
 
 /// A client's median figures over its runs.
@@ -105,29 +126,29 @@ pub(crate) fn bench(root: &Path, sections: Sections) -> Result<()> {
     let port = free_port()?;
     let nginx = Nginx::start(&work, port, None)?;
     let url = format!("http://127.0.0.1:{port}/1g.bin");
-    let mut rows = against_nginx(&work, &stowage, &nginx, &url, None, &["4", "8", "16"])?;
+    let mut rows = measure(&against_nginx(&work, &stowage, &url, None, &["4", "8", "16"])?, nginx.0.id())?;
     drop(nginx);
     let https_rows = https(&work, &stowage)?;
 
     let cluster = Serve::start(&stowage, &work)?;
     let object = |name: &str| format!("{}/v1/objects/local/{name}?provider=ais", cluster.url);
-    let server = cluster.child.id();
+    let mut clients = Vec::new();
     match python_with_sdk() {
         Some(python) => {
             let script = work.join("sdk_parallel.py");
             fs::write(&script, SDK_SCRIPT)?;
-            rows.push(measure(
+            clients.push(Client::new(
                 "AIStore SDK 2.0.0 parallel iter (8 workers), cluster",
                 GIB,
-                server,
                 &[&python, &script.to_string_lossy(), &cluster.url, "1g.bin", "8"],
-            )?);
+            ));
         }
         None => println!("xtask: SKIPPED the AIStore SDK run: no python with `aistore` (set STOWAGE_PYTHON)"),
     }
-    rows.extend(both_drivers(&stowage, GIB, server, "", "--workers 8", "", &object("1g.bin"), ", cluster")?);
+    clients.extend(both_drivers(&stowage, GIB, "", "--workers 8", "", &object("1g.bin"), ", cluster"));
     let big = object("16g.bin");
-    rows.extend(both_drivers(&stowage, 16 * GIB, server, "", "--workers 8", "", &big, ", cluster, 16 GiB")?);
+    clients.extend(both_drivers(&stowage, 16 * GIB, "", "--workers 8", "", &big, ", cluster, 16 GiB"));
+    rows.extend(measure(&clients, cluster.child.id())?);
     drop(cluster);
 
     println!("\n{}", table(&rows));
@@ -156,7 +177,7 @@ fn https(work: &Path, stowage: &Path) -> Result<Vec<Figures>> {
     let port = free_port()?;
     let nginx = Nginx::start(work, port, Some(&certs))?;
     let url = format!("https://127.0.0.1:{port}/1g.bin");
-    let rows = against_nginx(work, stowage, &nginx, &url, Some(&ca), &["2", "8"])?;
+    let rows = measure(&against_nginx(work, stowage, &url, Some(&ca), &["2", "8"])?, nginx.0.id())?;
     drop(nginx);
     println!("xtask: HTTPS section; load average after: {}", load_average());
     let mut suites: Vec<(String, usize)> = Vec::new();
@@ -171,21 +192,13 @@ fn https(work: &Path, stowage: &Path) -> Result<Vec<Figures>> {
     Ok(rows)
 }
 
-/// The rows of the clients of `nginx`, which serves `url` over http, or over https with a
+/// The clients of nginx, which serves `url` over http, or over https with a
 /// certificate `ca` signed (the CA file each client is then told to trust): curl (one stream),
 /// aria2c -x8 -s8, `stowage get` with each driver in order at each of `workers` and at 8 workers
 /// to a sink; then, where `taskset` can hold the client to the second core (nginx has the
 /// first), curl and the sink rows again there. Over https each row's name says `--cacert` (or
 /// `--ca-certificate`) and `https`. The file is read once first, untimed, into the page cache.
-fn against_nginx(
-    work: &Path,
-    stowage: &Path,
-    nginx: &Nginx,
-    url: &str,
-    ca: Option<&str>,
-    workers: &[&str],
-) -> Result<Vec<Figures>> {
-    let server = nginx.0.id();
+fn against_nginx(work: &Path, stowage: &Path, url: &str, ca: Option<&str>, workers: &[&str]) -> Result<Vec<Client>> {
     // Over https: how each client is told to trust `ca`, and what the rows' names say of it.
     let (cacert, ca_certificate, https) = match ca {
         Some(_) => (" --cacert", " --ca-certificate", ", https"),
@@ -201,8 +214,7 @@ fn against_nginx(
     curl.extend(["-o", "/dev/null", url]);
     // Untimed: brings the file into the page cache, so no client pays for the disk.
     super::run(Command::new(curl[0]).args(&curl[1..]))?;
-    let mut rows = Vec::new();
-    rows.push(measure(&format!("curl{cacert} (1 stream){https}"), GIB, server, &curl)?);
+    let mut clients = vec![Client::new(format!("curl{cacert} (1 stream){https}"), GIB, &curl)];
     let aria_out = work.join("aria2");
     fs::create_dir_all(&aria_out)?;
     let aria_dir = aria_out.to_string_lossy().into_owned();
@@ -210,25 +222,25 @@ fn against_nginx(
     aria.extend(aria_ca.as_deref());
     aria.extend(["--allow-overwrite=true", "--file-allocation=none", "--auto-file-renaming=false"]);
     aria.extend(["-d", &aria_dir, "-o", "1g.bin", url]);
-    rows.push(measure(&format!("aria2c -x8 -s8{ca_certificate} (to tmp file){https}"), GIB, server, &aria)?);
-    // Both drivers in order to stdout (here /dev/null), interleaved so drift hits both alike.
+    clients.push(Client::new(format!("aria2c -x8 -s8{ca_certificate} (to tmp file){https}"), GIB, &aria));
+    // Both drivers in order to stdout (here /dev/null).
     let label = format!("{cacert}{https}");
     for workers in workers {
         let flags = format!("--workers {workers}");
-        rows.extend(both_drivers(stowage, GIB, server, "", &flags, &shell_ca, url, &label)?);
+        clients.extend(both_drivers(stowage, GIB, "", &flags, &shell_ca, url, &label));
     }
-    rows.extend(both_drivers(stowage, GIB, server, "", "--workers 8 --sink", &shell_ca, url, &label)?);
+    clients.extend(both_drivers(stowage, GIB, "", "--workers 8 --sink", &shell_ca, url, &label));
     // Throughput per CPU: the client held to one core (nginx keeps the other), so its own CPU
     // cost sets its rate instead of the server's.
     if on_path("taskset") && std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2) {
         let one_core = "taskset -c 1 ";
         let curl = format!("{one_core}curl -sS {shell_ca} -o /dev/null '{url}'");
-        rows.push(measure_shell(&format!("curl{cacert} (1 stream){https}, one core"), GIB, server, &curl)?);
+        clients.push(Client::shell(format!("curl{cacert} (1 stream){https}, one core"), GIB, &curl));
         let label = format!("{label}, one core");
         let sink = "--workers 8 --sink";
-        rows.extend(both_drivers(stowage, GIB, server, one_core, sink, &shell_ca, url, &label)?);
+        clients.extend(both_drivers(stowage, GIB, one_core, sink, &shell_ca, url, &label));
     }
-    Ok(rows)
+    Ok(clients)
 }
 
 /// `/proc/loadavg`'s 1, 5 and 15 minute figures.
@@ -238,27 +250,23 @@ fn load_average() -> String {
         .unwrap_or_else(|_| "unknown".to_owned())
 }
 
-/// A row per driver: `stowage get -q --driver D FLAGS QUIET URL` (to `/dev/null` unless
+/// A client per driver: `stowage get -q --driver D FLAGS QUIET URL` (to `/dev/null` unless
 /// `--sink`), run after `prefix` (e.g. `taskset`), named `stowage get --driver D FLAGS` and
 /// `label` (`quiet`, e.g. `--cacert FILE`, is left out of the name).
-#[expect(clippy::too_many_arguments, reason = "one call per row shape, each argument named at the call")]
 fn both_drivers(
     stowage: &Path,
     bytes: u64,
-    server: u32,
     prefix: &str,
     flags: &str,
     quiet: &str,
     url: &str,
     label: &str,
-) -> Result<Vec<Figures>> {
-    let mut rows = Vec::new();
+) -> impl Iterator<Item = Client> {
     let out = if flags.contains("--sink") { "" } else { " > /dev/null" };
-    for driver in ["tokio", "uring"] {
+    ["tokio", "uring"].into_iter().map(move |driver| {
         let command = format!("{prefix}{} get -q --driver {driver} {flags} {quiet} '{url}'{out}", stowage.display());
-        rows.push(measure_shell(&format!("stowage get --driver {driver} {flags}{label}"), bytes, server, &command)?);
-    }
-    Ok(rows)
+        Client::shell(format!("stowage get --driver {driver} {flags}{label}"), bytes, &command)
+    })
 }
 
 fn ensure_tools() -> Result<()> {
@@ -488,51 +496,45 @@ fn python_with_sdk() -> Option<String> {
     })
 }
 
-fn measure(name: &str, bytes: u64, server: u32, argv: &[&str]) -> Result<Figures> {
-    measure_with(name, bytes, server, |time_file| {
-        let mut command = Command::new("/usr/bin/time");
-        command.args(["-f", "%e %U %S %M", "-o", time_file]).args(argv);
-        command
-    })
-}
-
-fn measure_shell(name: &str, bytes: u64, server: u32, script: &str) -> Result<Figures> {
-    measure_with(name, bytes, server, |time_file| {
-        let mut command = Command::new("/usr/bin/time");
-        command.args(["-f", "%e %U %S %M", "-o", time_file, "sh", "-c", script]);
-        command
-    })
-}
-
-/// Runs `command` [`RUNS`] times under `/usr/bin/time` (writing to the file it is given), with
-/// the CPU time of the server process `server` read around each run.
-fn measure_with(name: &str, bytes: u64, server: u32, command: impl Fn(&str) -> Command) -> Result<Figures> {
+/// Runs `clients` in [`RUNS`] rounds, each once a round, under `/usr/bin/time`, with the CPU
+/// time of the server process `server` read around each run; a row of medians per client.
+fn measure(clients: &[Client], server: u32) -> Result<Vec<Figures>> {
     let time_file = format!("{WORK}/time.txt");
-    let mut runs = Vec::with_capacity(RUNS);
-    for run in 1..=RUNS {
-        let server_before = process_cpu(server)?;
-        let status = command(&time_file).stdout(Stdio::null()).status().with_context(|| format!("running {name}"))?;
-        let server_cpu = process_cpu(server)? - server_before;
-        if !status.success() {
-            bail!("{name} failed ({status})");
+    let mut runs: Vec<Vec<Measure>> = clients.iter().map(|_| Vec::with_capacity(RUNS)).collect();
+    for round in 1..=RUNS {
+        for (client, runs) in clients.iter().zip(&mut runs) {
+            let name = &client.name;
+            let server_before = process_cpu(server)?;
+            let status = Command::new("/usr/bin/time")
+                .args(["-f", "%e %U %S %M", "-o", &time_file])
+                .args(&client.argv)
+                .stdout(Stdio::null())
+                .status()
+                .with_context(|| format!("running {name}"))?;
+            let server_cpu = process_cpu(server)? - server_before;
+            if !status.success() {
+                bail!("{name} failed ({status})");
+            }
+            let text = fs::read_to_string(&time_file)?;
+            let line = text.lines().last().context("no output from /usr/bin/time")?;
+            let fields: Vec<f64> = line.split_whitespace().filter_map(|f| f.parse().ok()).collect();
+            let [wall, user, system, rss] = fields[..] else { bail!("unexpected /usr/bin/time output {line:?}") };
+            let measure = Measure { wall, cpu: user + system, rss_kib: rss as u64, server_cpu };
+            println!(
+                "xtask: {name} round {round}: {:.0} MB/s, {:.2} CPU s, {} MiB peak RSS, server {:.2} CPU s",
+                client.bytes as f64 / wall / 1e6,
+                measure.cpu,
+                measure.rss_kib / 1024,
+                measure.server_cpu
+            );
+            runs.push(measure);
         }
-        let text = fs::read_to_string(&time_file)?;
-        let line = text.lines().last().context("no output from /usr/bin/time")?;
-        let fields: Vec<f64> = line.split_whitespace().filter_map(|f| f.parse().ok()).collect();
-        let [wall, user, system, rss] = fields[..] else { bail!("unexpected /usr/bin/time output {line:?}") };
-        let measure = Measure { wall, cpu: user + system, rss_kib: rss as u64, server_cpu };
-        println!(
-            "xtask: {name} run {run}: {:.0} MB/s, {:.2} CPU s, {} MiB peak RSS, server {:.2} CPU s",
-            bytes as f64 / wall / 1e6,
-            measure.cpu,
-            measure.rss_kib / 1024,
-            measure.server_cpu
-        );
-        runs.push(measure);
     }
-    runs.sort_by(|a, b| a.wall.total_cmp(&b.wall));
-    let median = runs[runs.len() / 2];
-    Ok(Figures { name: name.to_owned(), bytes, median })
+    let rows = clients.iter().zip(runs).map(|(client, mut runs)| {
+        runs.sort_by(|a, b| a.wall.total_cmp(&b.wall));
+        Figures { name: client.name.clone(), bytes: client.bytes, median: runs[runs.len() / 2] }
+    });
+    Ok(rows.collect())
 }
 
 /// Each row's median figures: MB/s, CPU s per GiB, peak RSS, and the server's CPU s per GiB.
