@@ -57,6 +57,9 @@ pub enum TlsConfigError {
 #[derive(Clone, Debug)]
 pub struct TlsConfig {
     rustls: Arc<ClientConfig>,
+    /// `rustls` that lets a [`Session`](crate::Session) take the record layer over after the
+    /// handshake (`enable_secret_extraction`); the session store is the same.
+    session: Arc<ClientConfig>,
 }
 
 impl TlsConfig {
@@ -73,12 +76,19 @@ impl TlsConfig {
 
     /// A configuration rustls was given as it is (its ALPN, verifier and provider untouched).
     pub fn from_rustls(rustls: Arc<ClientConfig>) -> Self {
-        TlsConfig { rustls }
+        let mut session = ClientConfig::clone(&rustls);
+        session.enable_secret_extraction = true;
+        TlsConfig { rustls, session: Arc::new(session) }
     }
 
     /// The rustls configuration.
     pub fn rustls(&self) -> &Arc<ClientConfig> {
         &self.rustls
+    }
+
+    /// [`TlsConfig::rustls`] for a [`Session`](crate::Session).
+    pub(crate) fn session(&self) -> &Arc<ClientConfig> {
+        &self.session
     }
 }
 
@@ -94,7 +104,7 @@ impl Default for TlsConfig {
             Ok(config) => config.clone(),
             // Unreachable with ring's provider, which has every default protocol version;
             // were it not, every handshake would fail with a typed error instead.
-            Err(_) => TlsConfig { rustls: Arc::new(empty()) },
+            Err(_) => TlsConfig::from_rustls(Arc::new(empty())),
         }
     }
 }
@@ -118,7 +128,7 @@ fn build(verify: Verify) -> Result<TlsConfig, TlsConfigError> {
         }
     };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(TlsConfig { rustls: Arc::new(config) })
+    Ok(TlsConfig::from_rustls(Arc::new(config)))
 }
 
 /// A configuration that trusts nothing (every handshake fails with `UnknownIssuer`).

@@ -1,18 +1,26 @@
 //! [`Session`]: a TLS client connection with no IO, for a driver that moves the bytes itself
 //! (the io_uring driver's `send`s and `recv`s).
 //!
-//! rustls 0.23's unbuffered connection decrypts each record where it arrived and hands its
-//! plaintext out of a buffer of its own (handing it out in place is planned there), so the
-//! plaintext is pulled record by record straight into where the driver wants it: no buffer of
-//! ours in between, but for the rest of a record that did not fit.
+//! rustls's unbuffered connection does the handshake. Over TLS 1.3, [`Records`] then takes the
+//! record layer over (rustls's kernel connection: its AEADs and keys, our framing), so that a
+//! record is decrypted where it was received and its plaintext copied once, into where the
+//! driver wants it. Over TLS 1.2 rustls keeps the record layer: its unbuffered connection
+//! decrypts each record in place too but hands the plaintext out of a buffer of its own, so
+//! there each byte is copied twice.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use rustls::client::UnbufferedClientConnection;
 use rustls::unbuffered::{ConnectionState, EncodeError, EncryptError, InsufficientSizeError};
 use stowage_proto::TransportError;
+use stowage_proto::tls::TlsError;
 
 use crate::{TlsConfig, classify, classify_established, server_name};
+
+mod records;
+
+use records::{Opened, Records};
 
 /// Room for one TLS record (16 KiB of payload and its overhead).
 const RECORD: usize = 16 * 1024 + 2048;
@@ -23,9 +31,8 @@ const RECV: usize = 4 * RECORD;
 const BUFFER: usize = 16 * RECORD;
 
 /// One TLS client connection between a driver's operations: the ciphertext to send, the
-/// ciphertext received, and the plaintext — held by rustls until the driver reads it into
-/// where it wants it, so a body's bytes are copied once on our side, from rustls's record into
-/// the destination.
+/// ciphertext received, and the plaintext, decrypted where it was received (TLS 1.3) until the
+/// driver reads it into where it wants it.
 ///
 /// The driver loop: [`Session::process`] (the handshake, a request to encrypt, what arrived),
 /// then send [`Session::outgoing`] and report it with [`Session::sent`], or receive into
@@ -37,12 +44,15 @@ const BUFFER: usize = 16 * RECORD;
 /// session does, and it is not touched until the next call that takes `&mut self` — so a
 /// driver may hand it to the kernel until the operation completes.
 ///
-/// Invariants: `start <= filled <= incoming.len()`, and rustls sees `incoming[start..filled]`
-/// only; rustls holds at most one decrypted record the driver has not read (it decrypts the
-/// next only once that one is taken), and `spill` at most the rest of one record.
+/// Invariants: `start <= filled <= incoming.len()`, and the record layer sees
+/// `incoming[start..filled]` only; at most one decrypted record waits for the driver to read
+/// it (the next is decrypted only once that one is taken): in rustls, as the rest of one in
+/// `spill`, or as `front`, the record at `incoming[start..]`.
 pub struct Session {
-    conn: UnbufferedClientConnection,
-    /// Ciphertext received: `incoming[start..filled]` not processed by rustls yet.
+    link: Link,
+    /// The handshake is done, and rustls keeps the record layer (TLS 1.2).
+    legacy: bool,
+    /// Ciphertext received: `incoming[start..filled]` not processed yet.
     incoming: Vec<u8>,
     start: usize,
     filled: usize,
@@ -52,6 +62,8 @@ pub struct Session {
     taken: usize,
     /// rustls holds a decrypted record not read yet.
     buffered: bool,
+    /// With [`Records`]: the record at `incoming[start..]`, decrypted, not all read yet.
+    front: Option<Front>,
     /// Ciphertext to send: `outgoing[sent..queued]`.
     outgoing: Vec<u8>,
     queued: usize,
@@ -63,6 +75,24 @@ pub struct Session {
     eof: bool,
 }
 
+/// Who reads and writes the records.
+enum Link {
+    /// rustls: the handshake, and after it over TLS 1.2.
+    Rustls(Box<UnbufferedClientConnection>),
+    /// Ours, after a TLS 1.3 handshake.
+    Records(Box<Records>),
+    /// rustls failed to hand the record layer over: nothing more can be read or sent.
+    Broken,
+}
+
+/// A decrypted record not all read: its length (header included) and what is left of its
+/// plaintext, both from the record's start.
+#[derive(Clone, Debug)]
+struct Front {
+    len: usize,
+    plain: Range<usize>,
+}
+
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
@@ -71,6 +101,7 @@ impl std::fmt::Debug for Session {
             .field("eof", &self.eof)
             .field("ciphertext", &(self.filled - self.start))
             .field("buffered", &self.buffered)
+            .field("front", &self.front)
             .field("spilled", &(self.spill.len() - self.taken))
             .field("to_send", &(self.queued - self.sent))
             .finish()
@@ -81,15 +112,17 @@ impl Session {
     /// A session with `server` (a DNS name or an IP address) under `config`.
     pub fn new(config: &TlsConfig, server: &str) -> Result<Self, TransportError> {
         let name = server_name(server).map_err(TransportError::Tls)?;
-        let conn = UnbufferedClientConnection::new(Arc::clone(config.rustls()), name).map_err(tls_error)?;
+        let conn = UnbufferedClientConnection::new(Arc::clone(config.session()), name).map_err(tls_error)?;
         Ok(Session {
-            conn,
+            link: Link::Rustls(Box::new(conn)),
+            legacy: false,
             incoming: vec![0; BUFFER],
             start: 0,
             filled: 0,
             spill: Vec::new(),
             taken: 0,
             buffered: false,
+            front: None,
             outgoing: Vec::new(),
             queued: 0,
             sent: 0,
@@ -131,9 +164,14 @@ impl Session {
     fn pump(&mut self, mut send: Option<&[u8]>, out: &mut [u8]) -> Result<usize, TransportError> {
         let mut written = 0;
         loop {
+            let conn = match &mut self.link {
+                Link::Rustls(conn) => conn,
+                Link::Records(_) => return Ok(written + self.open_records(send, &mut out[written..])?),
+                Link::Broken => return Err(TransportError::Tls(TlsError::Other)),
+            };
             let window = &mut self.incoming[self.start..self.filled];
             let tls_error = if self.handshaken { established_error } else { tls_error };
-            let status = self.conn.process_tls_records(window);
+            let status = conn.process_tls_records(window);
             let mut discard = status.discard;
             let mut again = false;
             match status.state.map_err(tls_error)? {
@@ -166,8 +204,12 @@ impl Session {
                     transmit.done();
                     again = true;
                 }
-                ConnectionState::WriteTraffic(mut write) => {
+                ConnectionState::WriteTraffic(_) if !self.legacy => {
+                    // The handshake is done: the record layer is ours, or rustls's (below).
                     self.handshaken = true;
+                    again = true;
+                }
+                ConnectionState::WriteTraffic(mut write) => {
                     if let Some(data) = send.take() {
                         let needs = |error: &EncryptError| match error {
                             EncryptError::InsufficientSize(InsufficientSizeError { required_size }) => {
@@ -184,10 +226,65 @@ impl Session {
             }
             // Processed: out of rustls's sight, with no copy.
             self.start = (self.start + discard).min(self.filled);
+            if self.handshaken && !self.legacy {
+                if Records::can_take_over(conn) {
+                    let Link::Rustls(conn) = std::mem::replace(&mut self.link, Link::Broken) else { continue };
+                    self.link = Link::Records(Box::new(Records::take_over(*conn).map_err(tls_error)?));
+                    continue;
+                }
+                self.legacy = true;
+            }
             if !again {
                 return Ok(written);
             }
         }
+    }
+
+    /// [`Session::pump`] with [`Records`]: `send` encrypted into the bytes to send; records
+    /// decrypted and their plaintext moved into `out` until it is full or no whole record is
+    /// left, or just up to the first one with plaintext when `out` is empty.
+    fn open_records(&mut self, send: Option<&[u8]>, out: &mut [u8]) -> Result<usize, TransportError> {
+        let Link::Records(records) = &mut self.link else { return Ok(0) };
+        self.outgoing.truncate(self.queued);
+        let mut written = 0;
+        let result = (|| {
+            if let Some(data) = send {
+                records.seal(data, &mut self.outgoing)?;
+            }
+            loop {
+                if let Some(front) = &mut self.front {
+                    let plain = &self.incoming[self.start..][front.plain.clone()];
+                    let n = plain.len().min(out.len() - written);
+                    out[written..written + n].copy_from_slice(&plain[..n]);
+                    written += n;
+                    front.plain.start += n;
+                    if !front.plain.is_empty() {
+                        return Ok(());
+                    }
+                    self.start += front.len;
+                    self.front = None;
+                }
+                if self.notified {
+                    return Ok(());
+                }
+                let window = &mut self.incoming[self.start..self.filled];
+                let Some(len) = Records::complete(window)? else { return Ok(()) };
+                match records.open(&mut window[..len], &mut self.outgoing)? {
+                    Opened::Data(plain) if plain.start <= plain.end && plain.end <= len => {
+                        self.front = Some(Front { len, plain });
+                    }
+                    Opened::Data(_) => return Err(rustls::Error::DecryptError),
+                    Opened::Handled => self.start += len,
+                    Opened::Closed => {
+                        self.start += len;
+                        self.notified = true;
+                    }
+                }
+            }
+        })();
+        self.queued = self.outgoing.len();
+        result.map_err(established_error)?;
+        Ok(written)
     }
 
     /// Whether the handshake is done (application data may be sent).
@@ -250,7 +347,7 @@ impl Session {
     /// Whether plaintext waits to be read ([`Session::read`]). Records received but not
     /// processed yet count once [`Session::process`] has met them.
     pub fn has_plain(&self) -> bool {
-        self.buffered || self.taken < self.spill.len()
+        self.buffered || self.taken < self.spill.len() || self.front.is_some()
     }
 }
 

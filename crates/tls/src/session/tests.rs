@@ -167,3 +167,121 @@ proptest! {
         prop_assert!(body.starts_with(&outcome.got));
     }
 }
+
+/// Moves bytes between `client` and `server` until neither has any to move, the client
+/// reading what plaintext it can; returns that plaintext.
+fn shuttle(client: &mut Session, server: &mut ServerConnection) -> Vec<u8> {
+    let mut got = Vec::new();
+    for _ in 0..1000 {
+        client.process(None).unwrap();
+        let mut out = [0; 4096];
+        loop {
+            let n = client.read(&mut out).unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&out[..n]);
+        }
+        let sent = client.outgoing().to_vec();
+        client.sent(sent.len());
+        if !sent.is_empty() {
+            server.read_tls(&mut &sent[..]).unwrap();
+            server.process_new_packets().unwrap();
+        }
+        let mut wire = Vec::new();
+        while server.wants_write() {
+            server.write_tls(&mut wire).unwrap();
+        }
+        if sent.is_empty() && wire.is_empty() {
+            return got;
+        }
+        let mut wire = &wire[..];
+        while !wire.is_empty() {
+            let room = client.recv_buffer();
+            let n = room.len().min(wire.len());
+            room[..n].copy_from_slice(&wire[..n]);
+            client.received(n);
+            wire = &wire[n..];
+            client.process(None).unwrap();
+        }
+    }
+    panic!("no rest after 1000 exchanges");
+}
+
+/// The plaintext `server` has read so far.
+fn server_read(server: &mut ServerConnection) -> Vec<u8> {
+    let mut got = vec![0; 1024];
+    let n = server.reader().read(&mut got).unwrap_or(0);
+    got.truncate(n);
+    got
+}
+
+#[test]
+fn over_tls_1_3_the_records_are_ours_and_tickets_are_kept_for_resumption() {
+    let (server_config, shared) = crate::testing::localhost();
+    // A session store of its own: other tests' connections leave tickets in the shared one.
+    let mut fresh = rustls::ClientConfig::clone(shared.rustls());
+    fresh.resumption = rustls::client::Resumption::in_memory_sessions(8);
+    let client_config = &TlsConfig::from_rustls(Arc::new(fresh));
+    for attempt in 0..2 {
+        let mut server = ServerConnection::new(Arc::clone(server_config)).unwrap();
+        server.set_buffer_limit(None);
+        let mut client = Session::new(client_config, "localhost").unwrap();
+        shuttle(&mut client, &mut server);
+        assert!(client.handshaken() && matches!(client.link, Link::Records(_)) && !client.legacy);
+        client.process(Some(b"GET / HTTP/1.1\r\n\r\n")).unwrap();
+        shuttle(&mut client, &mut server);
+        assert_eq!(server_read(&mut server), b"GET / HTTP/1.1\r\n\r\n");
+        server.writer().write_all(&payload(100_000)).unwrap();
+        assert!(shuttle(&mut client, &mut server) == payload(100_000));
+        // The second connection resumes with a ticket the first one's records carried.
+        let resumed = server.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
+        assert_eq!(resumed, attempt == 1, "attempt {attempt}");
+    }
+}
+
+#[test]
+fn a_key_update_is_followed_both_ways() {
+    let (server_config, client_config) = crate::testing::localhost();
+    let mut server = ServerConnection::new(Arc::clone(server_config)).unwrap();
+    let mut client = Session::new(client_config, "localhost").unwrap();
+    shuttle(&mut client, &mut server);
+    server.writer().write_all(b"before ").unwrap();
+    // The server's keys change, and it asks for ours to change too.
+    server.refresh_traffic_keys().unwrap();
+    server.writer().write_all(b"after").unwrap();
+    assert_eq!(shuttle(&mut client, &mut server), b"before after");
+    // Our next record is under our new keys, and the server reads it.
+    client.process(Some(b"under new keys")).unwrap();
+    shuttle(&mut client, &mut server);
+    assert_eq!(server_read(&mut server), b"under new keys");
+}
+
+#[test]
+fn over_tls_1_2_rustls_keeps_the_record_layer() {
+    let (_, client_config) = crate::testing::localhost();
+    let mut server = ServerConnection::new(crate::testing::server(&[&rustls::version::TLS12])).unwrap();
+    server.set_buffer_limit(None);
+    let mut client = Session::new(client_config, "localhost").unwrap();
+    shuttle(&mut client, &mut server);
+    assert!(client.handshaken() && client.legacy && matches!(client.link, Link::Rustls(_)));
+    client.process(Some(b"GET / HTTP/1.1\r\n\r\n")).unwrap();
+    shuttle(&mut client, &mut server);
+    assert_eq!(server_read(&mut server), b"GET / HTTP/1.1\r\n\r\n");
+    server.writer().write_all(&payload(100_000)).unwrap();
+    server.send_close_notify();
+    assert!(shuttle(&mut client, &mut server) == payload(100_000));
+    assert!(client.closed() && !client.cut_short());
+}
+
+#[test]
+fn a_record_longer_than_tls_allows_is_refused_before_it_arrives() {
+    let (server_config, client_config) = crate::testing::localhost();
+    let mut server = ServerConnection::new(Arc::clone(server_config)).unwrap();
+    let mut client = Session::new(client_config, "localhost").unwrap();
+    shuttle(&mut client, &mut server);
+    let room = client.recv_buffer();
+    room[..5].copy_from_slice(&[23, 3, 3, 0xff, 0xff]);
+    client.received(5);
+    let Err(TransportError::Tls(TlsError::Record)) = client.process(None) else { panic!("an oversized record taken") };
+}
