@@ -344,6 +344,18 @@ impl Session {
         self.filled = (self.filled + n).min(self.incoming.len());
     }
 
+    /// At most how much plaintext [`Session::read`] could move now: what is decrypted and not
+    /// read, and the ciphertext not processed yet counted whole (its plaintext is less); with
+    /// rustls holding a record of unknown size, `usize::MAX`. For a caller that must prepare
+    /// the room it reads into (zero it, say) and wants to prepare no more than it will fill.
+    pub fn readable(&self) -> usize {
+        if self.buffered {
+            return usize::MAX;
+        }
+        let front = self.front.as_ref().map_or(0, |front| front.plain.len());
+        (self.spill.len() - self.taken) + front + (self.filled - self.start)
+    }
+
     /// Whether plaintext waits to be read ([`Session::read`]). Records received but not
     /// processed yet count once [`Session::process`] has met them.
     pub fn has_plain(&self) -> bool {

@@ -1,7 +1,7 @@
 //! Maps hyper's errors onto [`TransportError`], the only failure vocabulary machines know.
 //!
 //! hyper reports a failure as a chain of errors (hyper-util's client error, then hyper's, then
-//! the `io::Error` that caused it, and for TLS rustls's error inside an `io::Error`); the kind
+//! the `io::Error` that caused it, and for TLS the [`TlsError`] inside an `io::Error`); the kind
 //! is found by walking that chain. Our own read
 //! timeout never gets here: the transport reports it directly.
 
@@ -11,7 +11,6 @@ use std::io;
 use hyper_util::client::legacy;
 use stowage_proto::TransportError;
 use stowage_proto::tls::TlsError;
-use stowage_tls::rustls;
 
 /// The kind of a failed request (no response head).
 pub(crate) fn request_error(error: &legacy::Error) -> TransportError {
@@ -21,18 +20,16 @@ pub(crate) fn request_error(error: &legacy::Error) -> TransportError {
     if error.is_connect() { connect_error(error) } else { stream_error(error) }
 }
 
-/// A TLS failure anywhere in the chain: rustls's error (a refused certificate, an alert, not
-/// TLS) as [`TransportError::Tls`].
+/// A TLS failure anywhere in the chain (the connector's [`TlsStream`](crate::connector::TlsStream)
+/// puts its kind there: a refused certificate, an alert, not TLS, a damaged record) as
+/// [`TransportError::Tls`].
 fn tls_error(error: &(dyn Error + 'static)) -> Option<TransportError> {
-    causes(error)
-        .find_map(|cause| cause.downcast_ref::<rustls::Error>())
-        .map(|error| TransportError::Tls(stowage_tls::classify(error)))
+    established_tls_error(error).map(TransportError::Tls)
 }
 
-/// [`tls_error`] on a connection whose handshake is done (a damaged record is
-/// [`TlsError::Record`](stowage_proto::tls::TlsError::Record)).
+/// [`tls_error`]'s kind.
 pub(crate) fn established_tls_error(error: &(dyn Error + 'static)) -> Option<TlsError> {
-    causes(error).find_map(|cause| cause.downcast_ref::<rustls::Error>()).map(stowage_tls::classify_established)
+    causes(error).find_map(|cause| cause.downcast_ref::<TlsError>()).copied()
 }
 
 /// The kind of a failure to connect: the request never reached the server (a TLS handshake
@@ -81,7 +78,7 @@ pub(crate) fn stream_error(error: &(dyn Error + 'static)) -> TransportError {
 }
 
 /// `error` and its causes, outermost first. An `io::Error` wrapping another error is followed
-/// into that error itself (its `source` would skip it: rustls's error hides there).
+/// into that error itself (its `source` would skip it: a TLS error hides there).
 fn causes<'a>(error: &'a (dyn Error + 'static)) -> impl Iterator<Item = &'a (dyn Error + 'static)> {
     std::iter::successors(Some(error), |&cause| match cause.downcast_ref::<io::Error>() {
         Some(io) => io.get_ref().map(|inner| inner as &(dyn Error + 'static)),
@@ -122,8 +119,8 @@ mod tests {
     }
 
     #[test]
-    fn rustls_errors_inside_io_errors_are_tls() {
-        let refused = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+    fn tls_errors_inside_io_errors_are_tls() {
+        let refused = TlsError::UnknownIssuer;
         let wrapped = Wrapper(io::Error::other(io::Error::new(io::ErrorKind::InvalidData, refused)));
         assert_eq!(tls_error(&wrapped), Some(TransportError::Tls(stowage_proto::tls::TlsError::UnknownIssuer)));
         assert_eq!(stream_error(&wrapped), TransportError::Tls(stowage_proto::tls::TlsError::UnknownIssuer));
