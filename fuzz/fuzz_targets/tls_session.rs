@@ -1,7 +1,8 @@
 //! Fuzzes the io_uring driver's TLS client session (`stowage_tls::Session`) against a real
 //! rustls server in memory: any body, the server's ciphertext cut into any receives, read at
 //! any pace, and spoiled — a byte flipped anywhere (the handshake included), the stream cut
-//! short anywhere, or garbage after it. Checks:
+//! short anywhere, or garbage after it; over TLS 1.3 (the session's own record layer) with the
+//! server's keys updated anywhere in the body, or over TLS 1.2 (rustls's). Checks:
 //!
 //! - nothing panics, and every failure is a typed `TransportError`;
 //! - the plaintext read is always a prefix of the body the server sent: a spoiled record never
@@ -31,6 +32,11 @@ struct Input {
     /// Take the plaintext only every this many receives.
     read_every: u8,
     close_notify: bool,
+    /// The server speaks TLS 1.2 only.
+    tls12: bool,
+    /// Over TLS 1.3, the server updates its keys (asking for ours to change too) after this
+    /// many bytes of the body.
+    key_update_at: Option<u16>,
     spoil: Spoil,
 }
 
@@ -51,7 +57,12 @@ fuzz_target!(|input: Input| {
     let cuts = if cuts.is_empty() { vec![usize::MAX] } else { cuts };
     let read_every = usize::from(input.read_every.max(1));
     let (server_config, client_config) = stowage_tls::testing::localhost();
-    let mut server = ServerConnection::new(Arc::clone(server_config)).unwrap();
+    let server_config = if input.tls12 {
+        stowage_tls::testing::server(&[&rustls::version::TLS12])
+    } else {
+        Arc::clone(server_config)
+    };
+    let mut server = ServerConnection::new(server_config).unwrap();
     server.set_buffer_limit(None);
     let mut client = Session::new(client_config, "localhost").unwrap();
 
@@ -95,7 +106,12 @@ fuzz_target!(|input: Input| {
         if !out.is_empty() && server.read_tls(&mut &out[..]).is_ok() && server.process_new_packets().is_ok() {
             let mut request = [0; 64];
             if matches!(server.reader().read(&mut request), Ok(n) if n > 0) && !answered {
-                server.writer().write_all(&body).unwrap();
+                let at = input.key_update_at.map_or(body.len(), |at| usize::from(at).min(body.len()));
+                server.writer().write_all(&body[..at]).unwrap();
+                if input.key_update_at.is_some() && !input.tls12 {
+                    server.refresh_traffic_keys().unwrap();
+                }
+                server.writer().write_all(&body[at..]).unwrap();
                 if input.close_notify {
                     server.send_close_notify();
                 }

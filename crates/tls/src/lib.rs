@@ -1,7 +1,7 @@
 //! The TLS client configuration both stowage drivers share.
 //!
-//! `stowage-tokio` (through hyper-rustls) and `stowage-uring` (through rustls's unbuffered,
-//! sans-IO connection, driven by the ring) speak TLS with one [`TlsConfig`]: a rustls
+//! `stowage-tokio` (over tokio's socket) and `stowage-uring` (driven by the ring) speak TLS
+//! through one [`Session`] with one [`TlsConfig`]: a rustls
 //! [`ClientConfig`](rustls::ClientConfig) on the `ring` crypto provider (not aws-lc-rs, which
 //! needs cmake to build), ALPN `http/1.1`, TLS 1.2 and 1.3. What it trusts is
 //! [`TlsOptions`]:
@@ -15,9 +15,11 @@
 //!   certificate's key (the handshake's signature is verified), so a broken handshake still
 //!   fails.
 //!
-//! [`Session`] is a TLS client connection with no IO, for a driver that moves the bytes itself
-//! (the io_uring driver): the ciphertext stays where it was received until rustls has read it,
-//! and each record's plaintext goes straight from rustls into the driver's destination.
+//! [`Session`] is a TLS client connection with no IO, for a driver that moves the bytes
+//! itself: rustls's unbuffered connection does the handshake; over TLS 1.3 the record layer is
+//! then ours (rustls's kernel connection: its AEADs, keys, tickets and key updates), each record
+//! decrypted where it was received and its plaintext copied once, into the driver's
+//! destination.
 //!
 //! A rustls error becomes a [`TlsError`](stowage_proto::tls::TlsError) through [`classify`],
 //! the kind the machines are fed as `TransportError::Tls` (and never retry).

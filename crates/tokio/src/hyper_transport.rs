@@ -25,9 +25,10 @@ use crate::{EndpointError, Timeouts, Transport, classify};
 ///
 /// - Connections come from hyper-util's pool (`TCP_NODELAY` on); connecting — TCP, and for
 ///   `https://` the TLS handshake — is bounded by [`Timeouts::connect`].
-/// - `https://` (the endpoint's, or an absolute URI's, a redirect's) goes through rustls with
-///   the transport's [`TlsConfig`] ([`with_tls`](HyperTransport::with_tls); by default the
-///   built-in `webpki-roots`), ALPN `http/1.1`.
+/// - `https://` (the endpoint's, or an absolute URI's, a redirect's) goes through a
+///   [`stowage_tls::Session`] with the transport's [`TlsConfig`]
+///   ([`with_tls`](HyperTransport::with_tls); by default the built-in `webpki-roots`), ALPN
+///   `http/1.1`.
 /// - Once the request has a connection, [`Timeouts::read`] bounds the wait for the response
 ///   head, and then the wait for each body frame.
 /// - The body is collected into one [`Bytes`]. A body longer than

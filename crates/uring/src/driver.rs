@@ -776,7 +776,7 @@ impl UringDriver {
         let read = match (exchange.phase, &exchange.target) {
             (Phase::Body, Target::Slot(SlotBody { slot: Some(slot), received, want, .. })) => {
                 let left = usize::try_from(want.saturating_sub(*received)).unwrap_or(usize::MAX).min(MAX_DELIVERY);
-                // Straight from rustls's record into the slot: our one copy.
+                // Straight from the record, decrypted where it was received, into the slot: our one copy.
                 match self.buffers.region_mut(*slot, *received, left) {
                     Some(place) => tls.read(place),
                     None => return self.fail(index, TransportError::Other),
