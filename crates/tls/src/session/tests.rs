@@ -1,7 +1,7 @@
 use std::io::{Read, Write};
 
 use proptest::prelude::*;
-use rustls::ServerConnection;
+use rustls::{ServerConfig, ServerConnection};
 
 use stowage_proto::tls::TlsError;
 
@@ -208,6 +208,15 @@ fn shuttle(client: &mut Session, server: &mut ServerConnection) -> Vec<u8> {
     panic!("no rest after 1000 exchanges");
 }
 
+/// A session with a server of `server_config`, its handshake done.
+fn connected(server_config: Arc<ServerConfig>, client_config: &TlsConfig) -> (Session, ServerConnection) {
+    let mut server = ServerConnection::new(server_config).unwrap();
+    server.set_buffer_limit(None);
+    let mut client = Session::new(client_config, "localhost").unwrap();
+    shuttle(&mut client, &mut server);
+    (client, server)
+}
+
 /// The plaintext `server` has read so far.
 fn server_read(server: &mut ServerConnection) -> Vec<u8> {
     let mut got = vec![0; 1024];
@@ -224,10 +233,7 @@ fn over_tls_1_3_the_records_are_ours_and_tickets_are_kept_for_resumption() {
     fresh.resumption = rustls::client::Resumption::in_memory_sessions(8);
     let client_config = &TlsConfig::from_rustls(Arc::new(fresh));
     for attempt in 0..2 {
-        let mut server = ServerConnection::new(Arc::clone(server_config)).unwrap();
-        server.set_buffer_limit(None);
-        let mut client = Session::new(client_config, "localhost").unwrap();
-        shuttle(&mut client, &mut server);
+        let (mut client, mut server) = connected(Arc::clone(server_config), client_config);
         assert!(client.handshaken() && matches!(client.link, Link::Records(_)) && !client.legacy);
         client.process(Some(b"GET / HTTP/1.1\r\n\r\n")).unwrap();
         shuttle(&mut client, &mut server);
@@ -243,9 +249,7 @@ fn over_tls_1_3_the_records_are_ours_and_tickets_are_kept_for_resumption() {
 #[test]
 fn a_key_update_is_followed_both_ways() {
     let (server_config, client_config) = crate::testing::localhost();
-    let mut server = ServerConnection::new(Arc::clone(server_config)).unwrap();
-    let mut client = Session::new(client_config, "localhost").unwrap();
-    shuttle(&mut client, &mut server);
+    let (mut client, mut server) = connected(Arc::clone(server_config), client_config);
     server.writer().write_all(b"before ").unwrap();
     // The server's keys change, and it asks for ours to change too.
     server.refresh_traffic_keys().unwrap();
@@ -260,10 +264,7 @@ fn a_key_update_is_followed_both_ways() {
 #[test]
 fn over_tls_1_2_rustls_keeps_the_record_layer() {
     let (_, client_config) = crate::testing::localhost();
-    let mut server = ServerConnection::new(crate::testing::server(&[&rustls::version::TLS12])).unwrap();
-    server.set_buffer_limit(None);
-    let mut client = Session::new(client_config, "localhost").unwrap();
-    shuttle(&mut client, &mut server);
+    let (mut client, mut server) = connected(crate::testing::server(&[&rustls::version::TLS12]), client_config);
     assert!(client.handshaken() && client.legacy && matches!(client.link, Link::Rustls(_)));
     client.process(Some(b"GET / HTTP/1.1\r\n\r\n")).unwrap();
     shuttle(&mut client, &mut server);
@@ -277,9 +278,7 @@ fn over_tls_1_2_rustls_keeps_the_record_layer() {
 #[test]
 fn a_record_longer_than_tls_allows_is_refused_before_it_arrives() {
     let (server_config, client_config) = crate::testing::localhost();
-    let mut server = ServerConnection::new(Arc::clone(server_config)).unwrap();
-    let mut client = Session::new(client_config, "localhost").unwrap();
-    shuttle(&mut client, &mut server);
+    let (mut client, _server) = connected(Arc::clone(server_config), client_config);
     let room = client.recv_buffer();
     room[..5].copy_from_slice(&[23, 3, 3, 0xff, 0xff]);
     client.received(5);
