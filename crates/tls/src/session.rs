@@ -47,7 +47,9 @@ const BUFFER: usize = 16 * RECORD;
 /// Invariants: `start <= filled <= incoming.len()`, and the record layer sees
 /// `incoming[start..filled]` only; at most one decrypted record waits for the driver to read
 /// it (the next is decrypted only once that one is taken): in rustls, as the rest of one in
-/// `spill`, or as `front`, the record at `incoming[start..]`.
+/// `spill`, or as `front`, the record at `incoming[start..]` — but for rustls's records when
+/// there is plaintext to send (TLS 1.2): rustls encrypts only once every record is read, so
+/// those received by then go to `spill` (never more than the ciphertext received).
 pub struct Session {
     link: Link,
     /// The handshake is done, and rustls keeps the record layer (TLS 1.2).
@@ -176,7 +178,9 @@ impl Session {
             let mut again = false;
             match status.state.map_err(tls_error)? {
                 ConnectionState::ReadTraffic(mut traffic) => {
-                    while written < out.len()
+                    // With `send` to encrypt, every record is taken (the rest to `spill`): rustls
+                    // encrypts only once none is left to read.
+                    while (written < out.len() || send.is_some())
                         && let Some(record) = traffic.next_record()
                     {
                         let record = record.map_err(tls_error)?;
@@ -189,7 +193,7 @@ impl Session {
                     }
                     self.buffered = traffic.peek_len().is_some();
                     // With room left, every record so far was taken: on to the next.
-                    again = written < out.len();
+                    again = written < out.len() || send.is_some();
                 }
                 ConnectionState::EncodeTlsData(mut encode) => {
                     let needs = |error: &EncodeError| match error {

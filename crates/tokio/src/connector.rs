@@ -213,6 +213,10 @@ impl AsyncWrite for TlsStream {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         ready!(this.poll_send(cx))?;
+        if this.session.closed() {
+            // The server ended the connection: what is written now would reach no one.
+            return Poll::Ready(Err(io::Error::new(io::ErrorKind::BrokenPipe, "the server closed the TLS connection")));
+        }
         this.session.process(Some(buf)).map_err(|error| this.fail(error))?;
         // Sent as far as the socket takes it now; the rest before the next write or flush.
         if let Poll::Ready(Err(error)) = this.poll_send(cx) {

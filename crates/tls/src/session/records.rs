@@ -106,8 +106,8 @@ impl Records {
         match plain.typ {
             ContentType::ApplicationData => {
                 // The plaintext is a part of `payload`, where it was decrypted.
-                let from = (plain.payload.as_ptr() as usize).wrapping_sub(start) + HEADER;
-                Ok(Opened::Data(from..from + plain.payload.len()))
+                let from = (plain.payload.as_ptr() as usize).checked_sub(start).ok_or(Error::DecryptError)?;
+                Ok(Opened::Data(HEADER + from..HEADER + from + plain.payload.len()))
             }
             ContentType::Handshake => {
                 self.handshake(plain.payload, send)?;

@@ -284,3 +284,21 @@ fn a_record_longer_than_tls_allows_is_refused_before_it_arrives() {
     client.received(5);
     let Err(TransportError::Tls(TlsError::Record)) = client.process(None) else { panic!("an oversized record taken") };
 }
+
+#[test]
+fn over_tls_1_2_a_write_with_records_unread_is_sent_and_they_are_kept() {
+    let (_, client_config) = crate::testing::localhost();
+    let (mut client, mut server) = connected(crate::testing::server(&[&rustls::version::TLS12]), client_config);
+    server.writer().write_all(b"unread").unwrap();
+    let mut wire = Vec::new();
+    server.write_tls(&mut wire).unwrap();
+    let room = client.recv_buffer();
+    room[..wire.len()].copy_from_slice(&wire);
+    client.received(wire.len());
+    // A record waits, not read; the request must not be dropped for it.
+    client.process(Some(b"request")).unwrap();
+    assert!(!client.outgoing().is_empty());
+    // Kept, in order, for the next reads.
+    assert_eq!(shuttle(&mut client, &mut server), b"unread");
+    assert_eq!(server_read(&mut server), b"request");
+}
