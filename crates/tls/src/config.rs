@@ -56,10 +56,9 @@ pub enum TlsConfigError {
 /// configuration as it is.
 #[derive(Clone, Debug)]
 pub struct TlsConfig {
+    /// Always with `enable_secret_extraction`: a [`Session`](crate::Session) takes the record
+    /// layer over after a TLS 1.3 handshake.
     rustls: Arc<ClientConfig>,
-    /// `rustls` that lets a [`Session`](crate::Session) take the record layer over after the
-    /// handshake (`enable_secret_extraction`); the session store is the same.
-    session: Arc<ClientConfig>,
 }
 
 impl TlsConfig {
@@ -74,21 +73,20 @@ impl TlsConfig {
         }
     }
 
-    /// A configuration rustls was given as it is (its ALPN, verifier and provider untouched).
-    pub fn from_rustls(rustls: Arc<ClientConfig>) -> Self {
-        let mut session = ClientConfig::clone(&rustls);
-        session.enable_secret_extraction = true;
-        TlsConfig { rustls, session: Arc::new(session) }
+    /// A configuration rustls was given as it is (its ALPN, verifier, provider and session
+    /// store untouched), but for `enable_secret_extraction`, turned on (on a copy if `rustls`
+    /// is shared): a [`Session`](crate::Session) takes the record layer over after a TLS 1.3
+    /// handshake.
+    pub fn from_rustls(mut rustls: Arc<ClientConfig>) -> Self {
+        if !rustls.enable_secret_extraction {
+            Arc::make_mut(&mut rustls).enable_secret_extraction = true;
+        }
+        TlsConfig { rustls }
     }
 
     /// The rustls configuration.
     pub fn rustls(&self) -> &Arc<ClientConfig> {
         &self.rustls
-    }
-
-    /// [`TlsConfig::rustls`] for a [`Session`](crate::Session).
-    pub(crate) fn session(&self) -> &Arc<ClientConfig> {
-        &self.session
     }
 }
 
@@ -114,7 +112,8 @@ enum Verify {
     Any,
 }
 
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+/// The crypto provider of every configuration here (and of the test servers): `ring`.
+pub(crate) fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
@@ -170,6 +169,7 @@ mod tests {
     fn defaults_trust_the_built_in_roots_and_offer_http1() {
         let config = TlsConfig::default();
         assert_eq!(config.rustls().alpn_protocols, [b"http/1.1".to_vec()]);
+        assert!(config.rustls().enable_secret_extraction, "for a Session to take the records over");
         assert!(Arc::ptr_eq(config.rustls(), TlsConfig::new(&TlsOptions::default()).unwrap().rustls()), "shared");
     }
 

@@ -114,7 +114,7 @@ impl Session {
     /// A session with `server` (a DNS name or an IP address) under `config`.
     pub fn new(config: &TlsConfig, server: &str) -> Result<Self, TransportError> {
         let name = server_name(server).map_err(TransportError::Tls)?;
-        let conn = UnbufferedClientConnection::new(Arc::clone(config.session()), name).map_err(tls_error)?;
+        let conn = UnbufferedClientConnection::new(Arc::clone(config.rustls()), name).map_err(tls_error)?;
         Ok(Session {
             link: Link::Rustls(Box::new(conn)),
             legacy: false,

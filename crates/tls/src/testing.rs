@@ -7,6 +7,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::{ClientConfig, RootCertStore, ServerConfig, SupportedProtocolVersion};
 
 use crate::TlsConfig;
+use crate::config::provider;
 
 /// A rustls server configuration for `localhost` (a self-signed certificate, made once per
 /// process) and a client configuration that trusts that certificate alone. Panics if rcgen or
@@ -39,10 +40,6 @@ pub fn server(versions: &[&'static SupportedProtocolVersion]) -> Arc<ServerConfi
         .with_single_cert(vec![cert.clone()], PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.clone())))
         .expect("the certificate and its key");
     Arc::new(server)
-}
-
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
 }
 
 /// The self-signed certificate for `localhost` and its key (PKCS #8), made once per process.
