@@ -20,16 +20,11 @@ pub(crate) fn request_error(error: &legacy::Error) -> TransportError {
     if error.is_connect() { connect_error(error) } else { stream_error(error) }
 }
 
-/// A TLS failure anywhere in the chain (the connector's [`TlsStream`](crate::connector::TlsStream)
-/// puts its kind there: a refused certificate, an alert, not TLS, a damaged record) as
-/// [`TransportError::Tls`].
+/// A TLS failure anywhere in the chain as [`TransportError::Tls`]: the connector's
+/// [`TlsStream`](crate::connector::TlsStream) puts its kind there (a refused certificate, an
+/// alert, not TLS, a damaged record — the session tells the handshake's from the later ones).
 fn tls_error(error: &(dyn Error + 'static)) -> Option<TransportError> {
-    established_tls_error(error).map(TransportError::Tls)
-}
-
-/// [`tls_error`]'s kind.
-pub(crate) fn established_tls_error(error: &(dyn Error + 'static)) -> Option<TlsError> {
-    causes(error).find_map(|cause| cause.downcast_ref::<TlsError>()).copied()
+    causes(error).find_map(|cause| cause.downcast_ref::<TlsError>()).copied().map(TransportError::Tls)
 }
 
 /// The kind of a failure to connect: the request never reached the server (a TLS handshake
@@ -54,8 +49,8 @@ fn connect_error(error: &(dyn Error + 'static)) -> TransportError {
 /// The kind of a failure on an established connection: while sending the request, reading the
 /// response head, or reading a body frame.
 pub(crate) fn stream_error(error: &(dyn Error + 'static)) -> TransportError {
-    if let Some(tls) = established_tls_error(error) {
-        return TransportError::Tls(tls);
+    if let Some(tls) = tls_error(error) {
+        return tls;
     }
     for cause in causes(error) {
         if let Some(error) = cause.downcast_ref::<io::Error>() {
